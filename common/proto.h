@@ -1,0 +1,178 @@
+/* The wire protocol between the supervisor and the executor.
+ *
+ * A frame is [u32 big-endian length][exactly one msgpack map]. Every map
+ * carries "t" (the message type, a string) and "v" (the protocol version,
+ * an unsigned integer), plus the typed fields of its type; keys this
+ * version does not know are ignored so that later versions can add fields.
+ * docs/protocol.md describes every message.
+ *
+ * Nothing here trusts the peer: a frame is bounded before it is buffered,
+ * walked before msgpack-c unpacks it (msgpack-c allocates from container
+ * headers), then checked field by field. Callers never see msgpack. */
+#ifndef AIOBOX_PROTO_H
+#define AIOBOX_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_FRAME_MAX_DEFAULT ((size_t)1 << 20)
+/* Statements may be larger than other frames: the executor accepts exec
+ * frames up to this size. */
+#define PROTO_FRAME_MAX_EXEC ((size_t)16 << 20)
+#define PROTO_DEPTH_MAX 8
+#define PROTO_HEADER_SIZE 4
+
+enum proto_type {
+    PROTO_HELLO = 1,       /* supervisor -> executor, first message */
+    PROTO_READY,           /* executor -> supervisor, first message */
+    PROTO_EXEC,            /* supervisor -> executor */
+    PROTO_OUTPUT,          /* executor -> supervisor */
+    PROTO_RESULT,          /* executor -> supervisor */
+    PROTO_COMPLETE,        /* supervisor -> executor: completion request */
+    PROTO_COMPLETIONS,     /* executor -> supervisor: completion reply */
+    PROTO_INPUT,           /* executor -> supervisor: input() wants a line */
+    PROTO_INPUT_REPLY,     /* supervisor -> executor */
+    PROTO_INTERRUPT_ACK,   /* executor -> supervisor */
+    PROTO_DENIED,          /* executor -> supervisor: sandbox trapped a call */
+    PROTO_ERROR,           /* either way: the peer is about to give up */
+    PROTO_TYPE_COUNT
+};
+
+enum proto_stream { PROTO_STDOUT = 0, PROTO_STDERR = 1 };
+
+enum proto_status {
+    PROTO_STATUS_OK = 0,
+    PROTO_STATUS_ERROR,        /* an exception (traceback already streamed) */
+    PROTO_STATUS_INTERRUPTED,  /* SIGINT: KeyboardInterrupt or cancellation */
+    PROTO_STATUS_EXIT,         /* exit(), quit(), SystemExit: see exit_code */
+};
+
+/* Text as received: valid UTF-8, not NUL-terminated. It points into the
+ * frame it was decoded from and lives as long as that frame (see
+ * proto_reader_next). */
+struct proto_str {
+    const char *ptr;
+    size_t len;
+};
+
+struct proto_hello { uint32_t version; };
+struct proto_ready {
+    uint32_t version;
+    struct proto_str python;   /* "3.11.2" */
+    int64_t pid;
+    struct proto_str sandbox;  /* what was applied, in words */
+};
+struct proto_exec { uint64_t id; struct proto_str source; };
+struct proto_output {
+    bool has_id;               /* false: a background task wrote it */
+    uint64_t id;
+    enum proto_stream stream;
+    struct proto_str text;
+};
+struct proto_result {
+    uint64_t id;
+    enum proto_status status;
+    struct proto_str display;  /* one-line summary, e.g. "ZeroDivisionError: division by zero" */
+    int64_t exit_code;         /* meaningful for PROTO_STATUS_EXIT */
+};
+struct proto_complete { uint64_t id; struct proto_str text; };
+struct proto_completions {
+    uint64_t id;
+    size_t count;
+    struct proto_str *matches; /* owned by the message: proto_msg_release */
+};
+struct proto_input { uint64_t id; struct proto_str prompt; };
+struct proto_input_reply { uint64_t id; bool eof; struct proto_str text; };
+struct proto_interrupt_ack { uint64_t id; };
+/* The receiver names the call itself (seccomp_syscall_resolve_num_arch):
+ * the executor is not trusted to say what it was denied. */
+struct proto_denied { int64_t syscall; };
+struct proto_error { struct proto_str message; };
+
+struct proto_msg {
+    enum proto_type type;
+    union {
+        struct proto_hello hello;
+        struct proto_ready ready;
+        struct proto_exec exec;
+        struct proto_output output;
+        struct proto_result result;
+        struct proto_complete complete;
+        struct proto_completions completions;
+        struct proto_input input;
+        struct proto_input_reply input_reply;
+        struct proto_interrupt_ack interrupt_ack;
+        struct proto_denied denied;
+        struct proto_error error;
+    } u;
+    void *priv;                /* decoder state; NULL for messages built by hand */
+};
+
+enum proto_rc {
+    PROTO_OK = 0,
+    PROTO_E_TOO_BIG = -1,      /* length header above the reader's cap */
+    PROTO_E_MALFORMED = -2,    /* not exactly one well-formed, bounded msgpack value */
+    PROTO_E_SCHEMA = -3,       /* missing/mistyped field, unknown type, bad UTF-8 */
+    PROTO_E_VERSION = -4,      /* peer speaks another protocol version */
+    PROTO_E_NOMEM = -5,
+    PROTO_E_BAD = -6,          /* the reader already failed; the stream is lost */
+};
+
+/* --- helpers ---------------------------------------------------------- */
+struct proto_str proto_str_c(const char *s);
+struct proto_str proto_str_n(const char *s, size_t len);
+/* malloc'd NUL-terminated copy; NULL on allocation failure. */
+char *proto_str_dup(struct proto_str s);
+bool proto_str_eq(struct proto_str s, const char *c);
+const char *proto_type_name(enum proto_type t);
+const char *proto_status_name(enum proto_status s);
+const char *proto_stream_name(enum proto_stream s);
+
+/* --- framing and validation (proto_frame.c, proto_validate.c) ---------- */
+
+/* Checks that body[0..len) is exactly one msgpack value nested at most
+ * max_depth deep, whose every count and length fits in the bytes left,
+ * with no 0xc1 and no ext types. Writes the reason to err on failure. */
+int proto_validate(const void *body, size_t len, int max_depth,
+                   char *err, size_t errlen);
+
+/* Incremental frame reader: feed it bytes in any split, take messages. */
+struct proto_reader {
+    char *buf;
+    size_t len;        /* bytes buffered */
+    size_t cap;        /* allocated */
+    size_t start;      /* offset of the first unconsumed byte */
+    size_t scan;       /* offset of the frame being received (header maybe partial) */
+    size_t max_frame;  /* largest body accepted */
+    int rc;            /* PROTO_OK until the stream fails, then the error */
+    char err[256];
+};
+
+void proto_reader_init(struct proto_reader *r, size_t max_frame);
+void proto_reader_free(struct proto_reader *r);
+/* Buffers data. Fails (and marks the reader bad) as soon as a length header
+ * above the cap is seen, before that frame's body is stored. */
+int proto_reader_feed(struct proto_reader *r, const void *data, size_t len);
+/* Returns 1 and fills msg when a whole frame is buffered, 0 when more bytes
+ * are needed, or a negative proto_rc (the reader is then bad and r->err
+ * says why). A message stays valid until the next feed or next call; the
+ * caller must proto_msg_release it. Version mismatches are errors. */
+int proto_reader_next(struct proto_reader *r, struct proto_msg *msg);
+
+/* --- messages (proto_msg.c) -------------------------------------------- */
+
+/* Decodes one frame body (no length header). */
+int proto_decode(const void *body, size_t len, struct proto_msg *msg,
+                 char *err, size_t errlen);
+void proto_msg_release(struct proto_msg *msg);
+
+/* Appends one complete frame (header included) to *buf (realloc'd).
+ * Returns PROTO_OK, PROTO_E_NOMEM, or PROTO_E_SCHEMA for a message that
+ * would not decode (bad UTF-8 in a text field, unknown type). */
+struct proto_buf { char *data; size_t len, cap; };
+int proto_encode(const struct proto_msg *msg, struct proto_buf *buf);
+void proto_buf_free(struct proto_buf *buf);
+
+#endif

@@ -1,0 +1,96 @@
+/* UTF-8 validation following RFC 3629 table 3-7 (no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+#include "utf8.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Length of the valid sequence at s[0..len), 0 if invalid, or -1 if it is
+ * a valid but truncated prefix of a sequence. */
+static int seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    int n;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    for (int i = 1; i < n; i++) {
+        if ((size_t)i >= len)
+            return -1;
+        unsigned char b = s[i];
+        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
+            return 0;
+    }
+    return n;
+}
+
+bool utf8_valid(const char *s, size_t len, size_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int n = seq_len(p + i, len - i);
+        if (n <= 0) {
+            if (bad)
+                *bad = i;
+            return false;
+        }
+        i += (size_t)n;
+    }
+    return true;
+}
+
+size_t utf8_complete_prefix(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    /* Only the last three bytes can start an unfinished sequence. */
+    size_t from = len > 3 ? len - 3 : 0;
+
+    for (size_t i = from; i < len; i++) {
+        if (p[i] >= 0xc2 && p[i] <= 0xf4 && seq_len(p + i, len - i) == -1)
+            return i;
+    }
+    return len;
+}
+
+size_t utf8_sanitize(const char *s, size_t len, char *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        int n = p[i] < 0x80 ? 1 : seq_len(p + i, len - i);
+        if (n > 0) {
+            memcpy(out + o, p + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    return o;
+}
