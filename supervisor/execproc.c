@@ -1,0 +1,430 @@
+#define _GNU_SOURCE
+#include "execproc.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+/* After the process exits, how long its pipes may stay open (a grandchild
+ * holding them) before the death is reported anyway. */
+#define DRAIN_GRACE_MS 200
+
+struct execproc {
+    uv_loop_t *loop;
+    uv_process_t proc;
+    uv_pipe_t chan;
+    uv_pipe_t out[2];            /* the child's fd 1 and fd 2 */
+    uv_timer_t drain_timer;
+    struct proto_reader reader;
+    const struct execproc_cb *cb;
+    void *data;
+    const char *policy_name;
+    pid_t pid;
+    int handles_open;            /* freed when this drops to zero */
+    int streams_open;            /* chan + out[0] + out[1] until EOF */
+    int exited, ready, bad, reported, destroyed;
+    int64_t exit_status;
+    int term_signal;
+    int64_t denied_syscall;      /* last `denied` seen, -1 for none */
+    uint64_t started_ms;
+    char cause[512];             /* why we killed it, if we did */
+    char rbuf[READ_CHUNK];
+};
+
+void *execproc_data(const struct execproc *ep) { return ep->data; }
+void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
+pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
+int execproc_is_ready(const struct execproc *ep) { return ep->ready; }
+uint64_t execproc_started_ms(const struct execproc *ep) { return ep->started_ms; }
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct execproc *ep = h->data;
+    if (--ep->handles_open == 0) {
+        proto_reader_free(&ep->reader);
+        free(ep);
+    }
+}
+
+static void close_handle(struct execproc *ep, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+    (void)ep;
+}
+
+static void kill_group(struct execproc *ep)
+{
+    if (ep->pid > 0) {
+        /* Its own process group (UV_PROCESS_DETACHED): take any child too. */
+        kill(-ep->pid, SIGKILL);
+        if (!ep->exited)
+            kill(ep->pid, SIGKILL);
+    }
+}
+
+static void describe_death(struct execproc *ep, char *buf, size_t n)
+{
+    if (ep->cause[0]) {
+        snprintf(buf, n, "%s", ep->cause);
+        return;
+    }
+    if (ep->term_signal) {
+        const char *abbrev = sigabbrev_np(ep->term_signal);
+        int len = snprintf(buf, n, "executor killed by SIG%s", abbrev ? abbrev : "?");
+        if (ep->term_signal == SIGSYS && len > 0 && (size_t)len < n) {
+            if (ep->denied_syscall >= 0) {
+                char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+                                                              (int)ep->denied_syscall);
+                snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s",
+                         ep->policy_name, name ? name : "unknown system call");
+                free(name);
+            } else
+                snprintf(buf + len, n - (size_t)len,
+                         ": a system call blocked by policy %s", ep->policy_name);
+        } else if (ep->term_signal == SIGKILL && len > 0 && (size_t)len < n)
+            snprintf(buf + len, n - (size_t)len, " (from outside aiobox, or out of memory)");
+        return;
+    }
+    snprintf(buf, n, "executor exited with status %lld", (long long)ep->exit_status);
+}
+
+static void maybe_report(struct execproc *ep)
+{
+    char cause[600];
+    if (ep->reported || ep->destroyed || !ep->exited)
+        return;
+    if (ep->streams_open > 0 && uv_is_active((uv_handle_t *)&ep->drain_timer))
+        return;
+    ep->reported = 1;
+    uv_timer_stop(&ep->drain_timer);
+    describe_death(ep, cause, sizeof cause);
+    ep->cb->dead(ep, cause);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct execproc *ep = t->data;
+    if (!ep->exited) {
+        /* The channel closed and the process did not follow. */
+        execproc_kill(ep, "executor closed its channel");
+        return;
+    }
+    maybe_report(ep);
+}
+
+static void on_process_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    struct execproc *ep = p->data;
+    ep->exited = 1;
+    ep->exit_status = status;
+    ep->term_signal = term_signal;
+    kill_group(ep);
+    ep->pid = -1;
+    close_handle(ep, (uv_handle_t *)&ep->proc);
+    if (ep->destroyed)
+        return;
+    if (ep->streams_open > 0)
+        uv_timer_start(&ep->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+    maybe_report(ep);
+}
+
+static void stream_done(struct execproc *ep, uv_stream_t *s)
+{
+    uv_read_stop(s);
+    if (ep->streams_open > 0)
+        ep->streams_open--;
+    if (ep->exited && ep->streams_open == 0) {
+        uv_timer_stop(&ep->drain_timer);
+        maybe_report(ep);
+    }
+}
+
+void execproc_kill(struct execproc *ep, const char *reason)
+{
+    if (reason && !ep->cause[0])
+        snprintf(ep->cause, sizeof ep->cause, "%s", reason);
+    ep->bad = 1;
+    if (!ep->exited)
+        kill_group(ep);
+}
+
+static void violation(struct execproc *ep, const char *what)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "executor sent an invalid frame: %s", what);
+    uv_read_stop((uv_stream_t *)&ep->chan);
+    execproc_kill(ep, msg);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct execproc *ep = h->data;
+    (void)suggested;
+    buf->base = ep->rbuf;
+    buf->len = sizeof ep->rbuf;
+}
+
+static void dispatch(struct execproc *ep, struct proto_msg *m)
+{
+    if (!ep->ready) {
+        if (m->type != PROTO_READY) {
+            char what[128];
+            snprintf(what, sizeof what, "'%s' before 'ready'", proto_type_name(m->type));
+            violation(ep, what);
+            return;
+        }
+        ep->ready = 1;
+        ep->cb->ready(ep, &m->u.ready);
+        return;
+    }
+    switch (m->type) {
+    case PROTO_OUTPUT: case PROTO_RESULT: case PROTO_COMPLETIONS: case PROTO_INPUT:
+    case PROTO_INTERRUPT_ACK: case PROTO_ERROR:
+        ep->cb->message(ep, m);
+        return;
+    case PROTO_DENIED:
+        ep->denied_syscall = m->u.denied.syscall;
+        ep->cb->message(ep, m);
+        return;
+    default: {
+        char what[128];
+        snprintf(what, sizeof what, "'%s' is not a message an executor sends",
+                 proto_type_name(m->type));
+        violation(ep, what);
+    }
+    }
+}
+
+static void on_chan_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct execproc *ep = s->data;
+    if (nread < 0) {
+        /* A dying executor closes its channel just before it exits: give
+         * the exit a moment to arrive so the report names the real cause. */
+        if (!ep->exited && !ep->bad)
+            uv_timer_start(&ep->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+        stream_done(ep, s);
+        return;
+    }
+    if (ep->bad || nread == 0)
+        return;
+    if (proto_reader_feed(&ep->reader, buf->base, (size_t)nread)) {
+        violation(ep, ep->reader.err);
+        return;
+    }
+    for (;;) {
+        struct proto_msg m;
+        int rc = proto_reader_next(&ep->reader, &m);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            violation(ep, ep->reader.err);
+            return;
+        }
+        dispatch(ep, &m);
+        proto_msg_release(&m);
+        if (ep->bad || ep->destroyed)
+            return;
+    }
+}
+
+static void on_out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct execproc *ep = s->data;
+    if (nread < 0) {
+        stream_done(ep, s);
+        return;
+    }
+    if (nread > 0 && !ep->destroyed)
+        ep->cb->raw(ep, s == (uv_stream_t *)&ep->out[0] ? 1 : 2, buf->base, (size_t)nread);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int execproc_start(struct execproc **out, uv_loop_t *loop,
+                   const struct execproc_config *cfg,
+                   const struct execproc_cb *cb, void *data, char *err,
+                   size_t errlen)
+{
+    struct execproc *ep = calloc(1, sizeof *ep);
+    char *args[16 + 2 * 64];
+    size_t na = 0;
+    char *env[] = {NULL};
+    uv_stdio_container_t stdio[4];
+    uv_process_options_t opt;
+    int rc;
+
+    if (!ep) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ep->loop = loop;
+    ep->cb = cb;
+    ep->data = data;
+    ep->policy_name = cfg->policy_name ? cfg->policy_name : "none";
+    ep->denied_syscall = -1;
+    proto_reader_init(&ep->reader, PROTO_FRAME_MAX_DEFAULT);
+
+    args[na++] = (char *)cfg->executor_path;
+    args[na++] = "--fd";
+    args[na++] = "3";
+    if (cfg->policy_path) {
+        args[na++] = "--policy";
+        args[na++] = (char *)cfg->policy_path;
+    } else
+        args[na++] = "--no-sandbox";
+    for (size_t i = 0; i < cfg->n_allow_read && i < 64; i++) {
+        args[na++] = "--allow-read";
+        args[na++] = (char *)cfg->allow_read[i];
+    }
+    for (size_t i = 0; i < cfg->n_allow_write && i < 64 - cfg->n_allow_read; i++) {
+        args[na++] = "--allow-write";
+        args[na++] = (char *)cfg->allow_write[i];
+    }
+    args[na] = NULL;
+
+    uv_pipe_init(loop, &ep->chan, 0);
+    uv_pipe_init(loop, &ep->out[0], 0);
+    uv_pipe_init(loop, &ep->out[1], 0);
+    uv_timer_init(loop, &ep->drain_timer);
+    ep->chan.data = ep->out[0].data = ep->out[1].data = ep->drain_timer.data = ep;
+    ep->proc.data = ep;
+    ep->handles_open = 4;
+
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&ep->out[0];
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&ep->out[1];
+    stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)&ep->chan;
+
+    memset(&opt, 0, sizeof opt);
+    opt.file = cfg->executor_path;
+    opt.args = args;
+    opt.env = env;
+    opt.exit_cb = on_process_exit;
+    opt.stdio_count = 4;
+    opt.stdio = stdio;
+    /* Its own session and process group: the terminal's ^C does not reach
+     * it (the supervisor forwards interrupts, tagged), and a restart can
+     * kill the whole group. */
+    opt.flags = UV_PROCESS_DETACHED;
+
+    ep->started_ms = now_ms();
+    rc = uv_spawn(loop, &ep->proc, &opt);
+    if (rc) {
+        snprintf(err, errlen, "cannot start %s: %s", cfg->executor_path, uv_strerror(rc));
+        ep->destroyed = 1;
+        ep->exited = 1;
+        /* Depending on where it failed, uv_spawn may have initialised the
+         * process handle (it was zeroed by calloc). */
+        if (ep->proc.type == UV_PROCESS) {
+            ep->handles_open++;
+            uv_close((uv_handle_t *)&ep->proc, on_handle_closed);
+        }
+        close_handle(ep, (uv_handle_t *)&ep->chan);
+        close_handle(ep, (uv_handle_t *)&ep->out[0]);
+        close_handle(ep, (uv_handle_t *)&ep->out[1]);
+        close_handle(ep, (uv_handle_t *)&ep->drain_timer);
+        return -1;
+    }
+    ep->handles_open++;  /* the process handle, closed in on_process_exit */
+    ep->pid = ep->proc.pid;
+    ep->streams_open = 3;
+    uv_read_start((uv_stream_t *)&ep->chan, alloc_cb, on_chan_read);
+    uv_read_start((uv_stream_t *)&ep->out[0], alloc_cb, on_out_read);
+    uv_read_start((uv_stream_t *)&ep->out[1], alloc_cb, on_out_read);
+
+    struct proto_msg hello = {.type = PROTO_HELLO};
+    hello.u.hello.version = PROTO_VERSION;
+    execproc_send(ep, &hello);
+    *out = ep;
+    return 0;
+}
+
+struct write_req {
+    uv_write_t req;
+    struct proto_buf buf;
+};
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    (void)status;  /* a failed write shows up as EOF or exit */
+    proto_buf_free(&w->buf);
+    free(w);
+}
+
+int execproc_send(struct execproc *ep, const struct proto_msg *msg)
+{
+    if (ep->bad || ep->exited || ep->destroyed)
+        return -1;
+    struct write_req *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    if (proto_encode(msg, &w->buf)) {
+        free(w);
+        return -1;
+    }
+    uv_buf_t b = uv_buf_init(w->buf.data, (unsigned)w->buf.len);
+    if (uv_write(&w->req, (uv_stream_t *)&ep->chan, &b, 1, on_written)) {
+        proto_buf_free(&w->buf);
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+int execproc_interrupt(struct execproc *ep, uint64_t id)
+{
+    if (ep->exited || ep->pid <= 0)
+        return -1;
+    union sigval v = {.sival_int = (int)(id & 0x7fffffff)};
+    return sigqueue(ep->pid, SIGINT, v);
+}
+
+void execproc_destroy(struct execproc *ep)
+{
+    if (ep->destroyed)
+        return;
+    ep->destroyed = 1;
+    if (!ep->exited)
+        kill_group(ep);
+    uv_read_stop((uv_stream_t *)&ep->chan);
+    uv_read_stop((uv_stream_t *)&ep->out[0]);
+    uv_read_stop((uv_stream_t *)&ep->out[1]);
+    close_handle(ep, (uv_handle_t *)&ep->chan);
+    close_handle(ep, (uv_handle_t *)&ep->out[0]);
+    close_handle(ep, (uv_handle_t *)&ep->out[1]);
+    close_handle(ep, (uv_handle_t *)&ep->drain_timer);
+    /* The process handle closes in on_process_exit, which libuv always delivers. */
+}
+
+long execproc_rss_kib(const struct execproc *ep)
+{
+    char path[64], line[256];
+    long kib = -1;
+    if (ep->pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)ep->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}

@@ -1,0 +1,57 @@
+/* One executor process and the channel to it. It owns the socket, checks
+ * every frame, and marks a misbehaving executor bad (killing its process
+ * group) instead of trusting it; its death is reported once, in words. */
+#ifndef AIOBOX_EXECPROC_H
+#define AIOBOX_EXECPROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "proto.h"
+
+struct execproc;
+
+struct execproc_config {
+    const char *executor_path;
+    const char *policy_path;      /* NULL: --no-sandbox */
+    const char *policy_name;      /* for messages */
+    const char *const *allow_read;
+    size_t n_allow_read;
+    const char *const *allow_write;
+    size_t n_allow_write;
+};
+
+struct execproc_cb {
+    /* The executor said ready (after a matching version). */
+    void (*ready)(struct execproc *ep, const struct proto_ready *ready);
+    /* Any later message, already validated against the schema. */
+    void (*message)(struct execproc *ep, const struct proto_msg *msg);
+    /* Bytes the executor wrote to its fd 1 or fd 2. */
+    void (*raw)(struct execproc *ep, int fd, const char *data, size_t len);
+    /* The executor is gone; cause says why in words. Called once; the
+     * owner must then call execproc_destroy. */
+    void (*dead)(struct execproc *ep, const char *cause);
+};
+
+int execproc_start(struct execproc **out, uv_loop_t *loop,
+                   const struct execproc_config *cfg,
+                   const struct execproc_cb *cb, void *data, char *err,
+                   size_t errlen);
+void *execproc_data(const struct execproc *ep);
+/* A warm spare becomes the current executor: its events go elsewhere. */
+void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb);
+pid_t execproc_pid(const struct execproc *ep);
+int execproc_is_ready(const struct execproc *ep);
+uint64_t execproc_started_ms(const struct execproc *ep);
+int execproc_send(struct execproc *ep, const struct proto_msg *msg);
+/* SIGINT tagged with the statement id (sigqueue). */
+int execproc_interrupt(struct execproc *ep, uint64_t id);
+/* Kills the process group; the dead callback reports reason if given. */
+void execproc_kill(struct execproc *ep, const char *reason);
+/* Kills without a death report and frees once every handle is closed. */
+void execproc_destroy(struct execproc *ep);
+/* Resident memory of the executor in KiB, or -1. */
+long execproc_rss_kib(const struct execproc *ep);
+
+#endif

@@ -1,0 +1,61 @@
+/* The REPL session: statements in order, one executor at a time (plus a
+ * warm spare), interrupts, timeouts, the output cap, deaths and restarts.
+ * It knows nothing about terminals: a front end (term.c, pipein.c) feeds it
+ * statements and receives output through session_frontend. */
+#ifndef AIOBOX_SESSION_H
+#define AIOBOX_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "execproc.h"
+
+struct session_frontend {
+    /* Output for the user's fd 1 or 2, already sanitised when that fd is
+     * a terminal. */
+    void (*write)(void *fe, int fd, const char *data, size_t len);
+    /* A statement finished, whatever its outcome. */
+    void (*done)(void *fe, uint64_t id);
+    /* input() in user code wants a line: answer with session_input_reply. */
+    void (*input)(void *fe, const char *prompt, size_t len);
+    void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);
+    /* exit(), quit() or SystemExit: the session is over with this code. */
+    void (*exit)(void *fe, int code);
+};
+
+enum session_restore { SESSION_RESTORE_NONE, SESSION_RESTORE_REPLAY };
+
+struct session_config {
+    struct execproc_config exec;
+    double timeout_s;          /* statement wall clock; 0 = none */
+    double grace_s;            /* interrupt to kill */
+    size_t output_cap;         /* bytes per statement */
+    bool quiet;
+    bool standby;              /* keep a warm spare executor */
+    enum session_restore restore;
+    bool sanitize_fd[3];       /* which of our fds are terminals */
+};
+
+struct session;
+
+int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
+                const struct session_frontend *fe, void *fe_data);
+/* Queues a complete statement (the executor reports any error in it).
+ * Returns its id. */
+uint64_t session_submit(struct session *s, const char *src, size_t len);
+/* Runs a ':' command typed at the primary prompt. */
+void session_command(struct session *s, const char *line, size_t len);
+bool session_busy(const struct session *s);
+bool session_ready(const struct session *s);
+/* Ctrl-C: interrupt the running statement (no-op when idle). */
+void session_interrupt(struct session *s);
+void session_input_reply(struct session *s, const char *text, size_t len, bool eof);
+/* Asks for completions of text; returns the request id, 0 if the executor
+ * cannot answer now (busy, not ready). */
+uint64_t session_complete(struct session *s, const char *text, size_t len);
+/* Stops every executor and closes every handle; frees s, then calls
+ * closed(arg) (from the loop). */
+void session_close(struct session *s, void (*closed)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,39 @@
+"""Piped stdin: with -q, aiobox's stdout and stderr are byte-identical to
+`/usr/bin/python3 -m asyncio`'s for every transcript (apart from Python's
+banner, its exit message, and the REPL-machinery frames it wrongly shows)."""
+import glob
+import os
+import unittest
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = sorted(glob.glob(os.path.join(HERE, 'transcripts', '*.in')))
+
+
+class Transcripts(unittest.TestCase):
+    maxDiff = None
+
+
+def make_case(path):
+    def test(self):
+        with open(path, 'rb') as f:
+            stdin = f.read()
+        ref_rc, ref_out, ref_err = harness.run_reference(stdin)
+        rc, out, err = harness.run_aiobox(stdin)
+        self.assertEqual(out.decode('utf-8', 'replace'), ref_out.decode('utf-8', 'replace'),
+                         'stdout differs')
+        self.assertEqual(err.decode('utf-8', 'replace'), ref_err.decode('utf-8', 'replace'),
+                         'stderr differs')
+        self.assertEqual(rc, 0)
+        self.assertEqual(ref_rc, 0)
+    return test
+
+
+for path in CASES:
+    name = 'test_' + os.path.basename(path)[:-3].replace('-', '_')
+    setattr(Transcripts, name, make_case(path))
+
+
+if __name__ == '__main__':
+    harness.main('supervisor-piped')
