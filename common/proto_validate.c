@@ -5,6 +5,7 @@
 #include "proto.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 static uint64_t be(const unsigned char *p, int n)
@@ -15,6 +16,8 @@ static uint64_t be(const unsigned char *p, int n)
     return v;
 }
 
+/* The format attribute lets the compiler check every message. */
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -49,30 +52,34 @@ int proto_validate(const void *body, size_t len, int max_depth,
             return fail(err, errlen, "value truncated at byte %zu", off);
         pending[depth]--;
 
+        size_t at = off;  /* where this value starts, for messages */
         unsigned char c = p[off++];
         size_t left = len - off;
         uint64_t skip = 0, children = 0;
         int hdr = 0;
+        bool container = false;
 
         if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
             continue;
-        if (c >= 0x80 && c <= 0x8f)
+        if (c >= 0x80 && c <= 0x8f) {
             children = 2 * (uint64_t)(c & 0x0f);
-        else if (c >= 0x90 && c <= 0x9f)
+            container = true;
+        } else if (c >= 0x90 && c <= 0x9f) {
             children = c & 0x0f;
-        else if (c >= 0xa0 && c <= 0xbf)
+            container = true;
+        } else if (c >= 0xa0 && c <= 0xbf)
             skip = c & 0x1f;
         else {
             switch (c) {
             case 0xc1:
-                return fail(err, errlen, "reserved byte 0xc1 at %zu", off - 1);
+                return fail(err, errlen, "reserved byte 0xc1 at %zu", at);
             case 0xc4: case 0xd9: hdr = 1; break;
             case 0xc5: case 0xda: hdr = 2; break;
             case 0xc6: case 0xdb: hdr = 4; break;
             case 0xc7: case 0xc8: case 0xc9:
             case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
                 return fail(err, errlen, "ext type 0x%02x at %zu is not allowed",
-                            c, off - 1);
+                            c, at);
             case 0xca: skip = 4; break;
             case 0xcb: skip = 8; break;
             case 0xcc: case 0xd0: skip = 1; break;
@@ -82,38 +89,41 @@ int proto_validate(const void *body, size_t len, int max_depth,
             case 0xdc: case 0xdd: case 0xde: case 0xdf: {
                 int n = (c == 0xdc || c == 0xde) ? 2 : 4;
                 if (left < (size_t)n)
-                    return fail(err, errlen, "container header truncated at %zu", off - 1);
+                    return fail(err, errlen, "container header truncated at %zu", at);
                 children = be(p + off, n);
                 off += (size_t)n;
                 left -= (size_t)n;
                 if (c >= 0xde)
                     children *= 2;
+                container = true;
                 break;
             }
             default:
-                return fail(err, errlen, "unknown byte 0x%02x at %zu", c, off - 1);
+                return fail(err, errlen, "unknown byte 0x%02x at %zu", c, at);
             }
         }
         if (hdr) {
             if (left < (size_t)hdr)
-                return fail(err, errlen, "length header truncated at %zu", off - 1);
+                return fail(err, errlen, "length header truncated at %zu", at);
             skip = be(p + off, hdr);
             off += (size_t)hdr;
             left -= (size_t)hdr;
         }
         if (skip > left)
             return fail(err, errlen, "value at %zu claims %llu bytes, %zu left",
-                        off - 1, (unsigned long long)skip, left);
+                        at, (unsigned long long)skip, left);
         off += (size_t)skip;
-        if (children) {
+        if (container) {
             /* Every element takes at least one byte. */
             if (children > left)
                 return fail(err, errlen,
-                            "container claims %llu elements, %zu bytes left",
-                            (unsigned long long)children, left);
+                            "container at %zu claims %llu elements, %zu bytes left",
+                            at, (unsigned long long)children, left);
+            /* Empty containers count too, so the limit means one thing. */
             if (depth + 1 > max_depth)
                 return fail(err, errlen, "nesting deeper than %d", max_depth);
-            pending[++depth] = children;
+            if (children)
+                pending[++depth] = children;
         }
     }
     if (off != len)

@@ -6,13 +6,17 @@
 #include <string.h>
 
 /* Length of the valid sequence at s[0..len), 0 if invalid, or -1 if it is
- * a valid but truncated prefix of a sequence. */
-static int seq_len(const unsigned char *s, size_t len)
+ * a valid but truncated prefix of a sequence. *sub (if not NULL) is set to
+ * the length of the maximal subpart when the sequence is not valid: the
+ * lead byte and the continuation bytes that still fit (at least 1). */
+static int seq_len(const unsigned char *s, size_t len, size_t *sub)
 {
     unsigned char c = s[0];
     int n;
     unsigned char lo = 0x80, hi = 0xbf;
 
+    if (sub)
+        *sub = 1;
     if (c < 0x80)
         return 1;
     if (c >= 0xc2 && c <= 0xdf)
@@ -37,6 +41,8 @@ static int seq_len(const unsigned char *s, size_t len)
         unsigned char b = s[i];
         if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
             return 0;
+        if (sub)
+            *sub = (size_t)i + 1;
     }
     return n;
 }
@@ -51,7 +57,7 @@ bool utf8_valid(const char *s, size_t len, size_t *bad)
             i++;
             continue;
         }
-        int n = seq_len(p + i, len - i);
+        int n = seq_len(p + i, len - i, NULL);
         if (n <= 0) {
             if (bad)
                 *bad = i;
@@ -69,19 +75,22 @@ size_t utf8_complete_prefix(const char *s, size_t len)
     size_t from = len > 3 ? len - 3 : 0;
 
     for (size_t i = from; i < len; i++) {
-        if (p[i] >= 0xc2 && p[i] <= 0xf4 && seq_len(p + i, len - i) == -1)
+        if (p[i] >= 0xc2 && p[i] <= 0xf4 && seq_len(p + i, len - i, NULL) == -1)
             return i;
     }
     return len;
 }
 
+/* Each maximal subpart of an ill-formed sequence becomes one U+FFFD, as
+ * Unicode recommends and as Python's 'replace' error handler does. */
 size_t utf8_sanitize(const char *s, size_t len, char *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, o = 0;
 
     while (i < len) {
-        int n = p[i] < 0x80 ? 1 : seq_len(p + i, len - i);
+        size_t sub;
+        int n = seq_len(p + i, len - i, &sub);
         if (n > 0) {
             memcpy(out + o, p + i, (size_t)n);
             o += (size_t)n;
@@ -89,7 +98,7 @@ size_t utf8_sanitize(const char *s, size_t len, char *out)
         } else {
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
-            i++;
+            i += sub;
         }
     }
     return o;

@@ -15,8 +15,9 @@ bool utf8_valid(const char *s, size_t len, size_t *bad);
  * more bytes may follow. */
 size_t utf8_complete_prefix(const char *s, size_t len);
 
-/* Copies s to out replacing every invalid sequence by U+FFFD. out must
- * hold 3 * len bytes; returns the bytes written. */
+/* Copies s to out replacing each maximal invalid subpart by one U+FFFD
+ * (what Python's bytes.decode('utf-8', 'replace') gives). out must hold
+ * 3 * len bytes; returns the bytes written. */
 size_t utf8_sanitize(const char *s, size_t len, char *out);
 
 #endif

@@ -1,0 +1,90 @@
+#include "msgcmp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bool str_same(struct proto_str a, struct proto_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static bool differ(char *why, size_t whylen, const char *type, const char *field)
+{
+    snprintf(why, whylen, "%s.%s differs", type, field);
+    return false;
+}
+
+#define SAME_INT(m, f) \
+    if (a->u.m.f != b->u.m.f) \
+        return differ(why, whylen, #m, #f)
+#define SAME_STR(m, f) \
+    if (!str_same(a->u.m.f, b->u.m.f)) \
+        return differ(why, whylen, #m, #f)
+
+bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
+                  char *why, size_t whylen)
+{
+    if (a->type != b->type) {
+        snprintf(why, whylen, "type %s differs from %s", proto_type_name(a->type),
+                 proto_type_name(b->type));
+        return false;
+    }
+    switch (a->type) {
+    case PROTO_HELLO:
+        break;
+    case PROTO_READY:
+        SAME_STR(ready, python);
+        SAME_INT(ready, pid);
+        SAME_STR(ready, sandbox);
+        break;
+    case PROTO_EXEC:
+        SAME_INT(exec, id);
+        SAME_STR(exec, source);
+        break;
+    case PROTO_OUTPUT:
+        SAME_INT(output, has_id);
+        if (a->u.output.has_id)
+            SAME_INT(output, id);
+        SAME_INT(output, stream);
+        SAME_STR(output, text);
+        break;
+    case PROTO_RESULT:
+        SAME_INT(result, id);
+        SAME_INT(result, status);
+        SAME_STR(result, display);
+        SAME_INT(result, exit_code);
+        break;
+    case PROTO_COMPLETE:
+        SAME_INT(complete, id);
+        SAME_STR(complete, text);
+        break;
+    case PROTO_COMPLETIONS:
+        SAME_INT(completions, id);
+        SAME_INT(completions, count);
+        for (size_t i = 0; i < a->u.completions.count; i++)
+            SAME_STR(completions, matches[i]);
+        break;
+    case PROTO_INPUT:
+        SAME_INT(input, id);
+        SAME_STR(input, prompt);
+        break;
+    case PROTO_INPUT_REPLY:
+        SAME_INT(input_reply, id);
+        SAME_INT(input_reply, eof);
+        SAME_STR(input_reply, text);
+        break;
+    case PROTO_INTERRUPT_ACK:
+        SAME_INT(interrupt_ack, id);
+        break;
+    case PROTO_DENIED:
+        SAME_INT(denied, syscall);
+        break;
+    case PROTO_ERROR:
+        SAME_STR(error, message);
+        break;
+    default:
+        snprintf(why, whylen, "unknown type %d", (int)a->type);
+        return false;
+    }
+    return true;
+}

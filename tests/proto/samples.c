@@ -1,0 +1,52 @@
+#include "samples.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define S(lit) {lit, sizeof(lit) - 1}
+
+static struct proto_str matches3[] = {S("print("), S("property("), S("\xce\xbb_\xf0\x9f\x90\x8d")};
+static struct proto_str matches_empty_strs[] = {S(""), S("")};
+
+static const struct proto_msg samples[] = {
+    {.type = PROTO_HELLO, .u.hello = {PROTO_VERSION}},
+    {.type = PROTO_READY, .u.ready = {PROTO_VERSION, S("3.11.2"), 4242,
+                                      S("policy strict: rlimits, landlock, seccomp")}},
+    {.type = PROTO_READY, .u.ready = {PROTO_VERSION, S(""), -1, S("none")}},
+    {.type = PROTO_EXEC, .u.exec = {1, S("x = 1")}},
+    {.type = PROTO_EXEC, .u.exec = {UINT64_MAX, S("async def f():\n    await g()\n")}},
+    {.type = PROTO_EXEC, .u.exec = {0, S("")}},
+    {.type = PROTO_OUTPUT, .u.output = {true, 7, PROTO_STDOUT, S("hello\n")}},
+    {.type = PROTO_OUTPUT, .u.output = {true, 7, PROTO_STDERR, S("Traceback \xe2\x80\xa6\n")}},
+    {.type = PROTO_OUTPUT, .u.output = {false, 0, PROTO_STDOUT, S("tick\n")}},
+    {.type = PROTO_OUTPUT, .u.output = {true, 0, PROTO_STDERR, S("")}},
+    {.type = PROTO_OUTPUT, .u.output = {true, 1, PROTO_STDOUT, S("nul \0 inside\x1b[0m")}},
+    {.type = PROTO_RESULT, .u.result = {7, PROTO_STATUS_OK, S(""), 0}},
+    {.type = PROTO_RESULT, .u.result = {8, PROTO_STATUS_ERROR,
+                                        S("ZeroDivisionError: division by zero"), 0}},
+    {.type = PROTO_RESULT, .u.result = {9, PROTO_STATUS_INTERRUPTED, S("KeyboardInterrupt"), 0}},
+    {.type = PROTO_RESULT, .u.result = {10, PROTO_STATUS_EXIT, S("SystemExit: 3"), 3}},
+    {.type = PROTO_RESULT, .u.result = {11, PROTO_STATUS_EXIT, S(""), INT64_MIN}},
+    {.type = PROTO_RESULT, .u.result = {12, PROTO_STATUS_EXIT, S(""), INT64_MAX}},
+    {.type = PROTO_COMPLETE, .u.complete = {3, S("pr")}},
+    {.type = PROTO_COMPLETIONS, .u.completions = {3, 3, matches3}},
+    {.type = PROTO_COMPLETIONS, .u.completions = {4, 0, NULL}},
+    {.type = PROTO_COMPLETIONS, .u.completions = {5, 2, matches_empty_strs}},
+    {.type = PROTO_INPUT, .u.input = {12, S("name? ")}},
+    {.type = PROTO_INPUT_REPLY, .u.input_reply = {12, false, S("Ada")}},
+    {.type = PROTO_INPUT_REPLY, .u.input_reply = {12, true, S("")}},
+    {.type = PROTO_INTERRUPT_ACK, .u.interrupt_ack = {9}},
+    {.type = PROTO_DENIED, .u.denied = {101}},
+    {.type = PROTO_DENIED, .u.denied = {-1}},
+    {.type = PROTO_ERROR, .u.error = {S("frame of 4294967295 bytes exceeds the 1048576-byte limit")}},
+};
+
+size_t samples_count(void)
+{
+    return sizeof samples / sizeof samples[0];
+}
+
+void samples_get(size_t i, struct proto_msg *msg)
+{
+    *msg = samples[i];
+}
