@@ -1,0 +1,98 @@
+/* Sandbox policies: the text format (docs/policies.md), its parser and the
+ * seccomp filter it compiles to.
+ *
+ * A policy is parsed once and then only read. The supervisor uses it for
+ * the statement timeout, the output cap and --check-policy; the executor
+ * hands it to sandbox_apply. Every error names the place that caused it as
+ * "FILE:LINE: what is wrong". */
+#ifndef AIOBOX_POLICY_H
+#define AIOBOX_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include <seccomp.h>
+
+/* The format version this parser reads (the `aiobox-policy N` line). */
+#define POLICY_FORMAT_VERSION 1
+/* Default statement output cap when the policy sets none. */
+#define POLICY_OUTPUT_CAP_DEFAULT ((size_t)1 << 20)
+
+struct policy;
+
+int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen);
+/* filename names the text in errors and anchors relative `include`s. */
+int policy_parse(const char *text, size_t len, const char *filename,
+                 struct policy **out, char *err, size_t errlen);
+/* --allow-read / --allow-write: the path must exist; it is made absolute.
+ * A writable path also lifts the write-flag conditions of the policy's
+ * `allow-when-writable` calls (openat). No effect with `landlock off`,
+ * where files are not restricted in the first place. */
+int policy_add_path(struct policy *p, const char *path, bool writable,
+                    char *err, size_t errlen);
+void policy_free(struct policy *p);
+
+const char *policy_name(const struct policy *p);
+double policy_timeout(const struct policy *p);        /* seconds, 0 = none */
+size_t policy_output_cap(const struct policy *p);     /* bytes per statement */
+/* False when the policy allows every call by default and leaves files
+ * alone (trusted): a PermissionError then did not come from the policy. */
+bool policy_is_restrictive(const struct policy *p);
+
+/* --check-policy: every rule resolved, then the filter in libseccomp's
+ * pseudo filter code. */
+int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen);
+
+/* --- what sandbox_apply reads ------------------------------------------ */
+
+/* Builds the seccomp filter (not loaded). $pid in conditions becomes
+ * getpid() of the caller. Bad-architecture action: kill the process;
+ * TSYNC on. The caller seccomp_release()s it. *nrules counts the rules
+ * added. */
+int policy_seccomp_build(const struct policy *p, scmp_filter_ctx *out,
+                         unsigned *nrules, char *err, size_t errlen);
+
+enum policy_fs_access {
+    POLICY_FS_RO,   /* read files, list directories */
+    POLICY_FS_RX,   /* plus execute */
+    POLICY_FS_RW,   /* plus write, create, remove, rename, truncate */
+};
+
+struct policy_path {
+    const char *path;
+    enum policy_fs_access access;
+    bool optional;      /* skipped when missing instead of failing */
+};
+
+enum policy_tcp_kind { POLICY_TCP_CONNECT, POLICY_TCP_BIND };
+
+struct policy_tcp {
+    enum policy_tcp_kind kind;
+    int port;           /* -1: any port */
+};
+
+struct policy_rlimit {
+    int resource;       /* RLIMIT_* */
+    const char *name;   /* "as", "nofile", ... */
+    rlim_t value;       /* soft and hard */
+};
+
+/* False for `landlock off`. */
+bool policy_landlock_enabled(const struct policy *p);
+/* Lowest landlock ABI the policy accepts (`landlock abi N`, or what its
+ * tcp rules need). */
+int policy_landlock_min_abi(const struct policy *p);
+size_t policy_path_count(const struct policy *p);
+const struct policy_path *policy_path_at(const struct policy *p, size_t i);
+size_t policy_tcp_count(const struct policy *p);
+const struct policy_tcp *policy_tcp_at(const struct policy *p, size_t i);
+size_t policy_rlimit_count(const struct policy *p);
+const struct policy_rlimit *policy_rlimit_at(const struct policy *p, size_t i);
+
+/* Formats a size the way policies write it ("1G", "64", "unlimited"). */
+void policy_format_size(uint64_t v, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,149 @@
+/* --check-policy: the policy as it will be applied, rule by rule, then the
+ * compiled filter in libseccomp's pseudo filter code. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "policy_priv.h"
+
+static const char *access_word(enum policy_fs_access a)
+{
+    switch (a) {
+    case POLICY_FS_RO: return "ro";
+    case POLICY_FS_RX: return "rx";
+    case POLICY_FS_RW: return "rw";
+    }
+    return "?";
+}
+
+static void dump_settings(const struct policy *p, FILE *out)
+{
+    char act[64], size[32];
+    policy_action_text(&p->def, act, sizeof act);
+    fprintf(out, "policy %s", p->name);
+    if (p->path)
+        fprintf(out, " (%s)", p->path);
+    fprintf(out, "\n  restrictive: %s\n", policy_is_restrictive(p) ? "yes" : "no");
+    if (p->timeout > 0)
+        fprintf(out, "  timeout: %g s\n", p->timeout);
+    else
+        fprintf(out, "  timeout: none\n");
+    if (p->output_cap == SIZE_MAX)
+        snprintf(size, sizeof size, "unlimited");
+    else
+        policy_format_size(p->output_cap, size, sizeof size);
+    fprintf(out, "  output-cap: %s\n", size);
+    fprintf(out, "  default: %s\n", act);
+}
+
+static void dump_rules(const struct policy *p, FILE *out)
+{
+    fprintf(out, "seccomp (bad architecture: kill process; TSYNC):\n");
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct policy_rule *r = &p->rules[i];
+        char text[600];
+        policy_rule_text(r, text, sizeof text);
+        const char *note = "";
+        if (r->when_writable)
+            note = p->writable ? "  [active: a path is writable]"
+                               : "  [inactive: no writable path]";
+        fprintf(out, "  %-60s # %s:%u%s\n", text, r->where.file, r->where.line, note);
+    }
+}
+
+static void dump_landlock(const struct policy *p, FILE *out)
+{
+    if (p->landlock_off) {
+        fprintf(out, "landlock: off");
+        if (p->npaths)
+            fprintf(out, " (paths from the command line have no effect)");
+        fprintf(out, "\n");
+        return;
+    }
+    fprintf(out, "landlock (ABI %d or later; signal and abstract-socket scope where the ABI has it):\n",
+            policy_landlock_min_abi(p));
+    for (size_t i = 0; i < p->npaths; i++) {
+        const struct policy_path_entry *e = &p->paths[i];
+        fprintf(out, "  fs %s%s %s", access_word(e->pub.access),
+                e->pub.optional ? "?" : "", e->pub.path);
+        if (e->where.file)
+            fprintf(out, "  # %s:%u\n", e->where.file, e->where.line);
+        else
+            fprintf(out, "  # command line\n");
+    }
+    for (size_t i = 0; i < p->ntcp; i++) {
+        const struct policy_tcp *t = &p->tcp[i].pub;
+        if (t->port < 0)
+            fprintf(out, "  tcp %s any  # %s:%u\n", t->kind == POLICY_TCP_BIND ? "bind" : "connect",
+                    p->tcp[i].where.file, p->tcp[i].where.line);
+        else
+            fprintf(out, "  tcp %s %d  # %s:%u\n", t->kind == POLICY_TCP_BIND ? "bind" : "connect",
+                    t->port, p->tcp[i].where.file, p->tcp[i].where.line);
+    }
+    if (p->ntcp == 0)
+        fprintf(out, "  tcp: no connect, no bind (ABI 4 or later)\n");
+}
+
+static void dump_rlimits(const struct policy *p, FILE *out)
+{
+    fprintf(out, "rlimits:%s\n", p->nrlimits ? "" : " none");
+    for (size_t i = 0; i < p->nrlimits; i++) {
+        char v[32];
+        policy_format_size(p->rlimits[i].pub.value, v, sizeof v);
+        fprintf(out, "  %s %s\n", p->rlimits[i].pub.name, v);
+    }
+}
+
+/* libseccomp exports to a file descriptor only. */
+static int dump_pfc(const struct policy *p, FILE *out, char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx;
+    unsigned n;
+    if (policy_seccomp_build(p, &ctx, &n, err, errlen) < 0)
+        return -1;
+    int fd = memfd_create("aiobox-pfc", MFD_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        seccomp_release(ctx);
+        return -1;
+    }
+    int rc = seccomp_export_pfc(ctx, fd);
+    seccomp_release(ctx);
+    if (rc < 0) {
+        snprintf(err, errlen, "seccomp_export_pfc: %s", strerror(-rc));
+        close(fd);
+        return -1;
+    }
+    fprintf(out, "filter (%u rules, libseccomp pseudo filter code; $pid shown as %ld):\n",
+            n, (long)getpid());
+    char buf[4096];
+    off_t off = 0;
+    for (;;) {
+        ssize_t r = pread(fd, buf, sizeof buf, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        fwrite(buf, 1, (size_t)r, out);
+        off += r;
+    }
+    close(fd);
+    return 0;
+}
+
+int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
+{
+    dump_settings(p, out);
+    dump_rules(p, out);
+    dump_landlock(p, out);
+    dump_rlimits(p, out);
+    if (dump_pfc(p, out, err, errlen) < 0)
+        return -1;
+    if (fflush(out) != 0 || ferror(out)) {
+        snprintf(err, errlen, "write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* Inside the policy module: the parsed form shared by the parser, the
+ * seccomp compiler and the dump. Nothing outside common/policy/ includes
+ * this. */
+#ifndef AIOBOX_POLICY_PRIV_H
+#define AIOBOX_POLICY_PRIV_H
+
+#include "policy.h"
+
+#define POLICY_MAX_CONDS 6
+#define POLICY_LINE_MAX 4096
+#define POLICY_FILE_MAX ((size_t)1 << 20)
+#define POLICY_INCLUDE_DEPTH_MAX 8
+
+/* Where a directive came from. file points into policy->files. */
+struct policy_where {
+    const char *file;
+    unsigned line;
+};
+
+enum policy_action_kind { PA_ALLOW, PA_ERRNO, PA_KILL, PA_TRAP };
+
+struct policy_action {
+    enum policy_action_kind kind;
+    int errnum;                 /* PA_ERRNO */
+};
+
+enum policy_op { PO_EQ, PO_NE, PO_LT, PO_LE, PO_GT, PO_GE, PO_MASKED_EQ };
+
+struct policy_cond {
+    unsigned arg;               /* 0..5 */
+    enum policy_op op;
+    uint64_t mask;              /* PO_MASKED_EQ */
+    uint64_t value;
+    bool value_is_pid;          /* `$pid`: resolved when the filter is built */
+};
+
+struct policy_rule {
+    int nr;
+    char *sysname;
+    struct policy_action action;
+    bool when_writable;         /* allow-when-writable */
+    unsigned ncond;
+    struct policy_cond cond[POLICY_MAX_CONDS];
+    struct policy_where where;
+};
+
+struct policy_group {
+    char *name;                 /* without the '@' */
+    int *nrs;
+    size_t count;
+    struct policy_where where;
+};
+
+struct policy_path_entry {
+    struct policy_path pub;
+    char *path;                 /* owned; pub.path points here */
+    struct policy_where where;  /* file NULL: added from the command line */
+};
+
+/* A setting given once. An including file may override what it includes:
+ * the shallower include depth wins; two settings at one depth conflict. */
+struct policy_slot {
+    bool set;
+    int depth;
+    struct policy_where where;
+};
+
+struct policy_tcp_entry {
+    struct policy_tcp pub;
+    struct policy_where where;
+};
+
+struct policy_rlimit_entry {
+    struct policy_rlimit pub;
+    struct policy_slot slot;
+};
+
+struct policy {
+    char *name;
+    char *path;                 /* the top file as given */
+
+    struct policy_action def;
+    struct policy_slot def_slot;
+    struct policy_slot name_slot;
+    double timeout;
+    struct policy_slot timeout_slot;
+    size_t output_cap;
+    struct policy_slot cap_slot;
+    bool landlock_off;
+    int landlock_abi;
+    struct policy_slot landlock_slot;
+    bool writable;              /* some rw path: when-writable rules apply */
+
+    struct policy_rule *rules;
+    size_t nrules, caprules;
+    struct policy_group *groups;
+    size_t ngroups, capgroups;
+    struct policy_path_entry *paths;
+    size_t npaths, cappaths;
+    struct policy_tcp_entry *tcp;
+    size_t ntcp, captcp;
+    struct policy_rlimit_entry *rlimits;
+    size_t nrlimits, caprlimits;
+
+    char **files;               /* names of every file read, for wheres */
+    size_t nfiles;
+};
+
+/* policy_names.c: the words policies may use for numbers. */
+int policy_constant(const char *word, uint64_t *value);
+int policy_errno_value(const char *word, int *errnum);
+const char *policy_errno_name(int errnum);
+int policy_rlimit_resource(const char *word, int *resource, const char **name);
+int policy_parse_size(const char *word, uint64_t *value);
+int policy_parse_duration(const char *word, double *seconds);
+
+/* policy_parse.c: the parser's state while it reads one file. */
+struct policy_parse_ctx {
+    struct policy *p;
+    const char *file;       /* interned */
+    const char *dir;        /* for relative includes; NULL: cwd */
+    unsigned line;
+    int depth;
+    bool seen_format;
+    char *err;
+    size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+int policy_fail(struct policy_parse_ctx *c, const char *fmt, ...);
+struct policy_where policy_here(const struct policy_parse_ctx *c);
+
+int policy_parse_into(struct policy *p, const char *text, size_t len,
+                      const char *filename, int depth,
+                      char *err, size_t errlen);
+/* Checks that need the whole policy (actions equal to the default,
+ * landlock off with paths), then a trial compile. */
+int policy_finish(struct policy *p, char *err, size_t errlen);
+
+/* policy_rules.c: the directives that make seccomp rules. */
+/* An action word (and the errno after `errno`); *used: words taken. */
+int policy_parse_action(struct policy_parse_ctx *c, char **w, size_t n,
+                        struct policy_action *act, size_t *used);
+int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n);
+int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n);
+int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
+
+/* policy.c */
+struct policy *policy_new(void);
+const char *policy_intern_file(struct policy *p, const char *name);
+void *policy_grow(void *arr, size_t *cap, size_t need, size_t elem);
+/* where NULL: from the command line. */
+int policy_add_path_entry(struct policy *p, const char *path,
+                          enum policy_fs_access access, bool optional,
+                          const struct policy_where *where);
+
+/* policy_seccomp.c */
+void policy_action_text(const struct policy_action *a, char *buf, size_t len);
+void policy_rule_text(const struct policy_rule *r, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,112 @@
+/* The order in which the layers go on, and the single-thread check that
+ * makes them cover the whole process. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "sandbox_priv.h"
+
+void sandbox_desc_add(struct sandbox_desc *d, const char *fmt, ...)
+{
+    if (d->len >= d->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(d->buf + d->len, d->cap - d->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        d->len += (size_t)n < d->cap - d->len ? (size_t)n : d->cap - d->len - 1;
+}
+
+/* Landlock and (without TSYNC) seccomp bind only the calling thread; a
+ * thread started earlier would stay free. */
+int sandbox_check_single_thread(char *err, size_t errlen)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) {
+        snprintf(err, errlen, "cannot check that the process is single-threaded: /proc/self/task: %s",
+                 strerror(errno));
+        return -1;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    if (n != 1) {
+        snprintf(err, errlen, "the process has %d threads: the sandbox must go on while it has one", n);
+        return -1;
+    }
+    return 0;
+}
+
+static int no_new_privs(char *err, size_t errlen)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
+                        char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx;
+    unsigned n;
+    char why[512];
+    if (policy_seccomp_build(p, &ctx, &n, why, sizeof why) < 0) {
+        snprintf(err, errlen, "seccomp: %s", why);
+        return -1;
+    }
+    int rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc < 0) {
+        snprintf(err, errlen, "seccomp: the kernel refused the filter: %s", strerror(-rc));
+        return -1;
+    }
+    sandbox_desc_add(d, "seccomp %u rules", n);
+    return 0;
+}
+
+int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
+                  char *err, size_t errlen)
+{
+    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "";
+    struct sandbox_desc du = { .buf = ubuf, .cap = sizeof ubuf };
+    struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
+    struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
+    struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
+    if (sandbox_check_single_thread(err, errlen) < 0)
+        return -1;
+    pid_t parent = getppid();
+    int deathsig = 0;
+    if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) < 0)
+        deathsig = 0;
+    if (sandbox_drop_root(&du, err, errlen) < 0)
+        return -1;
+    /* Changing credentials cleared the parent-death signal. */
+    if (deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
+        snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(errno));
+        return -1;
+    }
+    if (getppid() != parent) {
+        snprintf(err, errlen, "the parent process exited while the sandbox went on");
+        return -1;
+    }
+    if (no_new_privs(err, errlen) < 0 ||
+        sandbox_rlimits(p, &dr, err, errlen) < 0 ||
+        sandbox_landlock(p, &dl, err, errlen) < 0 ||
+        load_seccomp(p, &ds, err, errlen) < 0)
+        return -1;
+    snprintf(desc, desclen, "%s: %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf, ubuf);
+    return 0;
+}

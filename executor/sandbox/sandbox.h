@@ -1,0 +1,40 @@
+/* Applies a policy to the executor process: drop root, no_new_privs,
+ * rlimits, landlock, seccomp; and reports trapped calls. */
+#ifndef AIOBOX_SANDBOX_H
+#define AIOBOX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+
+/* The unprivileged ids a root executor drops to ('nobody'/'nogroup'). */
+#define SANDBOX_UID 65534
+#define SANDBOX_GID 65534
+
+/* Applies the policy to this process, which must be single-threaded (it
+ * checks /proc/self/task and fails otherwise). Order: drop root (when
+ * euid is 0: setgroups, setresgid, setresuid, verified), re-arm
+ * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
+ * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
+ * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
+ * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 65534".
+ * On failure returns -1 and err names the layer and why; the process may
+ * then be partly restricted and must not run user code. */
+int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
+                  char *err, size_t errlen);
+
+/* Installs the SIGSYS handler for trapped calls: it writes one
+ * pre-encoded `denied {syscall: nr}` frame on channel_fd with
+ * async-signal-safe calls only, then dies by SIGSYS. Call it before
+ * sandbox_apply. */
+void sandbox_arm_sigsys(int channel_fd);
+
+/* The landlock ABI this kernel offers, or -1 (errno says why). */
+int sandbox_landlock_abi(void);
+
+/* True in an AddressSanitizer build, where RLIMIT_AS is not applied (the
+ * shadow memory needs terabytes of address space). */
+bool sandbox_sanitizer_build(void);
+
+#endif

@@ -1,0 +1,462 @@
+/* Every directive of the policy language, as the parsed policy shows it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suites.h"
+
+#define HEAD "aiobox-policy 1\n"
+
+static char *dump(const struct policy *p)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    char err[512];
+    ck_assert_msg(policy_dump(p, f, err, sizeof err) == 0, "%s", err);
+    fclose(f);
+    return buf;
+}
+
+#define ck_assert_has(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected '%s' in:\n%s", (needle), (hay))
+#define ck_assert_lacks(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect '%s' in:\n%s", (needle), (hay))
+
+START_TEST(format_line_and_comments)
+{
+    struct policy *p = parse_ok("# leading comment\n\n  aiobox-policy 1   # trailing\n"
+                                "allow read # why: reading\n");
+    char *d = dump(p);
+    ck_assert_has(d, "allow read");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(defaults_without_settings)
+{
+    struct policy *p = parse_ok(HEAD);
+    ck_assert_str_eq(policy_name(p), "t.policy");
+    ck_assert(policy_timeout(p) == 0);
+    ck_assert_uint_eq(policy_output_cap(p), POLICY_OUTPUT_CAP_DEFAULT);
+    ck_assert(policy_is_restrictive(p));
+    ck_assert(policy_landlock_enabled(p));
+    ck_assert_int_eq(policy_landlock_min_abi(p), 1);
+    ck_assert_uint_eq(policy_rlimit_count(p), 0);
+    char *d = dump(p);
+    ck_assert_has(d, "default: errno EPERM");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(name_directive)
+{
+    struct policy *p = parse_ok(HEAD "name my-policy_2.x\n");
+    ck_assert_str_eq(policy_name(p), "my-policy_2.x");
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(default_actions)
+{
+    static const struct { const char *line, *shown; } cases[] = {
+        { "default allow\n", "default: allow" },
+        { "default errno EACCES\n", "default: errno EACCES" },
+        { "default errno 38\n", "default: errno ENOSYS" },
+        { "default kill\n", "default: kill" },
+        { "default trap\n", "default: trap" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, HEAD "%s", cases[i].line);
+        struct policy *p = parse_ok(text);
+        char *d = dump(p);
+        ck_assert_has(d, cases[i].shown);
+        free(d);
+        policy_free(p);
+    }
+}
+END_TEST
+
+START_TEST(rule_actions)
+{
+    struct policy *p = parse_ok(HEAD "default allow\n"
+                                "errno EACCES chdir\nkill ptrace\ntrap bpf\nerrno ENOSYS clone3\n");
+    char *pfc = export_pfc(p);
+    char *b = pfc_block(pfc, SCMP_SYS(chdir));
+    ck_assert_has(b, "action ERRNO(13);");
+    free(b);
+    b = pfc_block(pfc, SCMP_SYS(ptrace));
+    ck_assert_has(b, "action KILL_PROCESS;");
+    free(b);
+    b = pfc_block(pfc, SCMP_SYS(bpf));
+    ck_assert_has(b, "action TRAP;");
+    free(b);
+    b = pfc_block(pfc, SCMP_SYS(clone3));
+    ck_assert_has(b, "action ERRNO(38);");
+    free(b);
+    ck_assert_has(pfc, "# default action\n  action ALLOW;");
+    free(pfc);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(groups_expand_and_nest)
+{
+    struct policy *p = parse_ok(HEAD "group @io read write\ngroup @more @io close\n"
+                                "allow @more lseek\n");
+    char *pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(read)), -1);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(write)), -1);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(close)), -1);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(lseek)), -1);
+    free(pfc);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(overlapping_groups_are_fine)
+{
+    struct policy *p = parse_ok(HEAD "group @a read madvise\ngroup @b madvise write\n"
+                                "allow @a @b\nallow madvise\n");
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(continuation_lines)
+{
+    struct policy *p = parse_ok(HEAD "allow read \\\n    write \\\n  close\nallow lseek\n");
+    char *pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(close)), -1);
+    free(pfc);
+    policy_free(p);
+    /* An error after a continued directive names the line it starts on. */
+    const char *bad = HEAD "allow read \\\n write \\\n nosuch\n";
+    char err[256];
+    struct policy *q;
+    ck_assert_int_eq(policy_parse(bad, strlen(bad), "t.policy", &q, err, sizeof err), -1);
+    ck_assert_str_eq(err, "t.policy:2: unknown syscall 'nosuch'");
+}
+END_TEST
+
+START_TEST(conditions_every_operator)
+{
+    struct policy *p = parse_ok(HEAD
+        "allow read if a0 == 3\n"
+        "allow write if a0 != 7\n"
+        "allow lseek if a0 < 10\n"
+        "allow close if a0 <= 0x10\n"
+        "allow dup if a0 > 2\n"
+        "allow pread64 if a3 >= 010\n"
+        "allow mmap if a2 & PROT_WRITE|PROT_EXEC == PROT_WRITE and a3 == -1\n");
+    char *d = dump(p);
+    ck_assert_has(d, "allow read if a0 == 0x3");
+    ck_assert_has(d, "allow write if a0 != 0x7");
+    ck_assert_has(d, "allow lseek if a0 < 0xa");
+    ck_assert_has(d, "allow close if a0 <= 0x10");
+    ck_assert_has(d, "allow dup if a0 > 0x2");
+    ck_assert_has(d, "allow pread64 if a3 >= 0x8");
+    ck_assert_has(d, "allow mmap if a2 & 0x6 == 0x2 and a3 == 0xffffffffffffffff");
+    free(d);
+    char *pfc = export_pfc(p);
+    char *b = pfc_block(pfc, SCMP_SYS(mmap));
+    ck_assert_has(b, "& 0x00000006 == 2");
+    free(b);
+    free(pfc);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(pid_is_substituted)
+{
+    struct policy *p = parse_ok(HEAD "allow kill if a0 == $pid\n");
+    char *pfc = export_pfc(p);
+    char want[64];
+    snprintf(want, sizeof want, "if ($a0.lo32 == %d)", (int)getpid());
+    char *b = pfc_block(pfc, SCMP_SYS(kill));
+    ck_assert_has(b, want);
+    free(b);
+    free(pfc);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(narrow_arguments_compare_32_bits)
+{
+    struct policy *p = parse_ok(HEAD "allow ioctl if a1 == TCGETS\n"
+                                "allow socket if a0 == AF_UNIX\n");
+    char *d = dump(p);
+    ck_assert_has(d, "allow ioctl if a1 & 0xffffffff == 0x5401");
+    ck_assert_has(d, "allow socket if a0 & 0xffffffff == 0x1");
+    free(d);
+    char *pfc = export_pfc(p);
+    char *b = pfc_block(pfc, SCMP_SYS(ioctl));
+    /* The high word is masked out entirely: TCGETS | 1 << 32 matches too,
+     * as the kernel reads it. */
+    ck_assert_has(b, "$a1.hi32 & 0x00000000 == 0");
+    ck_assert_has(b, "$a1.lo32 & 0xffffffff == 21505");
+    free(b);
+    free(pfc);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(when_writable_lifts_conditions)
+{
+    const char *text = HEAD "allow openat if a2 & O_ACCMODE|O_CREAT|O_TRUNC == 0\n"
+                            "allow-when-writable openat mkdirat\n";
+    struct policy *p = parse_ok(text);
+    char *pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), 0);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(mkdirat)), 1);
+    free(pfc);
+    char *d = dump(p);
+    ck_assert_has(d, "[inactive: no writable path]");
+    free(d);
+    char err[512];
+    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
+    pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(mkdirat)), -1);
+    free(pfc);
+    d = dump(p);
+    ck_assert_has(d, "[active: a path is writable]");
+    ck_assert_has(d, "fs rw /tmp  # command line");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(fs_rules)
+{
+    struct policy *p = parse_ok(HEAD "fs ro /usr\nfs rx /bin\nfs rw /tmp\nfs ro? /nonexistent\n");
+    ck_assert_uint_eq(policy_path_count(p), 4);
+    const struct policy_path *pp = policy_path_at(p, 0);
+    ck_assert_str_eq(pp->path, "/usr");
+    ck_assert_int_eq(pp->access, POLICY_FS_RO);
+    ck_assert(!pp->optional);
+    ck_assert_int_eq(policy_path_at(p, 1)->access, POLICY_FS_RX);
+    ck_assert_int_eq(policy_path_at(p, 2)->access, POLICY_FS_RW);
+    ck_assert(policy_path_at(p, 3)->optional);
+    ck_assert_ptr_null(policy_path_at(p, 4));
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(tcp_rules_need_abi_4)
+{
+    struct policy *p = parse_ok(HEAD "tcp connect 443\ntcp bind any\n");
+    ck_assert_uint_eq(policy_tcp_count(p), 2);
+    ck_assert_int_eq(policy_tcp_at(p, 0)->kind, POLICY_TCP_CONNECT);
+    ck_assert_int_eq(policy_tcp_at(p, 0)->port, 443);
+    ck_assert_int_eq(policy_tcp_at(p, 1)->kind, POLICY_TCP_BIND);
+    ck_assert_int_eq(policy_tcp_at(p, 1)->port, -1);
+    ck_assert_int_eq(policy_landlock_min_abi(p), 4);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(landlock_settings)
+{
+    struct policy *p = parse_ok(HEAD "landlock abi 6\n");
+    ck_assert(policy_landlock_enabled(p));
+    ck_assert_int_eq(policy_landlock_min_abi(p), 6);
+    policy_free(p);
+    p = parse_ok(HEAD "landlock off\ndefault allow\n");
+    ck_assert(!policy_landlock_enabled(p));
+    ck_assert(!policy_is_restrictive(p));
+    policy_free(p);
+    /* Either layer alone keeps a policy restrictive. */
+    p = parse_ok(HEAD "landlock off\n");
+    ck_assert(policy_is_restrictive(p));
+    policy_free(p);
+    p = parse_ok(HEAD "default allow\n");
+    ck_assert(policy_is_restrictive(p));
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(rlimits)
+{
+    struct policy *p = parse_ok(HEAD "rlimit as 1G\nrlimit nofile 64\nrlimit fsize 16M\n"
+                                "rlimit core 0\nrlimit stack 8192K\nrlimit cpu unlimited\n"
+                                "rlimit data 2T\n");
+    ck_assert_uint_eq(policy_rlimit_count(p), 7);
+    const struct policy_rlimit *r = policy_rlimit_at(p, 0);
+    ck_assert_int_eq(r->resource, RLIMIT_AS);
+    ck_assert_str_eq(r->name, "as");
+    ck_assert_uint_eq(r->value, (rlim_t)1 << 30);
+    ck_assert_uint_eq(policy_rlimit_at(p, 1)->value, 64);
+    ck_assert_uint_eq(policy_rlimit_at(p, 2)->value, 16u << 20);
+    ck_assert_uint_eq(policy_rlimit_at(p, 3)->value, 0);
+    ck_assert_uint_eq(policy_rlimit_at(p, 4)->value, 8u << 20);
+    ck_assert_uint_eq(policy_rlimit_at(p, 5)->value, RLIM_INFINITY);
+    ck_assert_uint_eq(policy_rlimit_at(p, 6)->value, (rlim_t)2 << 40);
+    char *d = dump(p);
+    ck_assert_has(d, "  as 1G\n");
+    ck_assert_has(d, "  stack 8M\n");
+    ck_assert_has(d, "  cpu unlimited\n");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(timeouts)
+{
+    static const struct { const char *word; double secs; } cases[] = {
+        { "30", 30 }, { "2.5s", 2.5 }, { "500ms", 0.5 }, { "2m", 120 }, { "none", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, HEAD "timeout %s\n", cases[i].word);
+        struct policy *p = parse_ok(text);
+        ck_assert_double_eq_tol(policy_timeout(p), cases[i].secs, 1e-9);
+        policy_free(p);
+    }
+}
+END_TEST
+
+START_TEST(output_cap)
+{
+    struct policy *p = parse_ok(HEAD "output-cap 640K\n");
+    ck_assert_uint_eq(policy_output_cap(p), 640u << 10);
+    policy_free(p);
+    p = parse_ok(HEAD "output-cap 100\n");
+    ck_assert_uint_eq(policy_output_cap(p), 100);
+    policy_free(p);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/aiobox-policy-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(include_and_override)
+{
+    make_tmpdir();
+    write_file("base", HEAD "name base\ntimeout 30\nrlimit nofile 64\ngroup @io read write\n"
+                      "allow @io\nfs ro /usr\n");
+    write_file("top", HEAD "include base\nname top\ntimeout 5\nallow @io close\n");
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/top", tmpdir);
+    struct policy *p;
+    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(policy_name(p), "top");
+    ck_assert(policy_timeout(p) == 5);
+    ck_assert_uint_eq(policy_rlimit_count(p), 1);
+    ck_assert_uint_eq(policy_path_count(p), 1);
+    char *d = dump(p);
+    char want[300];
+    snprintf(want, sizeof want, "# %s/base:6", tmpdir);
+    ck_assert_has(d, want);
+    free(d);
+    policy_free(p);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(name_defaults_to_file_name)
+{
+    make_tmpdir();
+    write_file("mine", HEAD "allow read\n");
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/mine", tmpdir);
+    struct policy *p;
+    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(policy_name(p), "mine");
+    policy_free(p);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(add_path_read_and_write)
+{
+    struct policy *p = parse_ok(HEAD);
+    char err[512];
+    ck_assert_int_eq(policy_add_path(p, "/usr/../usr/lib", false, err, sizeof err), 0);
+    ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
+    ck_assert_int_eq(policy_path_at(p, 0)->access, POLICY_FS_RO);
+    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -1);
+    ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
+    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -1);
+    ck_assert_str_eq(err, "empty path");
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(dump_has_every_section)
+{
+    struct policy *p = parse_ok(HEAD "name d\ntimeout 3\nallow read\nfs ro /usr\nrlimit nofile 9\n");
+    char *d = dump(p);
+    ck_assert_has(d, "policy d (t.policy)\n");
+    ck_assert_has(d, "  restrictive: yes\n");
+    ck_assert_has(d, "  timeout: 3 s\n");
+    ck_assert_has(d, "  output-cap: 1M\n");
+    ck_assert_has(d, "allow read");
+    ck_assert_has(d, "# t.policy:4");
+    ck_assert_has(d, "  fs ro /usr  # t.policy:5\n");
+    ck_assert_has(d, "  nofile 9\n");
+    ck_assert_has(d, "pseudo filter code start");
+    ck_assert_has(d, "action KILL_PROCESS;");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+Suite *directives_suite(void)
+{
+    Suite *s = suite_create("directives");
+    TCase *t = tcase_create("directives");
+    tcase_add_test(t, format_line_and_comments);
+    tcase_add_test(t, defaults_without_settings);
+    tcase_add_test(t, name_directive);
+    tcase_add_test(t, default_actions);
+    tcase_add_test(t, rule_actions);
+    tcase_add_test(t, groups_expand_and_nest);
+    tcase_add_test(t, overlapping_groups_are_fine);
+    tcase_add_test(t, continuation_lines);
+    tcase_add_test(t, conditions_every_operator);
+    tcase_add_test(t, pid_is_substituted);
+    tcase_add_test(t, narrow_arguments_compare_32_bits);
+    tcase_add_test(t, when_writable_lifts_conditions);
+    tcase_add_test(t, fs_rules);
+    tcase_add_test(t, tcp_rules_need_abi_4);
+    tcase_add_test(t, landlock_settings);
+    tcase_add_test(t, rlimits);
+    tcase_add_test(t, timeouts);
+    tcase_add_test(t, output_cap);
+    tcase_add_test(t, include_and_override);
+    tcase_add_test(t, name_defaults_to_file_name);
+    tcase_add_test(t, add_path_read_and_write);
+    tcase_add_test(t, dump_has_every_section);
+    suite_add_tcase(s, t);
+    return s;
+}

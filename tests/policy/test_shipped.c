@@ -1,0 +1,84 @@
+/* The policies aiobox ships parse and say what docs/policies.md says. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+static struct policy *load(const char *name)
+{
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/%s", POLICY_DIR, name);
+    struct policy *p;
+    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    return p;
+}
+
+static const struct policy_rlimit *rlimit(const struct policy *p, int res)
+{
+    for (size_t i = 0; i < policy_rlimit_count(p); i++)
+        if (policy_rlimit_at(p, i)->resource == res)
+            return policy_rlimit_at(p, i);
+    return NULL;
+}
+
+START_TEST(strict)
+{
+    struct policy *p = load("strict");
+    ck_assert_str_eq(policy_name(p), "strict");
+    ck_assert(policy_is_restrictive(p));
+    ck_assert(policy_landlock_enabled(p));
+    ck_assert_uint_eq(policy_tcp_count(p), 0);
+    ck_assert(policy_timeout(p) > 0);
+    ck_assert_uint_eq(policy_output_cap(p), 1u << 20);
+    ck_assert_ptr_nonnull(rlimit(p, RLIMIT_AS));
+    ck_assert_ptr_nonnull(rlimit(p, RLIMIT_NOFILE));
+    ck_assert_ptr_nonnull(rlimit(p, RLIMIT_FSIZE));
+    ck_assert_uint_eq(rlimit(p, RLIMIT_CORE)->value, 0);
+    bool stdlib = false;
+    for (size_t i = 0; i < policy_path_count(p); i++) {
+        const struct policy_path *pp = policy_path_at(p, i);
+        ck_assert_int_ne(pp->access, POLICY_FS_RW);
+        if (strcmp(pp->path, "/usr/lib/python3.11") == 0)
+            stdlib = !pp->optional;
+    }
+    ck_assert(stdlib);
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(net)
+{
+    struct policy *p = load("net");
+    ck_assert_str_eq(policy_name(p), "net");
+    ck_assert(policy_is_restrictive(p));
+    ck_assert_uint_eq(policy_tcp_count(p), 1);
+    ck_assert_int_eq(policy_tcp_at(p, 0)->kind, POLICY_TCP_CONNECT);
+    ck_assert_int_eq(policy_tcp_at(p, 0)->port, -1);
+    ck_assert_int_eq(policy_landlock_min_abi(p), 4);
+    /* everything strict has, too */
+    ck_assert_ptr_nonnull(rlimit(p, RLIMIT_AS));
+    policy_free(p);
+}
+END_TEST
+
+START_TEST(trusted)
+{
+    struct policy *p = load("trusted");
+    ck_assert_str_eq(policy_name(p), "trusted");
+    ck_assert(!policy_is_restrictive(p));
+    ck_assert(!policy_landlock_enabled(p));
+    ck_assert(policy_timeout(p) == 0);
+    policy_free(p);
+}
+END_TEST
+
+Suite *shipped_suite(void)
+{
+    Suite *s = suite_create("shipped");
+    TCase *t = tcase_create("shipped");
+    tcase_add_test(t, strict);
+    tcase_add_test(t, net);
+    tcase_add_test(t, trusted);
+    suite_add_tcase(s, t);
+    return s;
+}

@@ -1,0 +1,122 @@
+/* A stand-in for the executor's start sequence, to test policies against
+ * real CPython: initialise it as the executor does (isolated, no site,
+ * explicit sys.path), create the asyncio loop, apply the policy, then run
+ * one program. Exit status: 0 when the program ran without an exception,
+ * 1 when it raised, 2 when the sandbox could not be applied.
+ *
+ *   sandbox-pyprobe [--policy FILE] [--allow-read P] [--allow-write P]
+ *                   [--channel-fd N] CODE
+ *
+ * The program may use `loop` (the event loop) and `run(coro)`. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "sandbox.h"
+
+/* The executor disables leak checking in its own binary too: LeakSanitizer
+ * needs ptrace at exit, which the filter forbids. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "detect_leaks=0"; }
+
+static int init_python(void)
+{
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.site_import = 0;
+    config.install_signal_handlers = 1;
+    static const wchar_t *paths[] = {
+        L"/usr/lib/python3.11", L"/usr/lib/python3.11/lib-dynload",
+        L"/usr/local/lib/python3.11/dist-packages", L"/usr/lib/python3/dist-packages",
+    };
+    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&config, &config.home, L"/usr");
+    config.module_search_paths_set = 1;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); i++)
+        st = PyWideStringList_Append(&config.module_search_paths, paths[i]);
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        fprintf(stderr, "pyprobe: python init: %s\n", st.err_msg ? st.err_msg : "?");
+        return -1;
+    }
+    return PyRun_SimpleString(
+        "import asyncio, sys\n"
+        "loop = asyncio.new_event_loop()\n"
+        "asyncio.set_event_loop(loop)\n"
+        "def run(coro):\n"
+        "    return loop.run_until_complete(coro)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *policy_file = NULL, *code = NULL;
+    const char *reads[8], *writes[8];
+    int nreads = 0, nwrites = 0, chan = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+            policy_file = argv[++i];
+        else if (strcmp(argv[i], "--allow-read") == 0 && i + 1 < argc && nreads < 8)
+            reads[nreads++] = argv[++i];
+        else if (strcmp(argv[i], "--allow-write") == 0 && i + 1 < argc && nwrites < 8)
+            writes[nwrites++] = argv[++i];
+        else if (strcmp(argv[i], "--channel-fd") == 0 && i + 1 < argc)
+            chan = atoi(argv[++i]);
+        else if (!code)
+            code = argv[i];
+        else {
+            fprintf(stderr, "pyprobe: bad argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!code) {
+        fprintf(stderr, "usage: sandbox-pyprobe [--policy FILE] [--allow-read P] [--allow-write P] [--channel-fd N] CODE\n");
+        return 2;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    mallopt(M_ARENA_MAX, 1);
+    char err[1024];
+    struct policy *p = NULL;
+    if (policy_file) {
+        if (policy_load_file(policy_file, &p, err, sizeof err) < 0) {
+            fprintf(stderr, "pyprobe: %s\n", err);
+            return 2;
+        }
+        for (int i = 0; i < nreads; i++)
+            if (policy_add_path(p, reads[i], false, err, sizeof err) < 0) {
+                fprintf(stderr, "pyprobe: %s\n", err);
+                return 2;
+            }
+        for (int i = 0; i < nwrites; i++)
+            if (policy_add_path(p, writes[i], true, err, sizeof err) < 0) {
+                fprintf(stderr, "pyprobe: %s\n", err);
+                return 2;
+            }
+    }
+    if (init_python() != 0)
+        return 2;
+    if (p) {
+        sandbox_arm_sigsys(chan);
+        char desc[512];
+        if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {
+            fprintf(stderr, "pyprobe: sandbox: %s\n", err);
+            return 2;
+        }
+        fprintf(stderr, "pyprobe: sandbox: %s\n", desc);
+        policy_free(p);
+    }
+    int rc = PyRun_SimpleString(code);
+    fflush(stdout);
+    PyRun_SimpleString("import sys; sys.stdout.flush(); sys.stderr.flush()");
+    /* Skip finalisation: it is not what is under test, and threads the
+     * program left running would hold it up. */
+    _exit(rc == 0 ? 0 : 1);
+}

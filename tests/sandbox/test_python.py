@@ -1,0 +1,188 @@
+"""Policies against real CPython: the shipped policies let asyncio, threads
+and the standard library work, and each layer of strict, removed alone,
+lets through something that strict stops (ablation).
+
+Runs sandbox-pyprobe (CPython initialised as the executor does it, then
+sandbox_apply) once per case. Usage: test_python.py PYPROBE POLICY_DIR
+"""
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+
+PROBE, POLICY_DIR = sys.argv[1], sys.argv[2]
+TIMEOUT = 60
+results = {'passed': 0, 'failed': 0}
+
+
+def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None):
+    args = [PROBE]
+    args += ['--policy', policy_file or os.path.join(POLICY_DIR, policy)]
+    args += list(extra) + [code]
+    # An empty environment, as the executor gets, but sanitizer settings pass.
+    env = {k: v for k, v in os.environ.items() if k.endswith('SAN_OPTIONS')}
+    r = subprocess.run(args, capture_output=True, timeout=TIMEOUT,
+                       pass_fds=pass_fds, env=env)
+    return r.returncode, r.stdout.decode(errors='replace'), r.stderr.decode(errors='replace')
+
+
+def check(name, ok, detail=''):
+    if ok:
+        results['passed'] += 1
+        print(f'ok   {name}')
+    else:
+        results['failed'] += 1
+        print(f'FAIL {name}\n{detail}')
+
+
+def expect(name, code, want_rc, want_out=None, want_err=None, **kw):
+    rc, out, err = probe(code, **kw)
+    ok = rc == want_rc
+    if want_out is not None:
+        ok = ok and re.search(want_out, out) is not None
+    if want_err is not None:
+        ok = ok and re.search(want_err, err) is not None
+    check(name, ok, f'  rc={rc} (want {want_rc})\n  stdout: {out[-800:]}\n  stderr: {err[-1500:]}')
+
+
+SANITIZED = None
+
+
+def sanitized():
+    global SANITIZED
+    if SANITIZED is None:
+        _, _, err = probe('pass')
+        SANITIZED = 'as=skipped (sanitizer build)' in err
+    return SANITIZED
+
+
+# --- what strict must let work --------------------------------------------
+WORKS = r'''
+import threading, json, decimal, datetime, ssl, sqlite3, zoneinfo, ctypes, re, random
+async def main():
+    await asyncio.sleep(0.001)
+    t = asyncio.create_task(asyncio.sleep(0, result=7))
+    a = await asyncio.to_thread(sum, range(100))
+    b = await loop.run_in_executor(None, len, 'abc')
+    return a, b, await t
+print(run(main()))
+th = threading.Thread(target=print, args=('thread',)); th.start(); th.join()
+print(json.dumps({'a': decimal.Decimal('1.5').as_integer_ratio()}))
+print(datetime.datetime.now(zoneinfo.ZoneInfo('UTC')).year > 2000)
+print(sqlite3.connect(':memory:').execute('select 1+1').fetchone())
+print(ctypes.CDLL(None).getpid() == __import__('os').getpid())
+print(os.getuid() if (os := __import__('os')) else 0)
+'''
+expect('strict runs asyncio, threads and the stdlib', WORKS, 0,
+       want_out=r"\(4950, 3, 7\)\nthread\n\{\"a\": \[3, 2\]\}\nTrue\n\(2,\)\nTrue\n")
+expect('ready description names every layer', 'pass', 0,
+       want_err=r'pyprobe: sandbox: strict: seccomp \d+ rules, landlock ABI \d+ \(\d+ paths.*\), rlimits as=\S+.* nofile=64 fsize=16M core=0, uid \d+')
+if os.geteuid() == 0:
+    expect('root is dropped before user code', 'import os; print(os.getuid(), os.getgid(), os.getgroups())', 0,
+           want_out=r'^65534 65534 \[\]\n')
+
+# --- denials surface as Python exceptions -------------------------------
+expect('errno denial is PermissionError', 'import os; os.fork()', 1,
+       want_err=r'PermissionError: \[Errno 1\] Operation not permitted')
+expect('raising a limit is PermissionError', 'import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))', 1,
+       want_err=r'PermissionError: \[Errno 13\]')
+
+
+def denied_frame_case():
+    a, b = socket.socketpair()
+    try:
+        code = ('import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)')
+        rc, out, err = probe(code, extra=['--channel-fd', str(b.fileno())], pass_fds=[b.fileno()])
+        b.close()
+        data = a.recv(256)
+        ok = rc == -31 and len(data) >= 4
+        if ok:
+            (n,) = struct.unpack('>I', data[:4])
+            body = data[4:]
+            ok = n == len(body) and b'\xa1t\xa6denied' in body and body.endswith(b'\xd3' + struct.pack('>q', 101))
+        check('trapped call dies by SIGSYS and names the call', ok, f'  rc={rc} data={data!r}\n{err[-800:]}')
+    finally:
+        a.close()
+
+
+denied_frame_case()
+
+# --- ablation: each layer alone stops something ------------------------------
+STRICT = open(os.path.join(POLICY_DIR, 'strict')).read()
+
+
+def logical_lines(text):
+    return re.sub(r'\\\n', ' ', text).splitlines()
+
+
+def strict_without(layer):
+    drop = {'seccomp': ('default', 'group', 'allow', 'errno', 'kill', 'trap', 'allow-when-writable'),
+            'landlock': ('fs', 'tcp'), 'rlimits': ('rlimit',)}[layer]
+    add = {'seccomp': 'default allow\n', 'landlock': 'landlock off\n', 'rlimits': ''}[layer]
+    keep = [l for l in logical_lines(STRICT) if (l.split() or [''])[0] not in drop]
+    return '\n'.join(keep) + '\n' + add
+
+
+tmp = tempfile.mkdtemp(prefix='aiobox-py-')
+os.chmod(tmp, 0o777)
+variants = {}
+for layer in ('seccomp', 'landlock', 'rlimits'):
+    path = os.path.join(tmp, 'strict-without-' + layer)
+    with open(path, 'w') as f:
+        f.write(strict_without(layer))
+    variants[layer] = path
+
+ABLATION = [
+    # layer, case, code, error strict gives
+    ('seccomp', 'chdir', "import os; os.chdir('/usr/lib/python3.11'); print(os.getcwd())", r'PermissionError: \[Errno 1\]'),
+    ('seccomp', 'mmap-rwx', 'import mmap; mmap.mmap(-1, 4096, prot=7); print("mapped")', r'PermissionError'),
+    ('landlock', 'read-passwd', "print(open('/etc/passwd').read()[:5])", r'PermissionError: \[Errno 13\]'),
+    ('landlock', 'listdir-root', "import os; print(len(os.listdir('/')) > 0)", r'PermissionError: \[Errno 13\]'),
+    ('rlimits', 'fd-exhaust', 'import os\nfds=[os.dup(0) for i in range(200)]\nprint(len(fds))', r'OSError: \[Errno 24\]'),
+    # calloc'd and never touched: address space, not memory
+    ('rlimits', 'memory-bomb', "x = bytearray(3 << 30)\nprint(len(x))", r'MemoryError'),
+]
+for layer, case, code, err in ABLATION:
+    if case == 'memory-bomb' and sanitized():
+        print(f'skip ablation {layer} {case}: RLIMIT_AS is not applied in a sanitizer build')
+        continue
+    expect(f'ablation {layer}: strict stops {case}', code, 1, want_err=err)
+    expect(f'ablation {layer}: without {layer}, {case} gets through', code, 0,
+           want_out=r'\S', policy_file=variants[layer])
+
+# --- extending a policy ------------------------------------------------------
+target = os.path.join(tmp, 'written')
+expect('--allow-write lets one tree be written',
+       f"open({target!r}, 'w').write('x'); print(open({target!r}).read())", 0,
+       want_out='^x\n', extra=['--allow-write', tmp])
+expect('--allow-write does not open the rest',
+       f"open({tmp + '-elsewhere'!r}, 'w')", 1,
+       want_err=r'PermissionError: \[Errno 13\]', extra=['--allow-write', tmp])
+expect('--allow-read lets a file be read', "print(open('/etc/passwd').read()[:5])", 0,
+       want_out=r'^\S', extra=['--allow-read', '/etc/passwd'])
+
+# --- net and trusted ---------------------------------------------------------
+srv = socket.socket()
+srv.bind(('127.0.0.1', 0))
+srv.listen(8)
+port = srv.getsockname()[1]
+CONNECT = f"import socket; s = socket.create_connection(('127.0.0.1', {port}), timeout=5); print('connected')"
+expect('strict: no TCP', CONNECT, 1, want_err=r'PermissionError')
+expect('net: outgoing TCP', CONNECT, 0, want_out='^connected\n', policy='net')
+expect('net: still no UDP', "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)", 1,
+       want_err=r'PermissionError', policy='net')
+expect('net: still no processes', 'import os; os.fork()', 1, want_err=r'PermissionError', policy='net')
+srv.close()
+expect('trusted: files and processes as usual',
+       "import subprocess; print(subprocess.run(['/bin/echo', 'child'], capture_output=True).stdout.decode().strip());"
+       "print(open('/etc/passwd').read()[:5])", 0, want_out=r'^child\n\S', policy='trusted')
+expect('trusted: never-legitimate calls still trapped',
+       'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)', -31, policy='trusted')
+expect('trusted: no new namespaces', 'import ctypes; ctypes.CDLL(None).syscall(272, 0x10000000)', -31, policy='trusted')
+
+subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
+print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed")
+sys.exit(1 if results['failed'] else 0)
