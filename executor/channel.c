@@ -1,0 +1,618 @@
+/* Frame I/O for the runtime. Reading is non-blocking and driven by the
+ * event loop (loop.add_reader on the channel), except inside input(),
+ * which blocks the whole interpreter as input() blocks the loop in
+ * CPython's asyncio REPL. Nothing read from the channel is trusted: the
+ * reader bounds and validates every frame, and anything unexpected ends
+ * the process with status EXEC_EXIT_PROTOCOL. */
+#define _GNU_SOURCE
+#define PY_SSIZE_T_CLEAN
+#include "channel.h"
+
+#include "interrupt.h"
+#include "proto.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Output text per frame, well under the supervisor's frame cap. */
+#define OUTPUT_CHUNK ((size_t)64 << 10)
+#define DISPLAY_MAX 1000
+#define PROMPT_MAX ((size_t)64 << 10)
+#define MATCH_MAX 4096
+#define MATCHES_BYTES_MAX ((size_t)512 << 10)
+#define ERROR_MAX 1000
+/* Bytes one recv() call takes before letting the loop run again. */
+#define RECV_BUDGET ((size_t)1 << 20)
+
+static struct {
+    int fd;
+    struct proto_reader reader;
+    struct proto_buf out;
+    bool hello_seen;
+    /* Requests that arrived while input() waited, for the next recv(). */
+    PyObject *pending;
+} chan = {.fd = -1};
+
+/* An input() wait: which reply it wants and, once done, the line. */
+struct reply_wait {
+    uint64_t id;
+    bool done;
+    PyObject *line;  /* str, or None at EOF */
+};
+
+int chan_init(int fd, char *err, size_t errlen)
+{
+    struct stat st;
+    int type = 0;
+    socklen_t len = sizeof type;
+
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "--fd %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+        snprintf(err, errlen, "--fd %d: not a stream socket", fd);
+        return -1;
+    }
+    /* Whatever user code starts must not inherit the channel. */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        snprintf(err, errlen, "--fd %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    chan.fd = fd;
+    proto_reader_init(&chan.reader, PROTO_FRAME_MAX_EXEC);
+    return 0;
+}
+
+void chan_close(void)
+{
+    proto_reader_free(&chan.reader);
+    proto_buf_free(&chan.out);
+    if (chan.fd >= 0)
+        close(chan.fd);
+    chan.fd = -1;
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+/* The supervisor closing its end is the normal way to stop an executor. */
+__attribute__((noreturn)) static void channel_gone(void)
+{
+    _exit(EXEC_EXIT_CLOSED);
+}
+
+static bool write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(chan.fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* User code may have made the socket non-blocking. */
+            struct pollfd pfd = {.fd = chan.fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return false;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+static void send_msg(const struct proto_msg *m)
+{
+    chan.out.len = 0;
+    int rc = proto_encode(m, &chan.out);
+    if (rc)
+        chan_fail(EXEC_EXIT_RUNTIME, "cannot encode a '%s' message (error %d)",
+                  proto_type_name(m->type), rc);
+    if (!write_all(chan.out.data, chan.out.len)) {
+        if (errno == EPIPE || errno == ECONNRESET)
+            channel_gone();
+        chan_fail(EXEC_EXIT_PROTOCOL, "writing to the channel: %s", strerror(errno));
+    }
+}
+
+/* Longest prefix of s[0..len) no longer than max that ends on a character
+ * boundary (s is valid UTF-8). */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    return utf8_complete_prefix(s, max);
+}
+
+void chan_fail(int status, const char *fmt, ...)
+{
+    char msg[ERROR_MAX + 1];
+    char clean[3 * ERROR_MAX + 1];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t n = utf8_sanitize(msg, strlen(msg), clean);
+    clean[n] = '\0';
+    dprintf(STDERR_FILENO, "aiobox-executor: %s\n", clean);
+    if (chan.fd >= 0) {
+        struct proto_msg m = {.type = PROTO_ERROR};
+        struct proto_buf buf = {0};
+        m.u.error.message = proto_str_n(clean, n);
+        if (proto_encode(&m, &buf) == PROTO_OK)
+            (void)write_all(buf.data, buf.len);
+        proto_buf_free(&buf);
+    }
+    _exit(status);
+}
+
+void chan_send_ready(const char *sandbox)
+{
+    const char *v = Py_GetVersion();
+    struct proto_msg m = {.type = PROTO_READY};
+
+    m.u.ready.version = PROTO_VERSION;
+    m.u.ready.python = proto_str_n(v, strcspn(v, " "));
+    m.u.ready.pid = getpid();
+    m.u.ready.sandbox = proto_str_c(sandbox);
+    send_msg(&m);
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+/* Reads what the socket has. Returns the byte count, 0 when nothing is
+ * waiting; never returns at EOF. */
+static size_t read_some(void)
+{
+    char buf[65536];
+
+    for (;;) {
+        ssize_t n = recv(chan.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            if (proto_reader_feed(&chan.reader, buf, (size_t)n) != PROTO_OK)
+                chan_fail(EXEC_EXIT_PROTOCOL, "bad frame: %s", chan.reader.err);
+            return (size_t)n;
+        }
+        if (n == 0)
+            channel_gone();
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno == ECONNRESET)
+            channel_gone();
+        chan_fail(EXEC_EXIT_PROTOCOL, "reading the channel: %s", strerror(errno));
+    }
+}
+
+static PyObject *text_of(struct proto_str s)
+{
+    return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
+}
+
+static int append_request(PyObject *list, const char *kind, uint64_t id,
+                          struct proto_str text)
+{
+    PyObject *t = text_of(text);
+    if (!t)
+        return -1;
+    PyObject *item = Py_BuildValue("(sKN)", kind, (unsigned long long)id, t);
+    if (!item)
+        return -1;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static void send_no_completions(uint64_t id)
+{
+    struct proto_msg m = {.type = PROTO_COMPLETIONS};
+    m.u.completions.id = id;
+    send_msg(&m);
+}
+
+/* Handles one message. Requests go to list; wait (NULL outside input())
+ * collects the awaited reply. Returns 0, or -1 with a Python error set. */
+static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait *wait)
+{
+    if (!chan.hello_seen) {
+        if (m->type != PROTO_HELLO)
+            chan_fail(EXEC_EXIT_PROTOCOL, "expected 'hello' first, got '%s'",
+                      proto_type_name(m->type));
+        chan.hello_seen = true;
+        return 0;
+    }
+    switch (m->type) {
+    case PROTO_EXEC:
+        return append_request(list, "exec", m->u.exec.id, m->u.exec.source);
+    case PROTO_COMPLETE:
+        /* Completing would run user code in the middle of input(). */
+        if (wait) {
+            send_no_completions(m->u.complete.id);
+            return 0;
+        }
+        return append_request(list, "complete", m->u.complete.id, m->u.complete.text);
+    case PROTO_INPUT_REPLY:
+        /* A reply nobody waits for is stale (the statement was interrupted). */
+        if (wait && !wait->done && m->u.input_reply.id == wait->id) {
+            if (m->u.input_reply.eof) {
+                Py_INCREF(Py_None);
+                wait->line = Py_None;
+            } else if (!(wait->line = text_of(m->u.input_reply.text))) {
+                return -1;
+            }
+            wait->done = true;
+        }
+        return 0;
+    case PROTO_ERROR:
+        /* The supervisor is about to close the channel; EOF ends us. */
+        return 0;
+    default:
+        chan_fail(EXEC_EXIT_PROTOCOL, "unexpected '%s' message from the supervisor",
+                  proto_type_name(m->type));
+    }
+}
+
+/* Dispatches every whole frame buffered, stopping early once the awaited
+ * reply is in. Returns 0, or -1 with a Python error set. */
+static int drain_frames(PyObject *list, struct reply_wait *wait)
+{
+    while (!wait || !wait->done) {
+        struct proto_msg m;
+        int rc = proto_reader_next(&chan.reader, &m);
+        if (rc == 0)
+            return 0;
+        if (rc < 0)
+            chan_fail(EXEC_EXIT_PROTOCOL, "bad frame: %s", chan.reader.err);
+        rc = dispatch(&m, list, wait);
+        proto_msg_release(&m);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *take_pending(void)
+{
+    PyObject *list = chan.pending;
+    chan.pending = NULL;
+    return list ? list : PyList_New(0);
+}
+
+/* --- the _aiobox module -------------------------------------------------- */
+
+static PyObject *mod_recv(PyObject *self, PyObject *noargs)
+{
+    PyObject *list = take_pending();
+    size_t total = 0, n;
+
+    if (!list)
+        return NULL;
+    if (drain_frames(list, NULL) < 0)
+        goto fail;
+    while (total < RECV_BUDGET && (n = read_some()) > 0) {
+        total += n;
+        if (drain_frames(list, NULL) < 0)
+            goto fail;
+    }
+    return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* str -> UTF-8 bytes that cannot fail on lone surrogates. */
+static PyObject *utf8_of(PyObject *s)
+{
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.80s", Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    return PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+}
+
+static bool parse_id(PyObject *o, bool *has, uint64_t *id)
+{
+    if (o == Py_None) {
+        *has = false;
+        *id = 0;
+        return true;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return false;
+    *has = true;
+    *id = v;
+    return true;
+}
+
+static PyObject *mod_send_output(PyObject *self, PyObject *args)
+{
+    int stream;
+    PyObject *ido;
+    Py_buffer data;
+    struct proto_msg m = {.type = PROTO_OUTPUT};
+
+    if (!PyArg_ParseTuple(args, "iOy*:send_output", &stream, &ido, &data))
+        return NULL;
+    if ((stream != PROTO_STDOUT && stream != PROTO_STDERR) ||
+        !parse_id(ido, &m.u.output.has_id, &m.u.output.id)) {
+        PyBuffer_Release(&data);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bad stream");
+        return NULL;
+    }
+    m.u.output.stream = (enum proto_stream)stream;
+
+    const char *p = data.buf;
+    size_t left = (size_t)data.len;
+    char *clean = NULL;
+    if (!utf8_valid(p, left, NULL)) {
+        if (!(clean = PyMem_Malloc(3 * left + 1))) {
+            PyBuffer_Release(&data);
+            return PyErr_NoMemory();
+        }
+        left = utf8_sanitize(p, left, clean);
+        p = clean;
+    }
+    while (left > 0) {
+        size_t n = utf8_cut(p, left, OUTPUT_CHUNK);
+        m.u.output.text = proto_str_n(p, n);
+        send_msg(&m);
+        p += n;
+        left -= n;
+    }
+    PyMem_Free(clean);
+    PyBuffer_Release(&data);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_result(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    int status;
+    PyObject *display;
+    long long code;
+    struct proto_msg m = {.type = PROTO_RESULT};
+
+    if (!PyArg_ParseTuple(args, "KiUL:send_result", &id, &status, &display, &code))
+        return NULL;
+    if (status < PROTO_STATUS_OK || status > PROTO_STATUS_EXIT) {
+        PyErr_SetString(PyExc_ValueError, "bad status");
+        return NULL;
+    }
+    PyObject *b = utf8_of(display);
+    if (!b)
+        return NULL;
+    const char *s = PyBytes_AS_STRING(b);
+    m.u.result.id = id;
+    m.u.result.status = (enum proto_status)status;
+    m.u.result.display = proto_str_n(s, utf8_cut(s, (size_t)PyBytes_GET_SIZE(b), DISPLAY_MAX));
+    m.u.result.exit_code = code;
+    send_msg(&m);
+    Py_DECREF(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_completions(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    PyObject *seq, *fast = NULL, *keep = NULL;
+    struct proto_str *v = NULL;
+    struct proto_msg m = {.type = PROTO_COMPLETIONS};
+    PyObject *ret = NULL;
+
+    if (!PyArg_ParseTuple(args, "KO:send_completions", &id, &seq))
+        return NULL;
+    if (!(fast = PySequence_Fast(seq, "matches must be a sequence")))
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (!(keep = PyList_New(0)) || !(v = PyMem_Calloc((size_t)n + 1, sizeof *v)))
+        goto out;
+    size_t count = 0, bytes = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = utf8_of(PySequence_Fast_GET_ITEM(fast, i));
+        if (!b)
+            goto out;
+        size_t len = (size_t)PyBytes_GET_SIZE(b);
+        int rc = PyList_Append(keep, b);
+        Py_DECREF(b);
+        if (rc < 0)
+            goto out;
+        /* A match that long is no use on a command line. */
+        if (len > MATCH_MAX)
+            continue;
+        if (bytes + len > MATCHES_BYTES_MAX)
+            break;
+        bytes += len;
+        v[count++] = proto_str_n(PyBytes_AS_STRING(b), len);
+    }
+    m.u.completions.id = id;
+    m.u.completions.count = count;
+    m.u.completions.matches = v;
+    send_msg(&m);
+    ret = Py_None;
+    Py_INCREF(ret);
+out:
+    PyMem_Free(v);
+    Py_XDECREF(keep);
+    Py_XDECREF(fast);
+    if (!ret && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return ret;
+}
+
+static PyObject *mod_send_interrupt_ack(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    struct proto_msg m = {.type = PROTO_INTERRUPT_ACK};
+
+    if (!PyArg_ParseTuple(args, "K:send_interrupt_ack", &id))
+        return NULL;
+    m.u.interrupt_ack.id = id;
+    send_msg(&m);
+    Py_RETURN_NONE;
+}
+
+/* input(): sends the request, then blocks for the reply. Requests that
+ * arrive meanwhile are kept for the next recv(), except completions,
+ * answered empty at once. SIGINT runs Python's handlers here, so the
+ * runtime can raise KeyboardInterrupt out of the wait. */
+static PyObject *mod_input(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    PyObject *prompt;
+    struct proto_msg m = {.type = PROTO_INPUT};
+    struct reply_wait wait = {0};
+
+    if (!PyArg_ParseTuple(args, "KU:input", &id, &prompt))
+        return NULL;
+    PyObject *b = utf8_of(prompt);
+    if (!b)
+        return NULL;
+    const char *s = PyBytes_AS_STRING(b);
+    m.u.input.id = id;
+    m.u.input.prompt = proto_str_n(s, utf8_cut(s, (size_t)PyBytes_GET_SIZE(b), PROMPT_MAX));
+    send_msg(&m);
+    Py_DECREF(b);
+
+    if (!chan.pending && !(chan.pending = PyList_New(0)))
+        return NULL;
+    wait.id = id;
+    for (;;) {
+        if (drain_frames(chan.pending, &wait) < 0)
+            return NULL;
+        if (wait.done)
+            return wait.line;
+        struct pollfd pfd[2] = {
+            {.fd = chan.fd, .events = POLLIN},
+            {.fd = exec_interrupt_wake_fd(), .events = POLLIN},
+        };
+        int r = poll(pfd, 2, -1);
+        if (r < 0 && errno != EINTR)
+            chan_fail(EXEC_EXIT_RUNTIME, "waiting for input: %s", strerror(errno));
+        if (r < 0 || (pfd[1].revents & POLLIN)) {
+            exec_interrupt_drain();
+            if (PyErr_CheckSignals() < 0)
+                return NULL;
+            continue;
+        }
+        if (pfd[0].revents)
+            (void)read_some();
+    }
+}
+
+static PyObject *mod_set_interrupt_target(PyObject *self, PyObject *arg)
+{
+    long tag = PyLong_AsLong(arg);
+    if (tag == -1 && PyErr_Occurred())
+        return NULL;
+    exec_interrupt_set_target(tag < 0 ? EXEC_INTERRUPT_NONE : (int)(tag & 0x7fffffff));
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_take_interrupt(PyObject *self, PyObject *noargs)
+{
+    return PyBool_FromLong(exec_interrupt_take());
+}
+
+static PyObject *mod_install_sigint(PyObject *self, PyObject *noargs)
+{
+    if (exec_interrupt_install() < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_wake_fds(PyObject *self, PyObject *noargs)
+{
+    return Py_BuildValue("(ii)", exec_interrupt_wake_fd(), exec_interrupt_wake_write_fd());
+}
+
+static PyObject *mod_drain_wake(PyObject *self, PyObject *noargs)
+{
+    exec_interrupt_drain();
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_fileno(PyObject *self, PyObject *noargs)
+{
+    return PyLong_FromLong(chan.fd);
+}
+
+static PyObject *mod_fatal(PyObject *self, PyObject *args)
+{
+    int status;
+    const char *msg;
+
+    if (!PyArg_ParseTuple(args, "is:fatal", &status, &msg))
+        return NULL;
+    chan_fail(status, "%s", msg);
+}
+
+static PyMethodDef mod_methods[] = {
+    {"recv", mod_recv, METH_NOARGS,
+     "recv() -> list of ('exec'|'complete', id, text) waiting on the channel"},
+    {"send_output", mod_send_output, METH_VARARGS,
+     "send_output(stream, id or None, utf8_bytes)"},
+    {"send_result", mod_send_result, METH_VARARGS,
+     "send_result(id, status, display, exit_code)"},
+    {"send_completions", mod_send_completions, METH_VARARGS,
+     "send_completions(id, matches)"},
+    {"send_interrupt_ack", mod_send_interrupt_ack, METH_VARARGS,
+     "send_interrupt_ack(id)"},
+    {"input", mod_input, METH_VARARGS,
+     "input(id, prompt) -> line, or None at end of input"},
+    {"set_interrupt_target", mod_set_interrupt_target, METH_O,
+     "set_interrupt_target(tag): SIGINTs for other tags are ignored; -1 for none"},
+    {"take_interrupt", mod_take_interrupt, METH_NOARGS,
+     "take_interrupt() -> whether an interrupt reached the target"},
+    {"install_sigint", mod_install_sigint, METH_NOARGS,
+     "install_sigint(): put the tag-reading C handler under signal.signal's"},
+    {"wake_fds", mod_wake_fds, METH_NOARGS,
+     "wake_fds() -> (read, write): the pipe signals wake the loop through"},
+    {"drain_wake", mod_drain_wake, METH_NOARGS, "drain_wake(): empty that pipe"},
+    {"fileno", mod_fileno, METH_NOARGS, "fileno() -> the channel's fd"},
+    {"fatal", mod_fatal, METH_VARARGS,
+     "fatal(status, message): report and end the process now"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef mod_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_aiobox",
+    .m_doc = "The executor's channel to the aiobox supervisor.",
+    .m_size = -1,
+    .m_methods = mod_methods,
+};
+
+PyObject *chan_py_init(void)
+{
+    PyObject *mod = PyModule_Create(&mod_def);
+    if (!mod)
+        return NULL;
+    if (PyModule_AddIntConstant(mod, "STDOUT", PROTO_STDOUT) < 0 ||
+        PyModule_AddIntConstant(mod, "STDERR", PROTO_STDERR) < 0 ||
+        PyModule_AddIntConstant(mod, "OK", PROTO_STATUS_OK) < 0 ||
+        PyModule_AddIntConstant(mod, "ERROR", PROTO_STATUS_ERROR) < 0 ||
+        PyModule_AddIntConstant(mod, "INTERRUPTED", PROTO_STATUS_INTERRUPTED) < 0 ||
+        PyModule_AddIntConstant(mod, "EXIT", PROTO_STATUS_EXIT) < 0 ||
+        PyModule_AddIntConstant(mod, "EXIT_RUNTIME", EXEC_EXIT_RUNTIME) < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

@@ -1,0 +1,183 @@
+/* CPython is configured field by field rather than from the environment:
+ * the executor must behave the same whatever it inherits, must never look
+ * at PATH or the current directory, and must not write bytecode. sys.path
+ * is the one `python3 -I` has on Debian, less the zip that does not
+ * exist. */
+#define PY_SSIZE_T_CLEAN
+#include "host.h"
+
+#include "channel.h"
+
+#include <Python.h>
+#include <marshal.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* runtime.py as source (NUL-terminated), and compiled: the magic number
+ * of the interpreter that compiled it, then the marshalled code object
+ * (empty when the build had no such interpreter). Both by tools/embed.py. */
+extern const unsigned char executor_runtime_py[];
+extern const size_t executor_runtime_py_len;
+extern const unsigned char executor_runtime_code[];
+extern const size_t executor_runtime_code_len;
+
+#define RUNTIME_NAME "_aiobox_runtime"
+#define RUNTIME_FILE "<aiobox-runtime>"
+
+static const wchar_t *const search_path[] = {
+    L"/usr/lib/python3.11",
+    L"/usr/lib/python3.11/lib-dynload",
+    L"/usr/local/lib/python3.11/dist-packages",
+    L"/usr/lib/python3/dist-packages",
+};
+
+static PyObject *runtime;
+
+static int status_error(PyStatus st, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s%s%s", what, st.func ? st.func : "",
+             st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
+    return -1;
+}
+
+/* Reports the pending Python error on fd 2 (never on the channel: the
+ * supervisor expects `ready` or `error` first) and summarises it in err. */
+static int python_error(const char *what, char *err, size_t errlen)
+{
+    PyObject *type, *value, *tb;
+    const char *msg = NULL;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    if (s)
+        msg = PyUnicode_AsUTF8(s);
+    snprintf(err, errlen, "%s: %s%s%s", what,
+             type ? ((PyTypeObject *)type)->tp_name : "error", msg ? ": " : "",
+             msg ? msg : "");
+    Py_XDECREF(s);
+    PyErr_Clear();
+    PyObject *real = PySys_GetObject("__stderr__");
+    if (real)
+        PySys_SetObject("stderr", real);
+    PyErr_Restore(type, value, tb);
+    PyErr_Print();
+    return -1;
+}
+
+static int configure(PyConfig *c, char *err, size_t errlen)
+{
+    PyStatus st;
+
+    PyConfig_InitIsolatedConfig(c);
+    c->use_environment = 0;
+    c->user_site_directory = 0;
+    c->safe_path = 1;
+    c->site_import = 0;
+    c->write_bytecode = 0;
+    c->install_signal_handlers = 1;
+    c->parse_argv = 0;
+    c->pathconfig_warnings = 0;
+    /* Unbuffered fd 1 and 2, so sys.__stdout__ writes reach the supervisor's
+     * pipes at once, as os.write(1, ...) does. */
+    c->buffered_stdio = 0;
+    c->module_search_paths_set = 1;
+    for (size_t i = 0; i < sizeof search_path / sizeof *search_path; i++) {
+        st = PyWideStringList_Append(&c->module_search_paths, search_path[i]);
+        if (PyStatus_Exception(st))
+            return status_error(st, "sys.path", err, errlen);
+    }
+    st = PyWideStringList_Append(&c->argv, L"");
+    /* An absolute program name: Python finds its prefix (/usr) from it
+     * and never walks PATH. No `home`: in 3.11 a home together with an
+     * explicit sys.path leaves sys._stdlib_dir unset, and frozen stdlib
+     * modules then lack __file__ (os.__file__, license(), ...). */
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(c, &c->program_name, L"/usr/bin/python3");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(c, &c->stdio_encoding, L"utf-8");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(c, &c->stdio_errors, L"backslashreplace");
+    if (PyStatus_Exception(st))
+        return status_error(st, "configuring Python", err, errlen);
+    return 0;
+}
+
+int host_init(char *err, size_t errlen)
+{
+    PyPreConfig pre;
+    PyConfig c;
+    PyStatus st;
+
+    /* Started with an empty environment the locale is "C"; UTF-8 mode
+     * keeps file names and text in UTF-8 regardless. */
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        return status_error(st, "pre-initialising Python", err, errlen);
+    if (PyImport_AppendInittab("_aiobox", chan_py_init) < 0) {
+        snprintf(err, errlen, "cannot register the _aiobox module");
+        return -1;
+    }
+    if (configure(&c, err, errlen) < 0) {
+        PyConfig_Clear(&c);
+        return -1;
+    }
+    st = Py_InitializeFromConfig(&c);
+    PyConfig_Clear(&c);
+    if (PyStatus_Exception(st))
+        return status_error(st, "initialising Python", err, errlen);
+    return 0;
+}
+
+/* The precompiled runtime if this interpreter can load it, else the
+ * runtime compiled now. */
+static PyObject *runtime_code(void)
+{
+    long magic = PyImport_GetMagicNumber();
+    const unsigned char *c = executor_runtime_code;
+
+    if (executor_runtime_code_len > 4 && magic != -1 && c[0] == (magic & 0xff) &&
+        c[1] == ((magic >> 8) & 0xff) && c[2] == ((magic >> 16) & 0xff) &&
+        c[3] == ((magic >> 24) & 0xff)) {
+        PyObject *code = PyMarshal_ReadObjectFromString((const char *)c + 4,
+                                                        (Py_ssize_t)executor_runtime_code_len - 4);
+        if (code && PyCode_Check(code))
+            return code;
+        Py_XDECREF(code);
+        PyErr_Clear();
+    }
+    return Py_CompileString((const char *)executor_runtime_py, RUNTIME_FILE, Py_file_input);
+}
+
+int host_prepare(const struct host_config *cfg, char *err, size_t errlen)
+{
+    PyObject *code = runtime_code();
+    if (!code)
+        return python_error("compiling the runtime", err, errlen);
+    PyObject *mod = PyImport_ExecCodeModuleEx(RUNTIME_NAME, code, RUNTIME_FILE);
+    Py_DECREF(code);
+    if (!mod)
+        return python_error("loading the runtime", err, errlen);
+    runtime = PyObject_CallMethod(mod, "prepare", "nzi", (Py_ssize_t)cfg->output_cap,
+                                  cfg->policy_name, (int)cfg->permission_hint);
+    Py_DECREF(mod);
+    if (!runtime)
+        return python_error("starting the runtime", err, errlen);
+    return 0;
+}
+
+int host_serve(void)
+{
+    char err[512];
+    PyObject *r = PyObject_CallMethod(runtime, "serve", NULL);
+
+    if (r) {
+        Py_DECREF(r);
+        chan_fail(EXEC_EXIT_RUNTIME, "the runtime stopped serving");
+    }
+    python_error("serving", err, sizeof err);
+    chan_fail(EXEC_EXIT_RUNTIME, "%s", err);
+}

@@ -1,0 +1,26 @@
+/* The embedded interpreter: its configuration, and the Python runtime
+ * (runtime.py, compiled into the binary) that serves statements. */
+#ifndef AIOBOX_EXEC_HOST_H
+#define AIOBOX_EXEC_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct host_config {
+    size_t output_cap;         /* bytes of output per statement */
+    const char *policy_name;   /* NULL without a sandbox */
+    bool permission_hint;      /* name the policy after a PermissionError */
+};
+
+/* Initialises CPython from an explicit, isolated configuration. Returns 0,
+ * or -1 with the reason in err. */
+int host_init(char *err, size_t errlen);
+/* Loads the runtime: imports, namespace, output streams, event loop,
+ * signal handling. Starts no thread. Returns 0, or -1 with err set. */
+int host_prepare(const struct host_config *cfg, char *err, size_t errlen);
+/* Runs the event loop for good. The process ends from inside (channel
+ * closed, protocol error); a return means the runtime broke, and the
+ * value is the exit status to use. */
+int host_serve(void);
+
+#endif

@@ -1,0 +1,111 @@
+/* aiobox-executor: embedded CPython serving one REPL session over the
+ * channel. The start sequence is the order that matters for the sandbox:
+ * everything that needs files, threads or privileges happens before
+ * sandbox_apply, and nothing starts a thread before it. */
+#define _GNU_SOURCE
+#include "channel.h"
+#include "host.h"
+#include "interrupt.h"
+#include "options.h"
+#include "policy.h"
+#include "proc.h"
+#include "sandbox.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define OUTPUT_CAP_DEFAULT ((size_t)1 << 20)
+
+__attribute__((noreturn)) static void start_failed(const char *why)
+{
+    chan_fail(EXEC_EXIT_START, "%s", why);
+}
+
+/* Loads the policy and the extra paths; fills in what the runtime needs
+ * to know about it. */
+static struct policy *load_policy(const struct exec_opts *o, struct host_config *hc)
+{
+    struct policy *p = NULL;
+    char err[512];
+
+    if (policy_load_file(o->policy_path, &p, err, sizeof err) < 0)
+        start_failed(err);
+    for (size_t i = 0; i < o->ngrants; i++)
+        if (policy_add_path(p, o->grants[i].path, o->grants[i].writable, err,
+                            sizeof err) < 0)
+            start_failed(err);
+    hc->policy_name = policy_name(p);
+    hc->output_cap = policy_output_cap(p);
+    hc->permission_hint = policy_is_restrictive(p);
+    return p;
+}
+
+/* Everything before Python: descriptors, parent, signals, malloc, the
+ * channel. */
+static void settle_process(const struct exec_opts *o, pid_t parent)
+{
+    char err[512];
+
+    exec_proc_close_fds(o->fd);
+    if (exec_proc_bind_parent(parent) < 0)
+        _exit(EXEC_EXIT_CLOSED);
+    exec_proc_unblock_signals();
+    /* One malloc arena: glibc reserves 128 MiB of address space for each
+     * extra arena, which RLIMIT_AS would count against user code. */
+    mallopt(M_ARENA_MAX, 1);
+    if (chan_init(o->fd, err, sizeof err) < 0) {
+        dprintf(STDERR_FILENO, "aiobox-executor: %s\n", err);
+        _exit(EXEC_EXIT_USAGE);
+    }
+    if (exec_interrupt_init() < 0)
+        start_failed("cannot create the interrupt pipe");
+}
+
+/* Landlock and seccomp without TSYNC bind only the calling thread, so the
+ * process must still have one. sandbox_apply itself re-arms the parent
+ * death signal after dropping root (which clears it) and before seccomp
+ * (which may forbid prctl afterwards). */
+static void enter_sandbox(struct policy *policy, int channel, char *desc, size_t desclen)
+{
+    char err[512];
+    int threads = exec_proc_thread_count();
+
+    if (threads != 1) {
+        snprintf(err, sizeof err, "%d threads before the sandbox, expected 1", threads);
+        start_failed(err);
+    }
+    if (policy) {
+        sandbox_arm_sigsys(channel);
+        if (sandbox_apply(policy, desc, desclen, err, sizeof err) < 0)
+            start_failed(err);
+        policy_free(policy);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    pid_t parent = getppid();
+    struct exec_opts opts;
+    struct host_config hc = {.output_cap = OUTPUT_CAP_DEFAULT};
+    struct policy *policy = NULL;
+    char err[512], sandbox_desc[256] = "none";
+    int rc = exec_opts_parse(argc, argv, &opts, err, sizeof err);
+
+    if (rc != 0) {
+        if (rc > 0)
+            return 0;
+        dprintf(STDERR_FILENO, "aiobox-executor: %s\n", err);
+        exec_opts_usage(STDERR_FILENO);
+        return EXEC_EXIT_USAGE;
+    }
+    settle_process(&opts, parent);
+    if (opts.policy_path)
+        policy = load_policy(&opts, &hc);
+    if (host_init(err, sizeof err) < 0 || host_prepare(&hc, err, sizeof err) < 0)
+        start_failed(err);
+    enter_sandbox(policy, opts.fd, sandbox_desc, sizeof sandbox_desc);
+    exec_opts_free(&opts);
+    chan_send_ready(sandbox_desc);
+    return host_serve();
+}

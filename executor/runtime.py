@@ -1,0 +1,601 @@
+"""aiobox-executor's Python side.
+
+Runs the statements the supervisor sends as CPython's asyncio REPL does
+(Lib/asyncio/__main__.py): compiled in 'single' mode with top-level await
+allowed, called inside an event-loop callback, a coroutine result run as a
+Task. There is no console thread: the event loop itself watches the
+channel, and runs for the whole session, so tasks a statement starts keep
+running between statements. The C host calls prepare() before the sandbox
+goes on and serve() after.
+"""
+
+import sys
+
+# rlcompleter would import readline and set up a terminal library that
+# nothing here uses; hide readline while rlcompleter loads.
+sys.modules['readline'] = None
+try:
+    import rlcompleter
+finally:
+    del sys.modules['readline']
+
+import _aiobox
+import ast
+import asyncio
+import builtins
+import code
+import codecs
+import codeop
+import collections
+import concurrent.futures
+import contextvars
+import inspect
+import io
+import signal
+import site
+import threading
+import traceback
+import types
+
+_HERE = (lambda: None).__code__.co_filename
+_MAX_MATCHES = 1000
+_RUNPY_FRAMES = 3
+_TRACEBACK_HEADER = 'Traceback (most recent call last):\n'
+_CHAIN_SEPARATORS = (
+    '\nThe above exception was the direct cause of the following exception:\n\n',
+    '\nDuring handling of the above exception, another exception occurred:\n\n',
+)
+
+
+class _Output:
+    """Sends text as output frames tagged with the running statement (None
+    between statements), and caps what one statement, or one stretch
+    between statements, may send."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.tag = None
+        self.sent = 0
+        self.cut = False
+
+    def retag(self, tag):
+        self.tag = tag
+        self.sent = 0
+        self.cut = False
+
+    def emit(self, stream, text):
+        if self.cut:
+            return
+        data = text.encode('utf-8', 'backslashreplace')
+        room = self.cap - self.sent
+        if len(data) > room:
+            data = data[:room].decode('utf-8', 'ignore').encode('utf-8')
+            self.cut = True
+        self.sent += len(data)
+        if data:
+            _aiobox.send_output(stream, self.tag, data)
+        if self.cut:
+            newline = b'' if not data or data.endswith(b'\n') else b'\n'
+            marker = b'[aiobox: output truncated at %d bytes]\n' % self.cap
+            _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker)
+
+
+class _Streams:
+    """sys.stdout and sys.stderr. Line-buffered; a partial line goes out at
+    the end of the loop iteration that wrote it, and one stream's pending
+    text goes out before the other is written to, so order is kept."""
+
+    def __init__(self, output, loop):
+        self.output = output
+        self.loop = loop
+        self.lock = threading.RLock()
+        self.main_thread = threading.get_ident()
+        self.flush_scheduled = False
+        self.stdout = _ChannelStream(self, _aiobox.STDOUT, '<stdout>')
+        self.stderr = _ChannelStream(self, _aiobox.STDERR, '<stderr>')
+
+    def flush_all(self):
+        with self.lock:
+            self.flush_scheduled = False
+            self.stdout.flush_locked()
+            self.stderr.flush_locked()
+
+    def schedule_flush(self):
+        if self.flush_scheduled:
+            return
+        self.flush_scheduled = True
+        try:
+            if threading.get_ident() == self.main_thread:
+                self.loop.call_soon(self.flush_all)
+            else:
+                self.loop.call_soon_threadsafe(self.flush_all)
+        except RuntimeError:
+            self.flush_all()
+
+
+class _ChannelStream(io.TextIOBase):
+    """A text stream whose writes become output frames (see _Streams)."""
+
+    def __init__(self, hub, stream, name):
+        super().__init__()
+        self._hub = hub
+        self._stream = stream
+        self._name = name
+        self._pending = []
+        self._buffer = None
+
+    name = property(lambda self: self._name)
+    encoding = property(lambda self: 'utf-8')
+    errors = property(lambda self: 'backslashreplace')
+    line_buffering = property(lambda self: True)
+
+    @property
+    def buffer(self):
+        if self._buffer is None:
+            self._buffer = _ChannelBuffer(self)
+        return self._buffer
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError(f'write() argument must be str, not {type(s).__name__}')
+        if self.closed:
+            raise ValueError('I/O operation on closed file.')
+        hub = self._hub
+        with hub.lock:
+            other = hub.stderr if self is hub.stdout else hub.stdout
+            other.flush_locked()
+            self._pending.append(s)
+            if '\n' in s:
+                self.flush_locked()
+            else:
+                hub.schedule_flush()
+        return len(s)
+
+    def flush(self):
+        if self.closed:
+            raise ValueError('I/O operation on closed file.')
+        with self._hub.lock:
+            self.flush_locked()
+
+    def flush_locked(self):
+        if self._pending:
+            text = ''.join(self._pending)
+            self._pending = []
+            self._hub.output.emit(self._stream, text)
+
+
+class _ChannelBuffer(io.BufferedIOBase):
+    """sys.stdout.buffer: bytes decoded as UTF-8 into the text stream."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder('utf-8')('replace')
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        data = bytes(memoryview(b))
+        self._text.write(self._decoder.decode(data))
+        return len(data)
+
+    def flush(self):
+        self._text.flush()
+
+
+class _Interpreter(code.InteractiveInterpreter):
+    """For showsyntaxerror, exactly as CPython's console shows one."""
+
+    def __init__(self, namespace, write):
+        super().__init__(namespace)
+        self._write = write
+
+    def write(self, data):
+        self._write(data)
+
+
+class _Statement:
+    """One exec, from its arrival to its result."""
+    __slots__ = ('id', 'task', 'phase', 'interrupted', 'cancelled')
+
+    def __init__(self, sid):
+        self.id = sid
+        self.task = None
+        self.phase = 'queued'      # then 'sync', maybe 'task', then 'done'
+        self.interrupted = False   # a SIGINT reached it
+        self.cancelled = False     # ... and cancelled its task
+
+
+def _as_future_result(exc):
+    """The exception as CPython's REPL reports it: it waits on a
+    concurrent.futures.Future chained to the task, which turns asyncio's
+    own exception classes into new, traceback-less ones."""
+    cls = type(exc)
+    if cls is asyncio.CancelledError:
+        return concurrent.futures.CancelledError(*exc.args)
+    if cls is asyncio.TimeoutError:
+        return concurrent.futures.TimeoutError(*exc.args)
+    if cls is asyncio.InvalidStateError:
+        return concurrent.futures.InvalidStateError(*exc.args)
+    return exc
+
+
+def _user_frames(tb):
+    """tb without the runtime's own frames (wherever they are: input() is
+    ours, and a traceback through it must look as if it were built in)."""
+    head = last = None
+    while tb is not None:
+        following = tb.tb_next
+        if tb.tb_frame.f_code.co_filename != _HERE:
+            if last is None:
+                head = tb
+            else:
+                last.tb_next = tb
+            last = tb
+        tb = following
+    if last is not None:
+        last.tb_next = None
+    return head
+
+
+def _strip_runtime(exc):
+    """Removes the runtime's frames from exc and the exceptions chained to
+    or grouped in it."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            e.__traceback__ = _user_frames(e.__traceback__)
+        except BaseException:
+            pass
+        todo += (e.__cause__, e.__context__)
+        if isinstance(e, BaseExceptionGroup):
+            todo += e.exceptions
+
+
+def _involves(exc, cls):
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, cls):
+            return True
+        todo += (e.__cause__, e.__context__)
+        if isinstance(e, BaseExceptionGroup):
+            todo += e.exceptions
+    return False
+
+
+def _summary(exc):
+    try:
+        lines = traceback.format_exception_only(type(exc), exc)
+        return lines[-1].strip() if lines else type(exc).__name__
+    except BaseException:
+        return type(exc).__name__
+
+
+# Modules the runtime's own path through a statement relies on.
+_ESSENTIAL_MODULES = (
+    '__main__', 'builtins', 'sys', 'warnings', 'linecache', 'traceback', 'codeop',
+    '__future__', 'ast', 'asyncio', 'asyncio.events', 'asyncio.tasks',
+    'asyncio.futures', 'asyncio.base_events', 'concurrent.futures', 'contextvars',
+    'types', 'inspect', 'io', 'codecs', 'encodings', 'encodings.utf_8', 'signal',
+    'rlcompleter', 'keyword', 're', 'tokenize', 'collections', 'functools', 'os',
+    'posixpath', 'site', '_aiobox',
+)
+
+
+class Runtime:
+
+    def __init__(self, output_cap, policy, hint):
+        self.policy = policy
+        self.hint = hint
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.output = _Output(output_cap)
+        self.streams = _Streams(self.output, self.loop)
+        self.ns = sys.modules['__main__'].__dict__
+        self.ns['asyncio'] = asyncio
+        # One context for the session, so ContextVar.set() persists from
+        # one statement to the next (as in CPython 3.14).
+        self.context = contextvars.copy_context()
+        self.compiler = codeop.CommandCompiler()
+        self.compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        self.interp = _Interpreter(self.ns, self._write_stderr)
+        self.queue = collections.deque()
+        self.current = None
+        self.essential_modules = {name: sys.modules[name] for name in _ESSENTIAL_MODULES
+                                  if name in sys.modules}
+        self.sync_running = False
+
+    def install(self):
+        site.setquit()
+        site.setcopyright()
+        site.sethelper()
+        sys.ps1 = '>>> '
+        sys.ps2 = '... '
+        sys.stdout = self.streams.stdout
+        sys.stderr = self.streams.stderr
+        builtins.input = self._make_input()
+        signal.signal(signal.SIGINT, self._on_sigint)
+        _aiobox.install_sigint()
+        # A signal caught while the loop sleeps in epoll_wait, perhaps by
+        # another thread, must wake it.
+        wake_read, wake_write = _aiobox.wake_fds()
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        self.loop.add_reader(wake_read, _aiobox.drain_wake)
+        self.loop.add_reader(_aiobox.fileno(), self._on_channel)
+
+    def serve(self):
+        self._serve_below(_RUNPY_FRAMES)
+
+    def _serve_below(self, frames):
+        # CPython's REPL runs its loop under runpy's frames. Running ours
+        # as deep gives user code the same recursion headroom, so even
+        # RecursionError tracebacks ("Previous line repeated N more
+        # times") come out identical.
+        if frames > 1:
+            return self._serve_below(frames - 1)
+        while True:
+            try:
+                self.loop.run_forever()
+            except (KeyboardInterrupt, SystemExit) as exc:
+                self._rescue(exc)
+            except BaseException as exc:
+                _aiobox.fatal(_aiobox.EXIT_RUNTIME,
+                              'the event loop failed: ' + _summary(exc))
+
+    def _rescue(self, exc):
+        # Raised by a task step (the task holds it), by some other callback
+        # (nobody's), or, in a narrow window, by a statement's synchronous
+        # part outside its own try: that one must still get its result.
+        st = self.current
+        if st is not None and st.phase == 'sync':
+            self.sync_running = False
+            self._conclude(st, exc)
+
+    # --- the channel ---------------------------------------------------
+
+    def _on_channel(self):
+        for kind, rid, text in _aiobox.recv():
+            if kind == 'exec':
+                self.queue.append((rid, text))
+            else:
+                self._complete(rid, text)
+        # Start the statement from a callback of its own: background work
+        # that was already due (a timer that fired in this same iteration
+        # and the task it wakes) runs first, as it does in CPython's REPL,
+        # where the statement comes from another thread and arrives later.
+        self.loop.call_soon(self._next)
+
+    def _next(self):
+        if self.current is None and self.queue:
+            sid, source = self.queue.popleft()
+            self._start(sid, source)
+
+    def _complete(self, rid, text):
+        matches = []
+        try:
+            completer = rlcompleter.Completer(self.ns)
+            while len(matches) < _MAX_MATCHES:
+                match = completer.complete(text, len(matches))
+                if match is None:
+                    break
+                matches.append(match)
+        except BaseException:
+            pass
+        _aiobox.send_completions(rid, matches)
+
+    def _make_input(self):
+        runtime = self
+
+        def input(prompt=''):
+            """Read a line from the aiobox user; the trailing newline is
+            stripped. Blocks the event loop, as in CPython's asyncio REPL."""
+            return runtime._input(prompt)
+        return input
+
+    def _input(self, prompt):
+        prompt = str(prompt)
+        self.streams.flush_all()
+        st = self.current
+        try:
+            line = _aiobox.input(st.id if st is not None else 0, prompt)
+        finally:
+            # Requests that came in meanwhile wait in _aiobox.
+            try:
+                self.loop.call_soon_threadsafe(self._on_channel)
+            except RuntimeError:
+                pass
+        if line is None:
+            raise EOFError('EOF when reading a line')
+        return line[:-1] if line.endswith('\n') else line
+
+    # --- statements ----------------------------------------------------
+
+    def _start(self, sid, source):
+        # User code may empty or poison sys.modules; what the runtime and
+        # the stdlib code it calls look up there (codeop's warnings,
+        # traceback's linecache, ...) is put back before each statement.
+        for name, module in self.essential_modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+        self.streams.flush_all()
+        st = self.current = _Statement(sid)
+        self.output.retag(sid)
+        _aiobox.set_interrupt_target(sid & 0x7fffffff)
+        try:
+            compiled = self._compile(source)
+        except (OverflowError, SyntaxError, ValueError) as exc:
+            self.interp.showsyntaxerror('<console>')
+            return self._finish(st, _aiobox.ERROR, _summary(exc))
+        except BaseException as exc:
+            return self._conclude(st, exc)
+        func = types.FunctionType(compiled, self.ns)
+        # A callback of its own, in the session's context, as CPython's
+        # REPL runs a statement (which also gives user code the same stack
+        # depth as there).
+        self.loop.call_soon(self._run, st, func, context=self.context)
+
+    def _compile(self, source):
+        # codeop's own procedure, as CPython's console uses it: the same
+        # errors, and the same warnings (it resets the warning registry).
+        compiled = self.compiler(source, '<console>', 'single')
+        if compiled is None:
+            # Incomplete input; the supervisor should not send it. Say so
+            # as compile() does.
+            compiled = self.compiler.compiler(source, '<console>', 'single')
+        return compiled
+
+    def _run(self, st, func):
+        st.phase = 'sync'
+        if st.interrupted:
+            # Interrupted before it began: do not begin.
+            return self._conclude(st, KeyboardInterrupt())
+        try:
+            self.sync_running = True
+            result = func()
+        except BaseException as exc:
+            self.sync_running = False
+            return self._conclude(st, exc)
+        self.sync_running = False
+        if not inspect.iscoroutine(result):
+            return self._finish(st, _aiobox.OK)
+        st.phase = 'task'
+        try:
+            st.task = self.loop.create_task(result, context=self.context)
+        except BaseException as exc:
+            return self._conclude(st, exc)
+        st.task.add_done_callback(self._task_done)
+
+    def _task_done(self, task):
+        st = self.current
+        if st is None or st.task is not task:
+            return
+        if task.cancelled():
+            exc = concurrent.futures.CancelledError()
+        else:
+            exc = task.exception()
+            if exc is None:
+                return self._finish(st, _aiobox.OK)
+            exc = _as_future_result(exc)
+        self._conclude(st, exc)
+
+    def _conclude(self, st, exc):
+        if isinstance(exc, SystemExit):
+            return self._finish(st, _aiobox.EXIT, '', self._exit_code(exc))
+        if isinstance(exc, KeyboardInterrupt) or st.cancelled:
+            self._write_stderr('\nKeyboardInterrupt\n')
+            return self._finish(st, _aiobox.INTERRUPTED, 'KeyboardInterrupt')
+        summary = _summary(exc)
+        self._show_traceback(exc)
+        if self.hint and _involves(exc, PermissionError):
+            self._write_stderr(
+                f"aiobox: denied by the sandbox (policy '{self.policy}'); choose "
+                "another with --policy, or grant a path with "
+                "--allow-read/--allow-write\n")
+        self._finish(st, _aiobox.ERROR, summary)
+
+    def _finish(self, st, status, display='', exit_code=0):
+        if st.phase == 'done':
+            return
+        st.phase = 'done'
+        self.sync_running = False
+        _aiobox.set_interrupt_target(-1)
+        self.streams.flush_all()
+        if st.interrupted:
+            _aiobox.send_interrupt_ack(st.id)
+        _aiobox.send_result(st.id, status, display, exit_code)
+        self.current = None
+        self.output.retag(None)
+        if self.queue:
+            self.loop.call_soon(self._next)
+
+    def _exit_code(self, exc):
+        # CPython's mapping when SystemExit ends the interpreter.
+        value = exc.code
+        if value is None:
+            return 0
+        if isinstance(value, int):
+            return int(value) if -2**63 <= value < 2**63 else -1
+        try:
+            text = str(value)
+        except BaseException:
+            text = object.__repr__(value)
+        self._write_stderr(text + '\n')
+        return 1
+
+    # --- interrupts ----------------------------------------------------
+
+    def _on_sigint(self, signum, frame):
+        st = self.current
+        if not _aiobox.take_interrupt() or st is None or st.phase == 'done':
+            return
+        st.interrupted = True
+        if self.sync_running or (
+                st.task is not None
+                and asyncio.current_task(self.loop) is st.task):
+            raise KeyboardInterrupt
+        # The loop is idle or runs someone else's code: cancel the task
+        # from a callback, which also wakes the loop.
+        self.loop.call_soon_threadsafe(self._cancel, st)
+
+    def _cancel(self, st):
+        if st is self.current and st.task is not None and not st.task.done():
+            st.cancelled = True
+            st.task.cancel()
+
+    # --- error display -------------------------------------------------
+
+    def _write_stderr(self, text):
+        try:
+            sys.stderr.write(text)
+        except BaseException:
+            self.streams.stderr.write(text)
+
+    def _show_traceback(self, exc):
+        """As code.InteractiveConsole.showtraceback, with the user's frames
+        only."""
+        _strip_runtime(exc)
+        tb = exc.__traceback__
+        sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+        try:
+            if sys.excepthook is sys.__excepthook__:
+                lines = traceback.format_exception(type(exc), exc, tb)
+                if tb is None:
+                    # CPython always has its own frames to show here.
+                    at = max((i + 1 for i, line in enumerate(lines)
+                              if line in _CHAIN_SEPARATORS), default=0)
+                    lines.insert(at, _TRACEBACK_HEADER)
+                self._write_stderr(''.join(lines))
+            else:
+                sys.excepthook(type(exc), exc, tb)
+        except BaseException as failure:
+            # As CPython reports a broken sys.excepthook.
+            out = self.streams.stderr
+            _strip_runtime(failure)
+            out.write('Error in sys.excepthook:\n')
+            out.write(''.join(traceback.format_exception(
+                type(failure), failure, failure.__traceback__, chain=False)))
+            out.write('\nOriginal exception was:\n')
+            out.write(''.join(traceback.format_exception(type(exc), exc, tb)))
+
+
+def prepare(output_cap, policy, hint):
+    runtime = Runtime(output_cap, policy, bool(hint))
+    runtime.install()
+    return runtime
