@@ -64,7 +64,11 @@ struct proto_ready {
     int64_t pid;
     struct proto_str sandbox;  /* what was applied, in words */
 };
-struct proto_exec { uint64_t id; struct proto_str source; };
+/* single: one statement as the REPL's push loop assembled it (compiled in
+ * 'single' mode). block: a pasted block, run statement by statement, only
+ * the last one displaying its value, as CPython 3.13's REPL does. */
+enum proto_exec_mode { PROTO_EXEC_SINGLE = 0, PROTO_EXEC_BLOCK = 1 };
+struct proto_exec { uint64_t id; struct proto_str source; enum proto_exec_mode mode; };
 struct proto_output {
     bool has_id;               /* false: a background task wrote it */
     uint64_t id;

@@ -18,6 +18,7 @@ enum field_kind {
     F_OPT_ID,    /* uint64_t or nil; presence in the bool at aux */
     F_STREAM,    /* enum proto_stream as "stdout" / "stderr" */
     F_STATUS,    /* enum proto_status as "ok" / "error" / ... */
+    F_MODE,      /* enum proto_exec_mode as "single" / "block" */
     F_STRS,      /* struct proto_str * array; count in the size_t at aux */
 };
 
@@ -47,7 +48,8 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"sandbox", F_STR, U(ready.sandbox), 0})},
     [PROTO_EXEC] = {"exec", FIELDS(
         {"id", F_UINT, U(exec.id), 0},
-        {"source", F_STR, U(exec.source), 0})},
+        {"source", F_STR, U(exec.source), 0},
+        {"mode", F_MODE, U(exec.mode), 0})},
     [PROTO_OUTPUT] = {"output", FIELDS(
         {"id", F_OPT_ID, U(output.id), U(output.has_id)},
         {"stream", F_STREAM, U(output.stream), 0},
@@ -80,6 +82,7 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
 
 static const char *const status_names[] = {"ok", "error", "interrupted", "exit"};
 static const char *const stream_names[] = {"stdout", "stderr"};
+static const char *const mode_names[] = {"single", "block"};
 
 struct proto_str proto_str_c(const char *s)
 {
@@ -285,6 +288,9 @@ static int decode_field(const struct schema *sc, const struct field *f,
     case F_STATUS:
         return pick_name(type, f->key, o, status_names, 4, (int *)(base + f->off), err,
                          errlen);
+    case F_MODE:
+        return pick_name(type, f->key, o, mode_names, 2, (int *)(base + f->off), err,
+                         errlen);
     case F_STRS: {
         if (o->type != MSGPACK_OBJECT_ARRAY)
             return schema_err(err, errlen, "message '%s': field '%s' must be an array",
@@ -470,6 +476,10 @@ static int pack_field(msgpack_packer *pk, const struct field *f, const struct pr
     case F_STATUS: {
         unsigned v = *(const unsigned *)(base + f->off);
         return v < 4 ? pack_cstr(pk, status_names[v]) : PROTO_E_SCHEMA;
+    }
+    case F_MODE: {
+        unsigned v = *(const unsigned *)(base + f->off);
+        return v < 2 ? pack_cstr(pk, mode_names[v]) : PROTO_E_SCHEMA;
     }
     case F_STRS: {
         const struct proto_str *v = *(struct proto_str *const *)(base + f->off);

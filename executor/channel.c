@@ -238,7 +238,8 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
     }
     switch (m->type) {
     case PROTO_EXEC:
-        return append_request(list, "exec", m->u.exec.id, m->u.exec.source);
+        return append_request(list, m->u.exec.mode == PROTO_EXEC_BLOCK ? "block" : "exec",
+                              m->u.exec.id, m->u.exec.source);
     case PROTO_COMPLETE:
         /* Completing would run user code in the middle of input(). */
         if (wait) {
@@ -565,7 +566,7 @@ static PyObject *mod_fatal(PyObject *self, PyObject *args)
 
 static PyMethodDef mod_methods[] = {
     {"recv", mod_recv, METH_NOARGS,
-     "recv() -> list of ('exec'|'complete', id, text) waiting on the channel"},
+     "recv() -> list of ('exec'|'block'|'complete', id, text) waiting on the channel"},
     {"send_output", mod_send_output, METH_VARARGS,
      "send_output(stream, id or None, utf8_bytes)"},
     {"send_result", mod_send_result, METH_VARARGS,

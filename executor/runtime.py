@@ -372,8 +372,8 @@ class Runtime:
 
     def _on_channel(self):
         for kind, rid, text in _aiobox.recv():
-            if kind == 'exec':
-                self.queue.append((rid, text))
+            if kind in ('exec', 'block'):
+                self.queue.append((rid, text, kind == 'block'))
             else:
                 self._complete(rid, text)
         # Start the statement from a callback of its own: background work
@@ -384,8 +384,8 @@ class Runtime:
 
     def _next(self):
         if self.current is None and self.queue:
-            sid, source = self.queue.popleft()
-            self._start(sid, source)
+            sid, source, block = self.queue.popleft()
+            self._start(sid, source, block)
 
     def _complete(self, rid, text):
         matches = []
@@ -427,7 +427,7 @@ class Runtime:
 
     # --- statements ----------------------------------------------------
 
-    def _start(self, sid, source):
+    def _start(self, sid, source, block=False):
         # User code may empty or poison sys.modules; what the runtime and
         # the stdlib code it calls look up there (codeop's warnings,
         # traceback's linecache, ...) is put back before each statement.
@@ -439,17 +439,40 @@ class Runtime:
         self.output.retag(sid)
         _aiobox.set_interrupt_target(sid & 0x7fffffff)
         try:
-            compiled = self._compile(source)
+            codes = self._compile_block(source) if block else [self._compile(source)]
         except (OverflowError, SyntaxError, ValueError) as exc:
             self.interp.showsyntaxerror('<console>')
             return self._finish(st, _aiobox.ERROR, _summary(exc))
         except BaseException as exc:
             return self._conclude(st, exc)
-        func = types.FunctionType(compiled, self.ns)
+        funcs = [types.FunctionType(code, self.ns) for code in codes]
         # A callback of its own, in the session's context, as CPython's
         # REPL runs a statement (which also gives user code the same stack
         # depth as there).
-        self.loop.call_soon(self._run, st, func, context=self.context)
+        self.loop.call_soon(self._run, st, funcs, context=self.context)
+
+    def _compile_block(self, source):
+        # A pasted block, as CPython 3.13's REPL runs one: parsed whole,
+        # then each top-level statement compiled on its own, the last in
+        # 'single' mode so that only its value is displayed.
+        compiler = self.compiler.compiler
+        flags = compiler.flags & ~(codeop.PyCF_DONT_IMPLY_DEDENT
+                                   | codeop.PyCF_ALLOW_INCOMPLETE_INPUT)
+        tree = compile(source, '<console>', 'exec', flags | ast.PyCF_ONLY_AST, True)
+        codes = []
+        for i, stmt in enumerate(tree.body):
+            if i == len(tree.body) - 1:
+                codes.append(compiler(ast.Interactive([stmt]), '<console>', 'single'))
+            else:
+                codes.append(compiler(ast.Module([stmt], []), '<console>', 'exec'))
+        return codes
+
+    async def _rest_of_block(self, first, funcs):
+        await first
+        for func in funcs:
+            result = func()
+            if inspect.iscoroutine(result):
+                await result
 
     def _compile(self, source):
         # codeop's own procedure, as CPython's console uses it: the same
@@ -461,14 +484,20 @@ class Runtime:
             compiled = self.compiler.compiler(source, '<console>', 'single')
         return compiled
 
-    def _run(self, st, func):
+    def _run(self, st, funcs):
         st.phase = 'sync'
         if st.interrupted:
             # Interrupted before it began: do not begin.
             return self._conclude(st, KeyboardInterrupt())
         try:
             self.sync_running = True
-            result = func()
+            result = None
+            for i, func in enumerate(funcs):
+                result = func()
+                if inspect.iscoroutine(result):
+                    if i + 1 < len(funcs):
+                        result = self._rest_of_block(result, funcs[i + 1:])
+                    break
         except BaseException as exc:
             self.sync_running = False
             return self._conclude(st, exc)

@@ -36,6 +36,9 @@ struct execproc {
     char rbuf[READ_CHUNK];
 };
 
+static unsigned live_count;
+
+unsigned execproc_live(void) { return live_count; }
 void *execproc_data(const struct execproc *ep) { return ep->data; }
 void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
@@ -48,6 +51,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (--ep->handles_open == 0) {
         proto_reader_free(&ep->reader);
         free(ep);
+        live_count--;
     }
 }
 
@@ -269,6 +273,7 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    live_count++;
     ep->loop = loop;
     ep->cb = cb;
     ep->data = data;

@@ -51,6 +51,9 @@ int execproc_interrupt(struct execproc *ep, uint64_t id);
 void execproc_kill(struct execproc *ep, const char *reason);
 /* Kills without a death report and frees once every handle is closed. */
 void execproc_destroy(struct execproc *ep);
+/* How many executors are not yet freed: the front ends run the loop until
+ * this drops to zero, so no child is left behind and nothing leaks. */
+unsigned execproc_live(void);
 /* Resident memory of the executor in KiB, or -1. */
 long execproc_rss_kib(const struct execproc *ep);
 

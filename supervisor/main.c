@@ -117,9 +117,12 @@ int main(int argc, char **argv)
              AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, policy_name_buf);
     struct frontend_config fcfg = {.history_path = o.history, .banner = o.quiet ? NULL : banner};
 
-    uv_loop_t loop;
+    /* Static: with piped input a read of stdin may still be pending in the
+     * thread pool at exit, so the loop cannot always be closed. */
+    static uv_loop_t loop;
     uv_loop_init(&loop);
     int rc = isatty(0) && isatty(1) ? term_run(&loop, &scfg, &fcfg)
                                     : pipein_run(&loop, &scfg, &fcfg);
+    uv_loop_close(&loop);
     return rc;
 }

@@ -218,7 +218,7 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
         break;
     case STMTBUF_READY:
         p->waiting = true;
-        session_submit(p->session, p->sb.buf, p->sb.len);
+        session_submit(p->session, p->sb.buf, p->sb.len, false);
         stmtbuf_reset(&p->sb);
         break;
     case STMTBUF_NOMEM:
@@ -274,7 +274,9 @@ static void process(struct pipein *p)
 int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
                const struct frontend_config *fcfg)
 {
-    struct pipein p;
+    /* Static: a read of stdin may still be pending in libuv's thread pool
+     * when this returns, and it will write into this state. */
+    static struct pipein p;
     memset(&p, 0, sizeof p);
     p.loop = loop;
     p.read_req.data = &p;
@@ -297,7 +299,7 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
      * pending on stdin; it cannot be cancelled, so the loop is not drained. */
     uv_close((uv_handle_t *)&p.sigint, NULL);
     uv_close((uv_handle_t *)&p.sigterm, NULL);
-    while (!p.closed)
+    while (!p.closed || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     uv_run(loop, UV_RUN_NOWAIT);
     stmtbuf_free(&p.sb);

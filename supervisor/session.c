@@ -21,6 +21,7 @@ struct stmt {
     char *src;
     size_t len;
     bool replay;     /* re-run from the journal: output suppressed */
+    bool block;      /* a pasted block, not one statement */
 };
 
 struct session {
@@ -194,6 +195,7 @@ static void journal_add(struct session *s, const struct stmt *st)
     struct stmt *copy = stmt_new(st->id, st->src, st->len, true);
     if (!copy)
         return;
+    copy->block = st->block;
     if (s->journal_tail)
         s->journal_tail->next = copy;
     else
@@ -277,6 +279,7 @@ static void pump(struct session *s)
     struct proto_msg m = {.type = PROTO_EXEC};
     m.u.exec.id = st->id;
     m.u.exec.source = proto_str_n(st->src, st->len);
+    m.u.exec.mode = st->block ? PROTO_EXEC_BLOCK : PROTO_EXEC_SINGLE;
     if (execproc_send(s->ep, &m) != 0) {
         /* The executor is on its way out; its death fails the statement. */
         return;
@@ -285,10 +288,12 @@ static void pump(struct session *s)
         uv_timer_start(&s->timeout_timer, on_timeout, (uint64_t)(s->cfg.timeout_s * 1000), 0);
 }
 
-uint64_t session_submit(struct session *s, const char *src, size_t len)
+uint64_t session_submit(struct session *s, const char *src, size_t len, bool block)
 {
     uint64_t id = ++s->next_id;
     struct stmt *st = stmt_new(id, src, len, false);
+    if (st)
+        st->block = block;
     if (!st) {
         notice(s, "out of memory: statement dropped");
         s->fe->done(s->fe_data, id);
@@ -355,6 +360,7 @@ static void begin_replay(struct session *s)
         struct stmt *st = stmt_new(++s->next_id, j->src, j->len, true);
         if (!st)
             break;
+        st->block = j->block;
         if (last)
             last->next = st;
         else

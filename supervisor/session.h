@@ -41,9 +41,9 @@ struct session;
 
 int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
                 const struct session_frontend *fe, void *fe_data);
-/* Queues a complete statement (the executor reports any error in it).
- * Returns its id. */
-uint64_t session_submit(struct session *s, const char *src, size_t len);
+/* Queues a complete statement (the executor reports any error in it), or
+ * with block set a pasted block of statements. Returns its id. */
+uint64_t session_submit(struct session *s, const char *src, size_t len, bool block);
 /* Runs a ':' command typed at the primary prompt. */
 void session_command(struct session *s, const char *line, size_t len);
 bool session_busy(const struct session *s);

@@ -131,7 +131,7 @@ static bool push_line(struct term *t, const char *line, size_t len)
         return false;
     case STMTBUF_READY:
         remember(t, t->sb.buf, t->sb.len);
-        session_submit(t->session, t->sb.buf, t->sb.len);
+        session_submit(t->session, t->sb.buf, t->sb.len, false);
         stmtbuf_reset(&t->sb);
         return true;
     case STMTBUF_NOMEM:
@@ -143,26 +143,23 @@ static bool push_line(struct term *t, const char *line, size_t len)
 }
 
 /* A line with embedded newlines (a bracketed paste, or a multi-line
- * statement recalled from history) runs as several statements in order,
- * as CPython 3.13's REPL runs a pasted block. */
+ * statement recalled from history) at the primary prompt runs as a block:
+ * its statements in order, only the last one's value shown, as CPython
+ * 3.13's REPL runs a paste. Inside a pending block its lines are typed. */
 static bool push_block(struct term *t, const char *text, size_t len)
 {
+    if (stmtbuf_empty(&t->sb)) {
+        remember(t, text, len);
+        session_submit(t->session, text, len, true);
+        return true;
+    }
     bool submitted = false;
     const char *p = text, *end = text + len;
-    while (p <= end) {
+    for (;;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        bool last = !nl;
-        if (stmtbuf_empty(&t->sb) && submitted && n == 0 && last)
-            break;
         if (push_line(t, p, n))
             submitted = true;
-        else if (last && !stmtbuf_empty(&t->sb) && t->sb.lines > 1) {
-            /* The block ends inside a compound statement: a pasted block
-             * is complete, so close it as a blank line would. */
-            if (push_line(t, "", 0))
-                submitted = true;
-        }
         if (!nl)
             break;
         p = nl + 1;
@@ -489,7 +486,7 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
         return 1;
     }
     show_prompt(&t);
-    while (!t.closed || t.handles_open > 0)
+    while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     rl_callback_handler_remove();
     free_matches(&t);

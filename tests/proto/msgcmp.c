@@ -40,6 +40,7 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
     case PROTO_EXEC:
         SAME_INT(exec, id);
         SAME_STR(exec, source);
+        SAME_INT(exec, mode);
         break;
     case PROTO_OUTPUT:
         SAME_INT(output, has_id);

@@ -18,7 +18,7 @@ static const struct {
 } documented[] = {
     {PROTO_HELLO, {"t", "v"}},
     {PROTO_READY, {"t", "v", "python", "pid", "sandbox"}},
-    {PROTO_EXEC, {"t", "v", "id", "source"}},
+    {PROTO_EXEC, {"t", "v", "id", "source", "mode"}},
     {PROTO_OUTPUT, {"t", "v", "id", "stream", "text"}},
     {PROTO_RESULT, {"t", "v", "id", "status", "display", "code"}},
     {PROTO_COMPLETE, {"t", "v", "id", "text"}},

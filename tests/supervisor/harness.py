@@ -11,9 +11,31 @@ AIOBOX = os.environ.get('AIOBOX', os.path.join(os.path.dirname(__file__), '..', 
 PYTHON = '/usr/bin/python3'
 TIMEOUT = 60
 
-INTERNAL_FRAME = re.compile(
-    r'  File "/usr/lib/python3\.11/(concurrent/futures/_base\.py|asyncio/__main__\.py)", line \d+, in \w+\n'
-    r'(?:    .*\n)*')
+INTERNAL_FILE = re.compile(
+    r'^(?P<prefix>[ |]*)File "/usr/lib/python3\.11/(concurrent/futures/_base\.py|asyncio/__main__\.py)", '
+    r'line \d+, in \w+$')
+ADDRESS = re.compile(rb' at 0x[0-9a-f]+')
+
+
+def strip_internal_frames(text):
+    """Drops the frames of CPython's REPL machinery, also inside exception
+    group tracebacks (where lines carry a '  | ' prefix)."""
+    out, skip_prefix = [], None
+    for line in text.split('\n'):
+        m = INTERNAL_FILE.match(line)
+        if m:
+            skip_prefix = m.group('prefix') + '  '
+            continue
+        if skip_prefix is not None and line.startswith(skip_prefix) and \
+                not line[len(skip_prefix):].startswith('File '):
+            continue
+        skip_prefix = None
+        out.append(line)
+    return '\n'.join(out)
+
+
+def mask_addresses(data):
+    return ADDRESS.sub(b' at 0x?', data)
 
 
 def run_aiobox(stdin, args=('-q',), timeout=TIMEOUT, env=None):
@@ -41,7 +63,7 @@ def reference_stderr(err):
     text = '\n'.join(lines)
     if text.endswith('exiting asyncio REPL...\n'):
         text = text[:-len('exiting asyncio REPL...\n')]
-    text = INTERNAL_FRAME.sub('', text)
+    text = strip_internal_frames(text)
     return text.encode('utf-8', 'surrogateescape')
 
 
