@@ -4,7 +4,10 @@
  * runs without leak detection. The supervisor and common/ stay checked.
  * The executor starts with an empty environment, so these defaults are
  * all the options its sanitizers get: undefined behaviour must stop it,
- * as it stops the other programs under `meson test`. */
+ * as it stops the other programs under `meson test`. A segfault in user
+ * code (ctypes) must kill the executor by SIGSEGV, as in a normal build,
+ * so that the supervisor reports it as such: AddressSanitizer does not
+ * take over the fatal signals. */
 #if defined(__SANITIZE_ADDRESS__)
 const char *__asan_default_options(void);
 const char *__lsan_default_options(void);
@@ -17,7 +20,7 @@ const char *__ubsan_default_options(void)
 
 const char *__asan_default_options(void)
 {
-    return "detect_leaks=0";
+    return "detect_leaks=0:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0";
 }
 
 const char *__lsan_default_options(void)
