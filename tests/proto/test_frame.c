@@ -181,7 +181,7 @@ static void exec_of_size(size_t size, struct proto_buf *buf)
     ck_assert_ptr_nonnull(src);
     memset(src, 'x', size);
     for (size_t pad = 8; pad < 40; pad++) {
-        struct proto_msg m = {.type = PROTO_EXEC, .u.exec = {1, {src, size - pad}}};
+        struct proto_msg m = {.type = PROTO_EXEC, .u.exec = {1, {src, size - pad}, PROTO_EXEC_SINGLE}};
         buf->len = 0;
         ck_assert_int_eq(proto_encode(&m, buf), PROTO_OK);
         if (buf->len - PROTO_HEADER_SIZE == size)

@@ -14,13 +14,13 @@
 /* The keys of each type as docs/protocol.md lists them. */
 static const struct {
     enum proto_type type;
-    const char *keys[7];
+    const char *keys[9];
 } documented[] = {
     {PROTO_HELLO, {"t", "v"}},
     {PROTO_READY, {"t", "v", "python", "pid", "sandbox"}},
     {PROTO_EXEC, {"t", "v", "id", "source", "mode"}},
     {PROTO_OUTPUT, {"t", "v", "id", "stream", "text"}},
-    {PROTO_RESULT, {"t", "v", "id", "status", "display", "code"}},
+    {PROTO_RESULT, {"t", "v", "id", "status", "display", "code", "ps1", "ps2"}},
     {PROTO_COMPLETE, {"t", "v", "id", "text"}},
     {PROTO_COMPLETIONS, {"t", "v", "id", "matches"}},
     {PROTO_INPUT, {"t", "v", "id", "prompt"}},
@@ -307,6 +307,8 @@ static const struct wrong {
     {PROTO_RESULT, "code", RAW("\xcb\x3f\xf0\0\0\0\0\0\0"), "field 'code' must be an integer"},
     {PROTO_RESULT, "code", RAW("\xa1" "0"), "field 'code' must be an integer"},
     {PROTO_RESULT, "display", RAW("\x91\x01"), "field 'display' must be a string"},
+    {PROTO_RESULT, "ps1", RAW("\xc0"), "field 'ps1' must be a string"},
+    {PROTO_RESULT, "ps2", RAW("\xc4\x01x"), "field 'ps2' must be a string"},
     {PROTO_RESULT, "id", RAW("\xc3"), "field 'id' must be an unsigned integer"},
     {PROTO_INPUT_REPLY, "eof", RAW("\x00"), "field 'eof' must be a boolean"},
     {PROTO_INPUT_REPLY, "eof", RAW("\xc0"), "field 'eof' must be a boolean"},
@@ -359,7 +361,7 @@ START_TEST(test_invalid_utf8_fields)
     } fields[] = {
         {PROTO_READY, "python"}, {PROTO_READY, "sandbox"}, {PROTO_EXEC, "source"},
         {PROTO_OUTPUT, "text"}, {PROTO_OUTPUT, "stream"}, {PROTO_RESULT, "display"},
-        {PROTO_RESULT, "status"}, {PROTO_COMPLETE, "text"}, {PROTO_INPUT, "prompt"},
+        {PROTO_RESULT, "status"}, {PROTO_RESULT, "ps1"}, {PROTO_RESULT, "ps2"}, {PROTO_COMPLETE, "text"}, {PROTO_INPUT, "prompt"},
         {PROTO_INPUT_REPLY, "text"}, {PROTO_ERROR, "message"}, {PROTO_COMPLETIONS, "matches"},
     };
     static const struct {
@@ -594,7 +596,7 @@ START_TEST(test_encode_refuses)
     ck_assert_int_eq(proto_encode(&m, &buf), PROTO_OK);
     size_t good = buf.len;
 
-    m = (struct proto_msg){.type = PROTO_EXEC, .u.exec = {1, {"x\xed\xa0\x80", 4}}};
+    m = (struct proto_msg){.type = PROTO_EXEC, .u.exec = {1, {"x\xed\xa0\x80", 4}, PROTO_EXEC_SINGLE}};
     ck_assert_int_eq(proto_encode(&m, &buf), PROTO_E_SCHEMA);
     ck_assert_uint_eq(buf.len, good);
     m = (struct proto_msg){.type = PROTO_COMPLETIONS, .u.completions = {1, 2, bad_matches}};
