@@ -80,6 +80,9 @@ struct proto_result {
     enum proto_status status;
     struct proto_str display;  /* one-line summary, e.g. "ZeroDivisionError: division by zero" */
     int64_t exit_code;         /* meaningful for PROTO_STATUS_EXIT */
+    /* str(sys.ps1), str(sys.ps2) after the statement: user code may set
+     * them, so they are untrusted text for the next prompts. */
+    struct proto_str ps1, ps2;
 };
 struct proto_complete { uint64_t id; struct proto_str text; };
 struct proto_completions {

@@ -58,7 +58,9 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"id", F_UINT, U(result.id), 0},
         {"status", F_STATUS, U(result.status), 0},
         {"display", F_STR, U(result.display), 0},
-        {"code", F_INT, U(result.exit_code), 0})},
+        {"code", F_INT, U(result.exit_code), 0},
+        {"ps1", F_STR, U(result.ps1), 0},
+        {"ps2", F_STR, U(result.ps2), 0})},
     [PROTO_COMPLETE] = {"complete", FIELDS(
         {"id", F_UINT, U(complete.id), 0},
         {"text", F_STR, U(complete.text), 0})},

@@ -27,6 +27,8 @@
 #define OUTPUT_CHUNK ((size_t)64 << 10)
 #define DISPLAY_MAX 1000
 #define PROMPT_MAX ((size_t)64 << 10)
+/* sys.ps1/sys.ps2: the runtime sends at most 256 characters of each. */
+#define PS_MAX (256 * 4)
 #define MATCH_MAX 4096
 #define MATCHES_BYTES_MAX ((size_t)512 << 10)
 #define ERROR_MAX 1000
@@ -382,30 +384,43 @@ static PyObject *mod_send_output(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static struct proto_str capped_text(PyObject *b, size_t max)
+{
+    const char *s = PyBytes_AS_STRING(b);
+    return proto_str_n(s, utf8_cut(s, (size_t)PyBytes_GET_SIZE(b), max));
+}
+
 static PyObject *mod_send_result(PyObject *self, PyObject *args)
 {
     unsigned long long id;
     int status;
-    PyObject *display;
+    PyObject *display, *ps1, *ps2;
     long long code;
     struct proto_msg m = {.type = PROTO_RESULT};
 
-    if (!PyArg_ParseTuple(args, "KiUL:send_result", &id, &status, &display, &code))
+    if (!PyArg_ParseTuple(args, "KiULUU:send_result", &id, &status, &display, &code, &ps1,
+                          &ps2))
         return NULL;
     if (status < PROTO_STATUS_OK || status > PROTO_STATUS_EXIT) {
         PyErr_SetString(PyExc_ValueError, "bad status");
         return NULL;
     }
-    PyObject *b = utf8_of(display);
-    if (!b)
+    PyObject *b = utf8_of(display), *b1 = b ? utf8_of(ps1) : NULL, *b2 = b1 ? utf8_of(ps2) : NULL;
+    if (!b2) {
+        Py_XDECREF(b);
+        Py_XDECREF(b1);
         return NULL;
-    const char *s = PyBytes_AS_STRING(b);
+    }
     m.u.result.id = id;
     m.u.result.status = (enum proto_status)status;
-    m.u.result.display = proto_str_n(s, utf8_cut(s, (size_t)PyBytes_GET_SIZE(b), DISPLAY_MAX));
+    m.u.result.display = capped_text(b, DISPLAY_MAX);
     m.u.result.exit_code = code;
+    m.u.result.ps1 = capped_text(b1, PS_MAX);
+    m.u.result.ps2 = capped_text(b2, PS_MAX);
     send_msg(&m);
     Py_DECREF(b);
+    Py_DECREF(b1);
+    Py_DECREF(b2);
     Py_RETURN_NONE;
 }
 
@@ -570,7 +585,7 @@ static PyMethodDef mod_methods[] = {
     {"send_output", mod_send_output, METH_VARARGS,
      "send_output(stream, id or None, utf8_bytes)"},
     {"send_result", mod_send_result, METH_VARARGS,
-     "send_result(id, status, display, exit_code)"},
+     "send_result(id, status, display, exit_code, ps1, ps2)"},
     {"send_completions", mod_send_completions, METH_VARARGS,
      "send_completions(id, matches)"},
     {"send_interrupt_ack", mod_send_interrupt_ack, METH_VARARGS,

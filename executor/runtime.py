@@ -288,6 +288,21 @@ def _summary(exc):
         return type(exc).__name__
 
 
+_PROMPT_MAX = 256
+
+
+def _prompt(name, default):
+    """str(sys.ps1) or str(sys.ps2) for the supervisor's next prompt, as
+    CPython's REPL would show it; user code may have set anything there."""
+    try:
+        text = str(getattr(sys, name))
+        if type(text) is not str:
+            text = str.__str__(text)
+        return text[:_PROMPT_MAX]
+    except BaseException:
+        return default
+
+
 # Modules the runtime's own path through a statement relies on.
 _ESSENTIAL_MODULES = (
     '__main__', 'builtins', 'sys', 'warnings', 'linecache', 'traceback', 'codeop',
@@ -548,7 +563,8 @@ class Runtime:
         self.streams.flush_all()
         if st.interrupted:
             _aiobox.send_interrupt_ack(st.id)
-        _aiobox.send_result(st.id, status, display, exit_code)
+        _aiobox.send_result(st.id, status, display, exit_code,
+                            _prompt('ps1', '>>> '), _prompt('ps2', '... '))
         self.current = None
         self.output.retag(None)
         if self.queue:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
 #include "utf8.h"
 
 char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
@@ -33,4 +34,61 @@ char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned
              lineno, (unsigned char)line[bad], bad + 1);
     warn(fe, msg);
     return clean;
+}
+
+/* Wraps every colour sequence (the only escapes sanitised text still has)
+ * in readline's invisible-text markers. */
+static char *mark_colours(const char *s, size_t len, size_t *outlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == '\x1b' ? 2 : 0;
+    char *out = malloc(len + n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (s[i] != '\x1b') {
+            out[o++] = s[i++];
+            continue;
+        }
+        const char *end = memchr(s + i, 'm', len - i);
+        size_t seq = end ? (size_t)(end - (s + i)) + 1 : len - i;
+        out[o++] = '\001';
+        memcpy(out + o, s + i, seq);
+        o += seq;
+        out[o++] = '\002';
+        i += seq;
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+char *frontend_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
+                      size_t *outlen)
+{
+    char *clean = NULL;
+    size_t clen = 0, ccap = 0;
+    if (sanitize) {
+        struct sanitize san;
+        sanitize_init(&san);
+        if (sanitize_feed(&san, text, len, &clean, &clen, &ccap) ||
+            sanitize_finish(&san, &clean, &clen, &ccap)) {
+            free(clean);
+            return NULL;
+        }
+        text = clean ? clean : "";
+        len = clen;
+    }
+    char *out;
+    if (readline_marks)
+        out = mark_colours(text, len, outlen);
+    else if ((out = malloc(len + 1))) {
+        memcpy(out, text, len);
+        out[len] = '\0';
+        *outlen = len;
+    }
+    free(clean);
+    return out;
 }

@@ -3,6 +3,8 @@
 #ifndef AIOBOX_FRONTEND_H
 #define AIOBOX_FRONTEND_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <uv.h>
 
 #include "session.h"
@@ -23,5 +25,15 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
  * bytes had to be replaced. */
 char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
                           void (*warn)(void *fe, const char *msg), void *fe);
+
+/* A prompt that user code chose (sys.ps1, sys.ps2, input()'s argument),
+ * made fit to show. With sanitize set (the output is a terminal), escape
+ * sequences other than colours and control characters become visible
+ * text, as sanitize.c does for output. With readline_marks set, each colour
+ * sequence is wrapped in \001 \002 so that readline leaves it out of the
+ * prompt's width. Returns a malloc'd, NUL-terminated copy (*outlen set; it
+ * may hold NULs only without sanitize), or NULL when out of memory. */
+char *frontend_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
+                      size_t *outlen);
 
 #endif

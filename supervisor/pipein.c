@@ -30,6 +30,9 @@ struct pipein {
     unsigned long lineno;
     struct stmtbuf sb;
     int exit_code;
+    bool sanitize;           /* stdout is a terminal */
+    char *ps[2];             /* sys.ps1, sys.ps2 as the executor last said */
+    size_t ps_len[2];
 };
 
 static void process(struct pipein *p);
@@ -48,7 +51,23 @@ static void fe_write(void *fe, int fd, const char *data, size_t len)
 
 static void prompt(struct pipein *p)
 {
-    out_str(1, stmtbuf_empty(&p->sb) ? ">>> " : "... ");
+    int i = stmtbuf_empty(&p->sb) ? 0 : 1;
+    if (p->ps[i])
+        out_write(1, p->ps[i], p->ps_len[i]);
+    else
+        out_str(1, i ? "... " : ">>> ");
+}
+
+/* Keeps the prompts user code chose, as CPython's piped REPL writes them. */
+static void set_prompt(struct pipein *p, int i, struct proto_str text)
+{
+    size_t len;
+    char *copy = frontend_prompt(text.ptr, text.len, p->sanitize, false, &len);
+    if (!copy)
+        return;  /* out of memory: keep the old one */
+    free(p->ps[i]);
+    p->ps[i] = copy;
+    p->ps_len[i] = len;
 }
 
 static void on_closed(void *arg)
@@ -70,12 +89,17 @@ static void finish(struct pipein *p, int code)
     uv_stop(p->loop);
 }
 
-static void fe_done(void *fe, uint64_t id)
+static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
 {
     struct pipein *p = fe;
     (void)id;
     p->waiting = false;
-    if (p->finished)
+    if (r) {
+        set_prompt(p, 0, r->ps1);
+        set_prompt(p, 1, r->ps2);
+    }
+    /* exit(): the session ends with no further prompt, as in CPython. */
+    if (p->finished || (r && r->status == PROTO_STATUS_EXIT))
         return;
     prompt(p);
     process(p);
@@ -84,7 +108,11 @@ static void fe_done(void *fe, uint64_t id)
 static void fe_input(void *fe, const char *text, size_t len)
 {
     struct pipein *p = fe;
-    out_write(1, text, len);
+    size_t n;
+    char *shown = frontend_prompt(text, len, p->sanitize, false, &n);
+    if (shown)
+        out_write(1, shown, n);
+    free(shown);
     p->want_input = true;
     process(p);
 }
@@ -280,6 +308,7 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
     memset(&p, 0, sizeof p);
     p.loop = loop;
     p.read_req.data = &p;
+    p.sanitize = scfg->sanitize_fd[1];
     stmtbuf_init(&p.sb);
     if (fcfg->banner)
         out_str(2, fcfg->banner);
@@ -304,5 +333,7 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
     uv_run(loop, UV_RUN_NOWAIT);
     stmtbuf_free(&p.sb);
     free(p.in);
+    free(p.ps[0]);
+    free(p.ps[1]);
     return p.exit_code;
 }

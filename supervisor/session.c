@@ -14,6 +14,9 @@
 #define RAPID_DEATHS_MAX 5
 #define STABLE_MS 10000
 #define SPARE_FAILURES_MAX 3
+/* The replay journal keeps sources in memory; past this it stops growing
+ * (and says so) rather than let a long session eat the supervisor. */
+#define JOURNAL_BYTES_MAX (16u << 20)
 
 struct stmt {
     struct stmt *next;
@@ -32,13 +35,19 @@ struct session {
 
     struct execproc *ep, *spare;
     bool ep_ready, spare_ready, banner_shown;
-    uint64_t ep_ready_ms;
+    /* When ep became the session's executor: a spare may have waited long
+     * before that, and only the time serving the session counts as uptime. */
+    uint64_t ep_since_ms;
 
     struct stmt *head, *tail, *inflight;
     uint64_t next_id, complete_id, input_id;
     bool interrupted;
 
     uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer;
+    /* Fails queued statements when no executor will come: from the loop,
+     * never from inside session_submit, so a front end never sees its
+     * statement finish before the submit call returns. */
+    uv_timer_t fail_timer;
     int handles_open;
     bool closing;
     void (*closed_cb)(void *);
@@ -49,12 +58,13 @@ struct session {
     struct sanitize san[4];      /* stdout, stderr frames; raw fd 1, fd 2 */
 
     int rapid_deaths, spare_failures;
-    unsigned restarts, deaths;
+    unsigned restarts, deaths, restart_requests;
     bool gave_up;
     uint64_t statements_run;
 
     struct stmt *journal, *journal_tail;
-    size_t journal_len;
+    size_t journal_len, journal_bytes;
+    bool journal_full;
     size_t replay_total, replay_done;
     uint64_t replay_started_ms;
 };
@@ -160,7 +170,8 @@ static void stop_statement_timers(struct session *s)
     uv_timer_stop(&s->grace_timer);
 }
 
-static void finish_statement(struct session *s)
+/* r: the executor's result, NULL when the statement ended without one. */
+static void finish_statement_result(struct session *s, const struct proto_result *r)
 {
     struct stmt *st = s->inflight;
     s->inflight = NULL;
@@ -169,8 +180,13 @@ static void finish_statement(struct session *s)
     if (!st)
         return;
     if (!st->replay)
-        s->fe->done(s->fe_data, st->id);
+        s->fe->done(s->fe_data, st->id, r);
     stmt_free(st);
+}
+
+static void finish_statement(struct session *s)
+{
+    finish_statement_result(s, NULL);
 }
 
 static void drop_replays(struct session *s)
@@ -192,9 +208,19 @@ static void drop_replays(struct session *s)
 
 static void journal_add(struct session *s, const struct stmt *st)
 {
-    struct stmt *copy = stmt_new(st->id, st->src, st->len, true);
-    if (!copy)
+    if (s->journal_full)
         return;
+    struct stmt *copy = NULL;
+    if (s->journal_bytes + st->len <= JOURNAL_BYTES_MAX)
+        copy = stmt_new(st->id, st->src, st->len, true);
+    if (!copy) {
+        /* Replaying a prefix with a later statement missing would build a
+         * state the user never had: the journal ends here for good. */
+        s->journal_full = true;
+        notice(s, "the replay journal is full (%zu statements); later statements will not "
+                  "be restored after a crash", s->journal_len);
+        return;
+    }
     copy->block = st->block;
     if (s->journal_tail)
         s->journal_tail->next = copy;
@@ -202,14 +228,18 @@ static void journal_add(struct session *s, const struct stmt *st)
         s->journal = copy;
     s->journal_tail = copy;
     s->journal_len++;
+    s->journal_bytes += st->len;
 }
 
 static void journal_truncate(struct session *s, size_t keep)
 {
     struct stmt **pp = &s->journal;
     s->journal_tail = NULL;
+    s->journal_len = s->journal_bytes = 0;
     for (size_t i = 0; i < keep && *pp; i++) {
         s->journal_tail = *pp;
+        s->journal_len++;
+        s->journal_bytes += (*pp)->len;
         pp = &(*pp)->next;
     }
     struct stmt *rest = *pp;
@@ -219,7 +249,6 @@ static void journal_truncate(struct session *s, size_t keep)
         stmt_free(rest);
         rest = next;
     }
-    s->journal_len = keep;
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -249,11 +278,18 @@ static void fail_queue(struct session *s)
         s->head = st->next;
         if (!st->replay) {
             notice(s, "no executor is running; type :restart to start one");
-            s->fe->done(s->fe_data, st->id);
+            s->fe->done(s->fe_data, st->id, NULL);
         }
         stmt_free(st);
     }
     s->tail = NULL;
+}
+
+static void on_fail_timer(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (!s->ep && s->gave_up)
+        fail_queue(s);
 }
 
 static void pump(struct session *s)
@@ -261,8 +297,8 @@ static void pump(struct session *s)
     if (s->closing || s->inflight)
         return;
     if (!s->ep) {
-        if (s->gave_up)
-            fail_queue(s);
+        if (s->gave_up && s->head)
+            uv_timer_start(&s->fail_timer, on_fail_timer, 0, 0);
         return;
     }
     if (!s->ep_ready || !s->head)
@@ -296,7 +332,7 @@ uint64_t session_submit(struct session *s, const char *src, size_t len, bool blo
         st->block = block;
     if (!st) {
         notice(s, "out of memory: statement dropped");
-        s->fe->done(s->fe_data, id);
+        s->fe->done(s->fe_data, id, NULL);
         return id;
     }
     if (s->tail)
@@ -375,13 +411,14 @@ static void begin_replay(struct session *s)
         s->tail = last;
     s->replay_total = s->journal_len;
     s->replay_done = 0;
-    s->replay_started_ms = now_ms();
 }
 
 static void became_ready(struct session *s, const struct proto_ready *r)
 {
     s->ep_ready = true;
-    s->ep_ready_ms = now_ms();
+    /* The replay's own time, not the wait for a new executor to start. */
+    if (s->replay_total && !s->replay_done)
+        s->replay_started_ms = now_ms();
     if (!s->banner_shown && !s->cfg.quiet && r) {
         char line[512];
         int n = snprintf(line, sizeof line, "aiobox: executor %lld ready, Python %.*s, sandbox: %.*s\n",
@@ -392,6 +429,9 @@ static void became_ready(struct session *s, const struct proto_ready *r)
     }
     s->banner_shown = true;
     pump(s);
+    /* The spare starts only now, so that it never competes with the
+     * executor the user is waiting for. */
+    start_spare(s);
 }
 
 static void on_ready(struct execproc *ep, const struct proto_ready *r)
@@ -434,11 +474,11 @@ static void on_result(struct session *s, const struct proto_result *r)
         journal_add(s, st);
     if (r->status == PROTO_STATUS_EXIT) {
         int code = (int)(r->exit_code & 0xff);
-        finish_statement(s);
+        finish_statement_result(s, r);
         s->fe->exit(s->fe_data, code);
         return;
     }
-    finish_statement(s);
+    finish_statement_result(s, r);
     pump(s);
 }
 
@@ -458,6 +498,12 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         break;
     case PROTO_INPUT:
         s->input_id = m->u.input.id;
+        if (s->inflight && s->inflight->replay) {
+            /* The user's next lines belong to them, not to a replay: the
+             * replayed input() sees end of file and the replay stops there. */
+            session_input_reply(s, "", 0, true);
+            break;
+        }
         s->fe->input(s->fe_data, m->u.input.prompt.ptr, m->u.input.prompt.len);
         break;
     case PROTO_COMPLETIONS:
@@ -489,11 +535,13 @@ static void restart(struct session *s)
 {
     if (s->closing || s->ep)
         return;
+    uv_timer_stop(&s->restart_timer);
     s->restarts++;
     if (s->spare) {
         s->ep = s->spare;
         s->spare = NULL;
         s->ep_ready = s->spare_ready;
+        s->ep_since_ms = now_ms();
         s->spare_ready = false;
         execproc_set_callbacks(s->ep, &current_cb);
     } else
@@ -501,12 +549,15 @@ static void restart(struct session *s)
     if (!s->ep)
         return;
     begin_replay(s);
-    notice(s, "started a new executor (restart %u); the session state was lost%s", s->restarts,
-           s->replay_total ? ", replaying the journal" : "");
+    if (s->replay_total)
+        notice(s, "started a new executor (restart %u); replaying %zu statement%s", s->restarts,
+               s->replay_total, s->replay_total == 1 ? "" : "s");
+    else
+        notice(s, "started a new executor (restart %u); the session state was lost",
+               s->restarts);
+    /* A spare not yet ready gets here through on_ready instead. */
     if (s->ep_ready)
         became_ready(s, NULL);
-    if (s->cfg.standby && !s->spare)
-        start_spare(s);
 }
 
 static void on_restart_timer(uv_timer_t *t)
@@ -517,7 +568,7 @@ static void on_restart_timer(uv_timer_t *t)
 static void on_dead(struct execproc *ep, const char *cause)
 {
     struct session *s = execproc_data(ep);
-    uint64_t uptime = now_ms() - execproc_started_ms(ep);
+    uint64_t uptime = now_ms() - s->ep_since_ms;
 
     execproc_destroy(ep);
     s->ep = NULL;
@@ -534,13 +585,15 @@ static void on_dead(struct execproc *ep, const char *cause)
             drop_replays(s);
         } else
             notice(s, "statement %llu did not complete", (unsigned long long)s->inflight->id);
-        finish_statement(s);
     }
+    /* The failed statement is finished last: the front end shows the
+     * prompt then, and what happened to the executor belongs above it. */
     s->rapid_deaths = uptime < STABLE_MS ? s->rapid_deaths + 1 : 1;
     if (s->rapid_deaths >= RAPID_DEATHS_MAX) {
         s->gave_up = true;
         notice(s, "the executor died %d times within %d s of starting; not restarting "
                   "(type :restart to try again)", s->rapid_deaths, STABLE_MS / 1000);
+        finish_statement(s);
         fail_queue(s);
         return;
     }
@@ -548,8 +601,13 @@ static void on_dead(struct execproc *ep, const char *cause)
     uint64_t delay = s->rapid_deaths <= 1 ? 0 : 100u << (s->rapid_deaths - 2);
     if (delay == 0)
         restart(s);
-    else
+    else {
+        notice(s, "the executor died %d times within %d s of starting; restarting in %llu ms",
+               s->rapid_deaths, STABLE_MS / 1000, (unsigned long long)delay);
         uv_timer_start(&s->restart_timer, on_restart_timer, delay, 0);
+    }
+    finish_statement(s);
+    pump(s);
 }
 
 static void on_spare_ready(struct execproc *ep, const struct proto_ready *r)
@@ -606,6 +664,7 @@ static void start_executor(struct session *s)
         return;
     }
     s->ep_ready = false;
+    s->ep_since_ms = now_ms();
 }
 
 static void start_spare(struct session *s)
@@ -624,24 +683,33 @@ static void start_spare(struct session *s)
 
 static void cmd_status(struct session *s)
 {
-    char buf[1024];
+    char buf[1024], spare[64];
     int n;
     if (s->ep) {
         long rss = execproc_rss_kib(s->ep);
-        uint64_t up = now_ms() - execproc_started_ms(s->ep);
+        uint64_t up = now_ms() - s->ep_since_ms;
         n = snprintf(buf, sizeof buf,
                      "executor: pid %d, %s, up %llu.%03llu s, memory %ld KiB\n",
                      (int)execproc_pid(s->ep), s->ep_ready ? "ready" : "starting",
                      (unsigned long long)(up / 1000), (unsigned long long)(up % 1000), rss);
     } else
         n = snprintf(buf, sizeof buf, "executor: none running%s\n",
-                     s->gave_up ? " (restart budget spent; :restart starts one)" : "");
+                     s->gave_up ? " (restart budget spent; :restart starts one)"
+                     : uv_is_active((uv_handle_t *)&s->restart_timer) ? " (restart pending)" : "");
+    if (!s->cfg.standby)
+        snprintf(spare, sizeof spare, "off");
+    else if (s->spare)
+        snprintf(spare, sizeof spare, "pid %d, %s", (int)execproc_pid(s->spare),
+                 s->spare_ready ? "ready" : "starting");
+    else
+        snprintf(spare, sizeof spare, "none");
     n += snprintf(buf + n, sizeof buf - (size_t)n,
-                  "policy: %s\nrestarts: %u (deaths: %u)\nstatements run: %llu\n"
+                  "policy: %s\nstatement timeout: %g s\n"
+                  "restarts: %u (deaths: %u, on request: %u)\nstatements run: %llu\n"
                   "spare: %s\nrestore: %s (%zu statements journaled)\n",
-                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none", s->restarts,
-                  s->deaths, (unsigned long long)s->statements_run,
-                  !s->cfg.standby ? "off" : s->spare_ready ? "ready" : s->spare ? "starting" : "none",
+                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none", s->cfg.timeout_s,
+                  s->restarts, s->deaths, s->restart_requests,
+                  (unsigned long long)s->statements_run, spare,
                   s->cfg.restore == SESSION_RESTORE_REPLAY ? "replay" : "off", s->journal_len);
     s->fe->write(s->fe_data, 1, buf, (size_t)n);
 }
@@ -649,8 +717,35 @@ static void cmd_status(struct session *s)
 static const char help_text[] =
     "Supervisor commands (at the primary prompt):\n"
     "  :status   executor pid, uptime, memory, restarts, policy, statements run\n"
-    "  :restart  stop the executor and start a fresh one (the session state is lost)\n"
+    "  :restart  stop the executor and start a fresh one: the session state and the\n"
+    "            replay journal are dropped, and the restart budget starts over\n"
     "  :help     this text\n";
+
+/* A fresh executor on demand, also after the budget gave up. Nothing is
+ * replayed: a user asking for a clean slate gets one, and a journal that
+ * keeps crashing its executor cannot lock the user out. */
+static void cmd_restart(struct session *s)
+{
+    s->gave_up = false;
+    s->rapid_deaths = 0;
+    s->restart_requests++;
+    journal_truncate(s, 0);
+    s->journal_full = false;
+    drop_replays(s);
+    if (s->ep) {
+        struct execproc *old = s->ep;
+        s->ep = NULL;
+        s->ep_ready = false;
+        if (s->inflight) {
+            if (!s->inflight->replay)
+                notice(s, "statement %llu did not complete", (unsigned long long)s->inflight->id);
+            finish_statement(s);
+        }
+        execproc_destroy(old);
+    }
+    restart(s);
+    pump(s);
+}
 
 void session_command(struct session *s, const char *line, size_t len)
 {
@@ -660,27 +755,15 @@ void session_command(struct session *s, const char *line, size_t len)
         cmd_status(s);
     else if (len == 5 && !memcmp(line, ":help", 5))
         s->fe->write(s->fe_data, 1, help_text, sizeof help_text - 1);
-    else if (len == 8 && !memcmp(line, ":restart", 8)) {
-        s->gave_up = false;
-        s->rapid_deaths = 0;
-        if (s->ep) {
-            struct execproc *old = s->ep;
-            s->ep = NULL;
-            s->ep_ready = false;
-            if (s->inflight)
-                finish_statement(s);
-            execproc_destroy(old);
-            s->deaths++;
-        }
-        restart(s);
-        pump(s);
-    } else {
+    else if (len == 8 && !memcmp(line, ":restart", 8))
+        cmd_restart(s);
+    else {
         char msg[200];
         int n = snprintf(msg, sizeof msg, "aiobox: unknown command '%.*s'; type :help\n",
                          (int)(len > 60 ? 60 : len), line);
         emit(s, 2, 1, msg, (size_t)n);
     }
-    s->fe->done(s->fe_data, 0);
+    s->fe->done(s->fe_data, 0, NULL);
 }
 
 /* --- life cycle --------------------------------------------------------- */
@@ -698,15 +781,13 @@ int session_new(struct session **out, uv_loop_t *loop, const struct session_conf
     for (int i = 0; i < 4; i++)
         sanitize_init(&s->san[i]);
     uv_timer_t *timers[] = {&s->timeout_timer, &s->grace_timer, &s->restart_timer,
-                            &s->spare_timer};
-    for (size_t i = 0; i < 4; i++) {
+                            &s->spare_timer, &s->fail_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = s;
     }
-    s->handles_open = 4;
+    s->handles_open = (int)(sizeof timers / sizeof *timers);
     start_executor(s);
-    if (s->cfg.standby)
-        start_spare(s);
     *out = s;
     return 0;
 }
@@ -745,4 +826,5 @@ void session_close(struct session *s, void (*closed)(void *arg), void *arg)
     uv_close((uv_handle_t *)&s->grace_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->restart_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->spare_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->fail_timer, on_timer_closed);
 }

@@ -15,8 +15,11 @@ struct session_frontend {
     /* Output for the user's fd 1 or 2, already sanitised when that fd is
      * a terminal. */
     void (*write)(void *fe, int fd, const char *data, size_t len);
-    /* A statement finished, whatever its outcome. */
-    void (*done)(void *fe, uint64_t id);
+    /* A statement finished, whatever its outcome. r is the executor's
+     * result (its ps1/ps2 are the next prompts, unsanitised), or NULL when
+     * there was none: the executor died, the statement was dropped, or a
+     * supervisor command ran (id 0). */
+    void (*done)(void *fe, uint64_t id, const struct proto_result *r);
     /* input() in user code wants a line: answer with session_input_reply. */
     void (*input)(void *fe, const char *prompt, size_t len);
     void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);

@@ -27,12 +27,11 @@
 
 enum term_mode {
     MODE_IDLE,       /* nothing shown: a statement runs or is queued */
-    MODE_PROMPT,     /* >>> or ... */
+    MODE_PROMPT,     /* sys.ps1 or sys.ps2 */
     MODE_INPUT,      /* input() in user code */
 };
 
 struct term {
-    uv_loop_t *loop;
     struct session *session;
     int tty_fd;                  /* a private description of the terminal */
     FILE *tty_in;
@@ -42,22 +41,32 @@ struct term {
     enum term_mode mode;
     struct stmtbuf sb;
     char *history_path;
-    bool finished, closed, at_line_start;
+    bool finished, closed;
     int exit_code;
     int handles_open;
+    /* Readline must not be reinstalled from inside its own line handler
+     * (it resets the line after the handler returns): a prompt wanted
+     * meanwhile is shown once rl_callback_read_char is back. */
+    bool in_readline, prompt_wanted;
+    char *ps[2];                 /* readline forms of sys.ps1, sys.ps2 */
+    char *input_prompt;
+    /* The prompt's partial line, kept while a background task's input()
+     * borrows the terminal. */
+    char *saved_line;
+    int saved_point;
     /* completion in flight */
     uint64_t complete_id;
-    bool complete_list;          /* second TAB: list the matches */
-    char **matches;              /* cached reply, NULL-terminated */
-    size_t match_next;
-    int last_key_tab;
+    bool complete_list;          /* a second TAB: list the matches */
     char *line_at_tab;
-    char input_prompt[256];
+    int point_at_tab;
+    char **matches;              /* the reply, NULL-terminated */
+    size_t match_next;
 };
 
 static struct term *g_term;  /* readline's callbacks carry no user data */
 
 static void show_prompt(struct term *t);
+static void finish(struct term *t, int code);
 
 /* --- output ------------------------------------------------------------- */
 
@@ -75,18 +84,48 @@ static void fe_write(void *fe, int fd, const char *data, size_t len)
             out_write(fd, "\n", 1);
         rl_on_new_line();
         rl_redisplay();
+        fflush(rl_outstream);
         return;
     }
-    fflush(stdout);
+    fflush(rl_outstream);
     out_write(fd, data, len);
-    t->at_line_start = data[len - 1] == '\n';
 }
-
-/* --- lines -------------------------------------------------------------- */
 
 static void warn(void *fe, const char *msg)
 {
     fe_write(fe, 2, msg, strlen(msg));
+}
+
+/* --- prompts ------------------------------------------------------------ */
+
+static const char *current_prompt(const struct term *t)
+{
+    return t->ps[stmtbuf_empty(&t->sb) ? 0 : 1];
+}
+
+static void set_prompt(struct term *t, int i, struct proto_str text)
+{
+    size_t len;
+    char *p = frontend_prompt(text.ptr, text.len, true, true, &len);
+    if (!p)
+        return;  /* out of memory: keep the old one */
+    free(t->ps[i]);
+    t->ps[i] = p;
+}
+
+static void cancel_completion(struct term *t)
+{
+    t->complete_id = 0;
+    uv_timer_stop(&t->complete_timer);
+}
+
+/* Forgets what readline holds of the current line. */
+static void discard_line(void)
+{
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_replace_line("", 0);
+    rl_point = rl_end = rl_mark = 0;
 }
 
 static void leave_prompt(struct term *t)
@@ -95,18 +134,65 @@ static void leave_prompt(struct term *t)
         return;
     rl_callback_handler_remove();
     uv_poll_stop(&t->poll);
+    cancel_completion(t);
     t->mode = MODE_IDLE;
 }
 
-static void finish(struct term *t, int code);
+static void on_line(char *line);
+
+static void on_tty_readable(uv_poll_t *p, int status, int events)
+{
+    struct term *t = p->data;
+    (void)events;
+    if (status < 0 || t->mode == MODE_IDLE)
+        return;
+    t->in_readline = true;
+    rl_callback_read_char();
+    t->in_readline = false;
+    if (t->prompt_wanted) {
+        t->prompt_wanted = false;
+        show_prompt(t);
+    }
+}
+
+static void install(struct term *t, enum term_mode mode, const char *prompt)
+{
+    t->mode = mode;
+    rl_callback_handler_install(prompt, on_line);
+    fflush(rl_outstream);
+    uv_poll_start(&t->poll, UV_READABLE, on_tty_readable);
+}
+
+static void show_prompt(struct term *t)
+{
+    if (t->finished || t->mode != MODE_IDLE || session_busy(t->session))
+        return;
+    if (t->in_readline) {
+        t->prompt_wanted = true;
+        return;
+    }
+    install(t, MODE_PROMPT, current_prompt(t));
+    if (t->saved_line) {
+        rl_replace_line(t->saved_line, 0);
+        rl_point = t->saved_point <= rl_end ? t->saved_point : rl_end;
+        free(t->saved_line);
+        t->saved_line = NULL;
+        rl_redisplay();
+        fflush(rl_outstream);
+    }
+}
+
+/* --- lines -------------------------------------------------------------- */
 
 static void remember(struct term *t, const char *src, size_t len)
 {
+    while (len > 0 && src[len - 1] == '\n')
+        len--;
     char *entry = strndup(src, len);
     if (!entry)
         return;
     HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
-    if (!last || strcmp(last->line, entry) != 0) {
+    if (len && (!last || strcmp(last->line, entry) != 0)) {
         add_history(entry);
         if (t->history_path)
             append_history(1, t->history_path);
@@ -114,79 +200,81 @@ static void remember(struct term *t, const char *src, size_t len)
     free(entry);
 }
 
-/* One typed line through the push loop. Returns true when a statement was
- * handed to the session (so the prompt waits for it). */
-static bool push_line(struct term *t, const char *line, size_t len)
+/* One typed line through the push loop. */
+static void push_line(struct term *t, const char *line, size_t len)
 {
     if (stmtbuf_empty(&t->sb) && len > 0 && line[0] == ':') {
         remember(t, line, len);
         session_command(t->session, line, len);
-        return true;
+        return;
     }
     switch (stmtbuf_push(&t->sb, line, len)) {
     case STMTBUF_MORE:
-        return false;
+        return;
     case STMTBUF_NOTHING:
         stmtbuf_reset(&t->sb);
-        return false;
+        return;
     case STMTBUF_READY:
         remember(t, t->sb.buf, t->sb.len);
         session_submit(t->session, t->sb.buf, t->sb.len, false);
         stmtbuf_reset(&t->sb);
-        return true;
+        return;
     case STMTBUF_NOMEM:
         warn(t, "aiobox: out of memory; statement dropped\n");
         stmtbuf_reset(&t->sb);
-        return false;
+        return;
     }
-    return false;
 }
 
 /* A line with embedded newlines (a bracketed paste, or a multi-line
  * statement recalled from history) at the primary prompt runs as a block:
  * its statements in order, only the last one's value shown, as CPython
  * 3.13's REPL runs a paste. Inside a pending block its lines are typed. */
-static bool push_block(struct term *t, const char *text, size_t len)
+static void push_block(struct term *t, const char *text, size_t len)
 {
     if (stmtbuf_empty(&t->sb)) {
         remember(t, text, len);
         session_submit(t->session, text, len, true);
-        return true;
+        return;
     }
-    bool submitted = false;
     const char *p = text, *end = text + len;
     for (;;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (push_line(t, p, n))
-            submitted = true;
+        push_line(t, p, n);
         if (!nl)
             break;
         p = nl + 1;
     }
-    return submitted;
+}
+
+static void input_line(struct term *t, char *line)
+{
+    leave_prompt(t);
+    if (!line)
+        session_input_reply(t->session, "", 0, true);
+    else {
+        size_t len;
+        char *clean = frontend_clean_line(line, strlen(line), &len, 0, warn, t);
+        session_input_reply(t->session, clean ? clean : "", clean ? len : 0, false);
+        free(clean);
+    }
+    free(line);
+    show_prompt(t);  /* a background task's input(): back to the prompt */
 }
 
 static void on_line(char *line)
 {
     struct term *t = g_term;
     if (t->mode == MODE_INPUT) {
-        leave_prompt(t);
-        if (!line)
-            session_input_reply(t->session, "", 0, true);
-        else {
-            size_t len;
-            char *clean = frontend_clean_line(line, strlen(line), &len, 0, warn, t);
-            session_input_reply(t->session, clean ? clean : "", clean ? len : 0, false);
-            free(clean);
-        }
-        free(line);
+        input_line(t, line);
         return;
     }
+    /* Off the prompt first: the session may answer at once (a ':' command,
+     * no executor), and that answer must not land inside readline's line. */
+    leave_prompt(t);
     if (!line) {
         /* Ctrl-D: as code.interact does at EOF. */
-        leave_prompt(t);
-        out_str(1, "\n");
         finish(t, 0);
         return;
     }
@@ -194,43 +282,35 @@ static void on_line(char *line)
     char *clean = frontend_clean_line(line, strlen(line), &len, (unsigned long)history_length + 1,
                                       warn, t);
     free(line);
-    if (!clean)
-        return;
-    bool submitted = memchr(clean, '\n', len) ? push_block(t, clean, len)
-                                              : push_line(t, clean, len);
-    free(clean);
-    if (submitted) {
-        leave_prompt(t);
-        t->at_line_start = true;
-    } else
-        rl_set_prompt(stmtbuf_empty(&t->sb) ? ">>> " : "... ");
-}
-
-static void on_tty_readable(uv_poll_t *p, int status, int events)
-{
-    (void)p; (void)events;
-    if (status < 0 || g_term->mode == MODE_IDLE)
-        return;
-    rl_callback_read_char();
-}
-
-static void show_prompt(struct term *t)
-{
-    if (t->finished || t->mode != MODE_IDLE)
-        return;
-    t->mode = MODE_PROMPT;
-    rl_callback_handler_install(stmtbuf_empty(&t->sb) ? ">>> " : "... ", on_line);
-    uv_poll_start(&t->poll, UV_READABLE, on_tty_readable);
+    if (clean) {
+        if (memchr(clean, '\n', len))
+            push_block(t, clean, len);
+        else
+            push_line(t, clean, len);
+        free(clean);
+    }
+    show_prompt(t);
 }
 
 /* --- session events ----------------------------------------------------- */
 
-static void fe_done(void *fe, uint64_t id)
+static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
 {
     struct term *t = fe;
     (void)id;
-    if (!session_busy(t->session))
-        show_prompt(t);
+    if (r) {
+        set_prompt(t, 0, r->ps1);
+        set_prompt(t, 1, r->ps2);
+        if (r->status == PROTO_STATUS_EXIT)
+            return;  /* fe_exit follows: no prompt in between */
+    }
+    if (t->mode == MODE_INPUT) {
+        /* The statement ended (its executor died) while input() waited. */
+        discard_line();
+        rl_crlf();
+        leave_prompt(t);
+    }
+    show_prompt(t);
 }
 
 static void fe_input(void *fe, const char *prompt, size_t len)
@@ -238,11 +318,24 @@ static void fe_input(void *fe, const char *prompt, size_t len)
     struct term *t = fe;
     if (t->finished)
         return;
+    size_t n;
+    char *shown = frontend_prompt(prompt, len, true, true, &n);
+    free(t->input_prompt);
+    t->input_prompt = shown;
+    if (t->mode == MODE_PROMPT) {
+        /* A background task's input() while the user types: keep the
+         * partial line for when the prompt comes back. */
+        free(t->saved_line);
+        t->saved_line = strdup(rl_line_buffer);
+        t->saved_point = rl_point;
+        rl_clear_visible_line();
+        discard_line();
+    } else if (t->mode == MODE_INPUT) {
+        discard_line();
+        rl_crlf();
+    }
     leave_prompt(t);
-    snprintf(t->input_prompt, sizeof t->input_prompt, "%.*s", (int)len, prompt);
-    t->mode = MODE_INPUT;
-    rl_callback_handler_install(t->input_prompt, on_line);
-    uv_poll_start(&t->poll, UV_READABLE, on_tty_readable);
+    install(t, MODE_INPUT, shown ? shown : "");
 }
 
 static void fe_exit(void *fe, int code)
@@ -265,41 +358,53 @@ static void free_matches(struct term *t)
 static char *match_generator(const char *text, int state)
 {
     struct term *t = g_term;
-    (void)text;
+    size_t n = strlen(text);
     if (state == 0)
         t->match_next = 0;
-    if (!t->matches || !t->matches[t->match_next])
-        return NULL;
-    return strdup(t->matches[t->match_next++]);
+    while (t->matches && t->matches[t->match_next]) {
+        const char *m = t->matches[t->match_next++];
+        if (strncmp(m, text, n) == 0)
+            return strdup(m);
+    }
+    return NULL;
 }
 
 static char **attempted_completion(const char *text, int start, int end)
 {
     (void)start; (void)end;
     rl_attempted_completion_over = 1;  /* never fall back to file names */
+    /* Readline resets these before every completion. */
+    rl_completion_append_character = '\0';
+    rl_completion_suppress_append = 1;
     return rl_completion_matches(text, match_generator);
 }
 
 static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n)
 {
     struct term *t = fe;
-    if (id != t->complete_id || t->mode == MODE_IDLE)
+    if (id != t->complete_id || t->mode != MODE_PROMPT)
         return;
-    uv_timer_stop(&t->complete_timer);
-    t->complete_id = 0;
+    cancel_completion(t);
+    /* Typed on meanwhile: the answer is for another word. */
+    if (!t->line_at_tab || strcmp(t->line_at_tab, rl_line_buffer) != 0 ||
+        t->point_at_tab != rl_point)
+        return;
     free_matches(t);
     t->matches = calloc(n + 1, sizeof *t->matches);
     if (!t->matches)
         return;
     for (size_t i = 0, j = 0; i < n; i++) {
         char *s = proto_str_dup(m[i]);
-        if (s && !memchr(s, '\n', m[i].len))
+        if (s && !memchr(s, '\n', m[i].len) && strlen(s) == m[i].len)
             t->matches[j++] = s;
         else
             free(s);
     }
-    rl_complete_internal(t->complete_list ? '?' : '\t');
+    /* '!': complete what is common, and list the candidates if several. */
+    rl_complete_internal(t->complete_list ? '!' : '\t');
+    free_matches(t);
     rl_redisplay();
+    fflush(rl_outstream);
 }
 
 static void on_complete_timeout(uv_timer_t *timer)
@@ -311,22 +416,25 @@ static void on_complete_timeout(uv_timer_t *timer)
 static int on_tab(int count, int key)
 {
     struct term *t = g_term;
-    (void)count; (void)key;
-    if (t->complete_id)
+    bool again = rl_last_func == on_tab;
+    if (t->mode != MODE_PROMPT)
+        return rl_insert(count, key);  /* input(): the user's data */
+    if (t->complete_id) {
+        t->complete_list |= again;  /* TAB TAB before the first answer */
         return 0;
+    }
     int start = rl_point;
     while (start > 0 && !strchr(WORD_DELIMS, rl_line_buffer[start - 1]))
         start--;
-    if (start == rl_point && (start == 0 || rl_line_buffer[start - 1] != '.')) {
-        /* Nothing typed yet on this word: indent, as CPython 3.13 does. */
-        if (rl_point == 0 || strspn(rl_line_buffer, " \t") >= (size_t)rl_point) {
-            rl_insert_text("    ");
-            return 0;
-        }
+    if (strspn(rl_line_buffer, " \t") >= (size_t)rl_point) {
+        /* Nothing typed yet on this line: indent, as CPython 3.13 does. */
+        rl_insert_text("    ");
+        return 0;
     }
-    t->complete_list = t->line_at_tab && strcmp(t->line_at_tab, rl_line_buffer) == 0;
+    t->complete_list = again;
     free(t->line_at_tab);
     t->line_at_tab = strdup(rl_line_buffer);
+    t->point_at_tab = rl_point;
     t->complete_id = session_complete(t->session, rl_line_buffer + start,
                                       (size_t)(rl_point - start));
     if (t->complete_id)
@@ -340,20 +448,37 @@ static void on_sigint(uv_signal_t *h, int sig)
 {
     struct term *t = h->data;
     (void)sig;
+    if (t->finished)
+        return;
     if (t->mode == MODE_PROMPT) {
         /* Discard the line and any pending block, as CPython 3.13 does. */
-        rl_free_line_state();
-        rl_callback_sigcleanup();
-        rl_replace_line("", 0);
-        rl_point = rl_end = 0;
+        discard_line();
+        cancel_completion(t);
         stmtbuf_reset(&t->sb);
+        free(t->saved_line);
+        t->saved_line = NULL;
         rl_crlf();
         fflush(rl_outstream);
         out_str(2, "KeyboardInterrupt\n");
-        rl_set_prompt(">>> ");
+        rl_set_prompt(t->ps[0]);
         rl_on_new_line();
         rl_redisplay();
+        fflush(rl_outstream);
         return;
+    }
+    if (t->mode == MODE_INPUT) {
+        discard_line();
+        rl_crlf();
+        fflush(rl_outstream);
+        leave_prompt(t);
+        if (!session_busy(t->session)) {
+            /* A background task's input(): nothing to interrupt, so it
+             * gets end of input rather than waiting for ever. */
+            out_str(2, "KeyboardInterrupt\n");
+            session_input_reply(t->session, "", 0, true);
+            show_prompt(t);
+            return;
+        }
     }
     session_interrupt(t->session);
 }
@@ -390,12 +515,15 @@ static void finish(struct term *t, int code)
 {
     if (t->finished)
         return;
+    leave_prompt(t);
     t->finished = true;
     t->exit_code = code;
-    leave_prompt(t);
     if (t->history_path)
         history_truncate_file(t->history_path, HISTORY_MAX);
-    session_close(t->session, on_session_closed, t);
+    if (t->session)
+        session_close(t->session, on_session_closed, t);
+    else
+        t->closed = true;
     t->session = NULL;
     uv_handle_t *hs[] = {(uv_handle_t *)&t->poll, (uv_handle_t *)&t->sigint,
                          (uv_handle_t *)&t->sigwinch, (uv_handle_t *)&t->sigterm,
@@ -416,14 +544,32 @@ static char *default_history(void)
     return path;
 }
 
+static void open_history(struct term *t, const char *path)
+{
+    t->history_path = path ? strdup(path) : default_history();
+    if (!t->history_path)
+        return;
+    int rc = read_history(t->history_path);
+    if (rc == ENOENT) {
+        int fd = open(t->history_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        rc = fd >= 0 ? 0 : errno;
+    }
+    if (rc) {
+        fprintf(stderr, "aiobox: history %s: %s; history will not be saved\n",
+                t->history_path, strerror(rc));
+        free(t->history_path);
+        t->history_path = NULL;
+    }
+}
+
 int term_run(uv_loop_t *loop, const struct session_config *scfg,
              const struct frontend_config *fcfg)
 {
     struct term t;
     memset(&t, 0, sizeof t);
     g_term = &t;
-    t.loop = loop;
-    t.at_line_start = true;
     stmtbuf_init(&t.sb);
 
     /* A private open file description: polling makes it non-blocking, and
@@ -435,7 +581,17 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
         out_str(2, "aiobox: cannot open the terminal for input; reading it as a pipe\n");
         if (t.tty_fd >= 0)
             close(t.tty_fd);
+        g_term = NULL;
         return pipein_run(loop, scfg, fcfg);
+    }
+    t.ps[0] = strdup(">>> ");
+    t.ps[1] = strdup("... ");
+    if (!t.ps[0] || !t.ps[1]) {
+        out_str(2, "aiobox: out of memory\n");
+        free(t.ps[0]);
+        free(t.ps[1]);
+        fclose(t.tty_in);
+        return 1;
     }
 
     rl_instream = t.tty_in;
@@ -444,26 +600,16 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
     rl_catch_sigwinch = 0;
     rl_readline_name = "aiobox";
     rl_basic_word_break_characters = WORD_DELIMS;
-    rl_completion_append_character = '\0';
     rl_attempted_completion_function = attempted_completion;
     rl_bind_key('\t', on_tab);
+    /* Timestamps delimit the entries in the file, so that a multi-line
+     * statement comes back as one; readline writes them only with a
+     * comment character set. */
+    history_comment_char = '#';
     history_write_timestamps = 1;
     history_multiline_entries = 1;
     using_history();
-    t.history_path = fcfg->history_path ? strdup(fcfg->history_path) : default_history();
-    if (t.history_path) {
-        int rc = read_history(t.history_path);
-        if (rc && rc != ENOENT) {
-            fprintf(stderr, "aiobox: history %s: %s; history will not be saved\n",
-                    t.history_path, strerror(rc));
-            free(t.history_path);
-            t.history_path = NULL;
-        } else if (rc == ENOENT) {
-            int fd = open(t.history_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-            if (fd >= 0)
-                close(fd);
-        }
-    }
+    open_history(&t, fcfg->history_path);
 
     uv_poll_init(loop, &t.poll, t.tty_fd);
     uv_signal_init(loop, &t.sigint);
@@ -483,7 +629,7 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
         out_str(2, fcfg->banner);
     if (session_new(&t.session, loop, scfg, &term_ops, &t)) {
         out_str(2, "aiobox: out of memory\n");
-        return 1;
+        finish(&t, 1);
     }
     show_prompt(&t);
     while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
@@ -491,7 +637,11 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
     rl_callback_handler_remove();
     free_matches(&t);
     free(t.line_at_tab);
+    free(t.saved_line);
+    free(t.input_prompt);
     free(t.history_path);
+    free(t.ps[0]);
+    free(t.ps[1]);
     stmtbuf_free(&t.sb);
     clear_history();
     fclose(t.tty_in);

@@ -54,6 +54,8 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         SAME_INT(result, status);
         SAME_STR(result, display);
         SAME_INT(result, exit_code);
+        SAME_STR(result, ps1);
+        SAME_STR(result, ps2);
         break;
     case PROTO_COMPLETE:
         SAME_INT(complete, id);

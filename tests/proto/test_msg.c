@@ -361,8 +361,9 @@ START_TEST(test_invalid_utf8_fields)
     } fields[] = {
         {PROTO_READY, "python"}, {PROTO_READY, "sandbox"}, {PROTO_EXEC, "source"},
         {PROTO_OUTPUT, "text"}, {PROTO_OUTPUT, "stream"}, {PROTO_RESULT, "display"},
-        {PROTO_RESULT, "status"}, {PROTO_RESULT, "ps1"}, {PROTO_RESULT, "ps2"}, {PROTO_COMPLETE, "text"}, {PROTO_INPUT, "prompt"},
-        {PROTO_INPUT_REPLY, "text"}, {PROTO_ERROR, "message"}, {PROTO_COMPLETIONS, "matches"},
+        {PROTO_RESULT, "status"}, {PROTO_RESULT, "ps1"}, {PROTO_RESULT, "ps2"},
+        {PROTO_COMPLETE, "text"}, {PROTO_INPUT, "prompt"}, {PROTO_INPUT_REPLY, "text"},
+        {PROTO_ERROR, "message"}, {PROTO_COMPLETIONS, "matches"},
     };
     static const struct {
         const char *bytes;

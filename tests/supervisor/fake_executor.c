@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -66,6 +67,8 @@ static void result(uint64_t id, enum proto_status st, int64_t code)
     m.u.result.status = st;
     m.u.result.display = proto_str_c("");
     m.u.result.exit_code = code;
+    m.u.result.ps1 = proto_str_c(">>> ");
+    m.u.result.ps2 = proto_str_c("... ");
     send_msg(&m);
 }
 
@@ -117,6 +120,19 @@ static void run(uint64_t id, const char *src)
     } else if (!strcmp(src, "escapes")) {
         const char *t = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\xc2\x9b" "6n\n";
         output(id, PROTO_STDOUT, t, strlen(t));
+        result(id, PROTO_STATUS_OK, 0);
+    } else if (!strncmp(src, "live ", 5)) {
+        /* Serves for a while before the next statement: the restart
+         * budget counts only deaths soon after an executor's start. */
+        struct timespec ts = {.tv_sec = atoi(src + 5)};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        output(id, PROTO_STDOUT, "lived\n", 6);
+        result(id, PROTO_STATUS_OK, 0);
+    } else if (!strcmp(src, "pid")) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "%d\n", (int)getpid());
+        output(id, PROTO_STDOUT, line, (size_t)n);
         result(id, PROTO_STATUS_OK, 0);
     } else if (!strcmp(src, "segv")) {
         raise(SIGSEGV);

@@ -1,0 +1,429 @@
+"""The terminal front end, driven on a real pseudo-terminal: prompts,
+Ctrl-C at the prompt and during statements, the grace-period kill,
+completion, history, bracketed paste, background output while typing,
+input(), sanitised output, sys.ps1/sys.ps2, and the ways out."""
+import os
+import re
+import unittest
+
+import harness
+from ptyharness import (CTRL_C, CTRL_D, PASTE_END, PASTE_START, PROMPT, TAB, UP,
+                        PtySession, visible)
+
+# The continuation prompt as the terminal shows it.
+PS2 = rb'\.\.\. '
+KI = b'KeyboardInterrupt'
+
+
+class TtyCase(unittest.TestCase):
+    maxDiff = None
+
+    def start(self, *args, **kw):
+        s = PtySession(args=('--no-standby', *args), **kw)
+        self.addCleanup(s.close)
+        self.addCleanup(self.leave_cleanly, s)
+        s.expect_prompt()
+        return s
+
+    def leave_cleanly(self, s):
+        """Every session ends with ^D at a fresh prompt, exit status 0, and
+        nothing from the sanitizers."""
+        if s.proc.poll() is None:
+            s.pos = len(s.data)
+            s.send(CTRL_C)
+            s.expect(PROMPT)
+            s.send(CTRL_D)
+            self.assertEqual(s.wait_exit(), 0, s.data[-2000:])
+        for report in (b'Sanitizer', b'runtime error:'):
+            self.assertNotIn(report, s.data)
+
+    def ready(self, *args, **kw):
+        """A session whose executor is known to be up (a statement ran)."""
+        s = self.start(*args, **kw)
+        self.assertIn(b'ready', s.run('print("re" + "ady")'))
+        return s
+
+    def last_line(self, s):
+        lines = s.screen_lines()
+        return lines[-1] if lines else ''
+
+    def assert_output(self, s, statement, expected):
+        shown = s.run(statement)
+        lines = [line for line in visible(shown)[1:] if line]
+        self.assertEqual(lines, expected, f'{statement!r} showed {shown!r}')
+
+
+class Prompts(TtyCase):
+    def test_first_prompt_before_executor_ready(self):
+        s = PtySession(args=('--no-standby',), quiet=False)
+        self.addCleanup(s.close)
+        self.addCleanup(self.leave_cleanly, s)
+        first = s.expect_prompt()
+        # Typed at once, long before the executor can be ready.
+        s.line('6 * 7')
+        s.expect(rb'\r\n42\r\n')
+        s.expect_prompt()
+        ready = re.search(rb'aiobox: executor \d+ ready', s.data)
+        self.assertIsNotNone(ready, s.data)
+        self.assertLess(first.start(), ready.start(),
+                        'the first prompt waited for the executor')
+
+    def test_expression_value(self):
+        s = self.start()
+        self.assert_output(s, '1+1', ['2'])
+
+    def test_typeahead_is_kept(self):
+        s = self.ready()
+        s.line('import time; print("bu" + "sy"); time.sleep(1)')
+        s.expect('busy')
+        # Typed while the statement runs: kept by the terminal, run after it.
+        s.line('ahead = 5')
+        s.expect(PROMPT)
+        s.expect(PROMPT)
+        self.assert_output(s, 'ahead', ['5'])
+
+    def test_ps1_and_ps2_from_user_code(self):
+        s = self.ready()
+        s.run('import sys; sys.ps1 = "I" + "n: "; sys.ps2 = 6 * 7', then=rb'In: ')
+        s.line('if True:')
+        s.expect(rb'42')
+        s.line('    pass')
+        s.expect(rb'42')
+        s.line('')
+        s.expect(rb'In: ')
+        s.run('sys.ps1 = "\\x1b[32mgreen>\\x1b[0m "', then=rb'\x1b\[32mgreen>\x1b\[0m ')
+        # Readline's invisible-text markers never reach the terminal.
+        self.assertNotIn(b'\x01', s.data)
+        self.assertNotIn(b'\x02', s.data)
+        s.run('sys.ps1 = "\\x1b]0;title\\x07\\x1b[2J$ "', then=rb'\^\[\]0;title\^G\^\[\[2J\$ ')
+        s.run('del sys.ps1', then=PROMPT)
+        self.assertNotIn(b'\x1b]0;', s.data)
+        self.assertNotIn(b'\x1b[2J', s.data)
+
+    def test_supervisor_command_returns_to_the_prompt(self):
+        s = self.ready()
+        shown = s.run(':help')
+        self.assertIn(b':status', shown)
+        self.assert_output(s, '2+2', ['4'])
+
+
+class Interrupts(TtyCase):
+    def test_ctrl_c_discards_a_half_typed_line(self):
+        s = self.ready()
+        s.send('discarded = 1')
+        s.expect('discarded = 1')
+        s.send(CTRL_C)
+        s.expect(KI + rb'\r\n' + PROMPT)
+        self.assert_output(s, '2+3', ['5'])
+        shown = s.run('discarded')
+        self.assertIn(b"NameError: name 'discarded' is not defined", shown)
+
+    def test_ctrl_c_discards_a_pending_block(self):
+        s = self.ready()
+        s.line('if True:')
+        s.expect(PS2)
+        s.line('    pending = 1')
+        s.expect(PS2)
+        s.send(CTRL_C)
+        s.expect(KI + rb'\r\n' + PROMPT)
+        # Back at the primary prompt: a new statement runs on its own.
+        self.assert_output(s, 'print("clean")', ['clean'])
+        shown = s.run('pending')
+        self.assertIn(b"NameError: name 'pending' is not defined", shown)
+
+    def interrupt(self, s, statement, started):
+        s.run('kept = 42')
+        mark = len(s.data)
+        s.line(statement)
+        s.expect(started)  # the statement runs: a ^C now is for it
+        s.send(CTRL_C)
+        s.expect(KI)
+        s.expect_prompt()
+        self.assertEqual(s.data[mark:].count(KI), 1, s.data[mark:])
+        self.assertNotIn(b'Traceback', s.data[mark:])
+        self.assert_output(s, 'kept', ['42'])
+        self.assert_output(s, '"still" + " here"', ["'still here'"])
+
+    def test_ctrl_c_during_await(self):
+        s = self.ready()
+        self.interrupt(s, 'print("sleep" + "ing"); await asyncio.sleep(30)', 'sleeping')
+
+    def test_ctrl_c_during_busy_loop(self):
+        s = self.ready()
+        s.send(PASTE_START + b'def spin():\n    print("spin" + "ning")\n    while True: pass'
+               + PASTE_END + b'\r')
+        s.expect_prompt()
+        self.interrupt(s, 'spin()', 'spinning')
+
+    def test_ignored_sigint_kills_after_grace(self):
+        s = self.ready('--grace', '0.5')
+        old_pid = s.run('import os; os.getpid()')
+        self.assertRegex(old_pid, rb'\r\d+\r\n')
+        s.run('kept = 1; import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)')
+        s.line('print("spin" + "ning"); exec("while True: pass")')
+        s.expect('spinning')
+        s.send(CTRL_C)
+        s.expect(rb'executor did not stop within 0\.5 s of an interrupt: killed')
+        s.expect(rb'started a new executor')
+        s.expect_prompt()
+        new_pid = s.run('import os; os.getpid()')
+        self.assertRegex(new_pid, rb'\r\d+\r\n')
+        self.assertNotEqual(visible(old_pid), visible(new_pid))
+        self.assertIn(b"NameError: name 'kept' is not defined", s.run('kept'))
+
+    def test_ctrl_c_during_input(self):
+        s = self.ready()
+        s.run('kept = 3')
+        mark = len(s.data)
+        s.line('answer = input("say" + ": ")')
+        s.expect('say: ')
+        s.send('half')
+        s.expect('half')
+        s.send(CTRL_C)
+        s.expect(KI)
+        s.expect_prompt()
+        self.assertEqual(s.data[mark:].count(KI), 1, s.data[mark:])
+        self.assert_output(s, 'kept', ['3'])
+        self.assertIn(b"NameError: name 'answer' is not defined", s.run('answer'))
+
+
+class Completion(TtyCase):
+    def test_unique_completion(self):
+        s = self.ready()
+        s.send('await asyncio.sle')
+        s.expect('sle')
+        s.send(TAB)
+        s.expect(rb'ep\(')
+        self.assertEqual(self.last_line(s), '>>> await asyncio.sleep(')
+        s.send('0)\r')
+        s.expect_prompt()
+        self.assertNotIn(b'Error', s.data)
+        self.assert_output(s, '"done"', ["'done'"])
+
+    def test_ambiguous_completion_lists(self):
+        s = self.ready()
+        s.send('asyncio.ru')
+        s.expect('ru')
+        s.send(TAB + TAB)
+        listing = s.expect(rb'\r\n(.*?)\r\n' + PROMPT + rb'asyncio\.run').group(1)
+        for name in (b'asyncio.run(', b'asyncio.run_coroutine_threadsafe(', b'asyncio.runners'):
+            self.assertIn(name, listing)
+        s.send(CTRL_C)
+        s.expect(KI + rb'\r\n' + PROMPT)
+
+    def test_no_completion_while_the_executor_is_busy(self):
+        s = self.ready()
+        s.send(PASTE_START + b'async def hog():\n    print("hog" + "ging")\n'
+               b'    import time; time.sleep(2)\n' + PASTE_END + b'\r')
+        s.expect_prompt()
+        s.run('t = asyncio.get_running_loop().call_later(0.1, lambda: '
+              'asyncio.ensure_future(hog()))')
+        s.expect('hogging')
+        s.expect_prompt()
+        # The executor's loop is blocked: TAB gets no answer, typing goes on.
+        s.send('await asyncio.sle' + '\t')
+        s.send('ep(0)')
+        s.expect(rb'ep\(0\)')
+        self.assertEqual(self.last_line(s), '>>> await asyncio.sleep(0)')
+        s.send('\r')
+        s.expect_prompt()
+        self.assertNotIn(b'Error', s.data)
+        self.assert_output(s, '"after"', ["'after'"])
+
+
+class History(TtyCase):
+    def test_recall_one_line(self):
+        s = self.ready()
+        s.run('hv = 3')
+        self.assert_output(s, 'hv * 2', ['6'])
+        s.send(UP)
+        s.expect_screen(['>>> hv * 2'])
+        s.send(UP)
+        s.expect_screen(['>>> hv = 3'])
+        s.send('0\r')
+        s.expect_prompt()
+        self.assert_output(s, 'hv', ['30'])
+
+    def test_recall_multi_line_statement(self):
+        s = self.ready()
+        s.line('def g():')
+        s.expect(PS2)
+        s.line('    return 5')
+        s.expect(PS2)
+        s.line('')
+        s.expect_prompt()
+        self.assert_output(s, 'g()', ['5'])
+        s.send(UP + UP)
+        # One history entry: the whole block comes back at once.
+        s.expect_screen(['>>> def g():', '    return 5'])
+        s.send('\r')
+        s.expect_prompt()
+        self.assert_output(s, 'g()', ['5'])
+
+    def test_history_persists_across_sessions(self):
+        s = self.ready()
+        s.run('persisted = 1')
+        s.line('def h():')
+        s.expect(PS2)
+        s.line('    return 7')
+        s.expect(PS2)
+        s.line('')
+        s.expect_prompt()
+        s.send(CTRL_D)
+        self.assertEqual(s.wait_exit(), 0)
+        with open(s.history, 'rb') as f:
+            saved = f.read()
+        self.assertIn(b'persisted = 1', saved)
+        self.assertIn(b'def h():\n    return 7', saved)
+
+        again = self.start(home=s.home, history=s.history)
+        again.send(UP)
+        again.expect_screen(['>>> def h():', '    return 7'])
+        again.send('\r')
+        again.expect_prompt()
+        self.assert_output(again, 'h()', ['7'])
+
+    def test_default_history_file_in_home(self):
+        s = self.ready(history=False)
+        s.run('in_home = 1')
+        s.send(CTRL_D)
+        self.assertEqual(s.wait_exit(), 0)
+        with open(os.path.join(s.home, '.aiobox_history'), 'rb') as f:
+            self.assertIn(b'in_home = 1', f.read())
+
+
+class Paste(TtyCase):
+    def test_pasted_block_runs_like_3_13(self):
+        s = self.ready()
+        mark = len(s.data)
+        s.send(PASTE_START + b'def f():\n    return 1\nf()' + PASTE_END)
+        s.expect(rb'f\(\)')
+        s.send('\r')
+        s.expect(rb'\r1\r\n')
+        s.expect_prompt()
+        self.assertEqual(s.screen_lines()[-5:], ['>>> def f():', '    return 1', 'f()', '1', '>>>'])
+        self.assertNotIn(b'...', s.data[mark:])
+
+    def test_pasted_statements_run_in_order(self):
+        s = self.ready()
+        s.send(PASTE_START + b'a = 1\nprint("first", a)\nb = a + 1\nprint("second", b)'
+               + PASTE_END + b'\r')
+        s.expect(rb'first 1\r\nsecond 2\r\n')
+        s.expect_prompt()
+
+
+class Background(TtyCase):
+    def test_output_above_a_partial_line(self):
+        s = self.ready()
+        s.send(PASTE_START + b'async def later():\n    await asyncio.sleep(1)\n'
+               b'    print("background " + "output")\n' + PASTE_END + b'\r')
+        s.expect_prompt()
+        s.run('task = asyncio.ensure_future(later())')
+        s.send('partial = 7')
+        typed = s.expect('partial = 7')
+        out = s.expect('background output')
+        self.assertLess(typed.start(), out.start(),
+                        'the task printed before the line was typed')
+        s.expect(PROMPT + rb'partial = 7')
+        self.assertEqual(s.screen_lines()[-2:], ['background output', '>>> partial = 7'])
+        s.send('\r')
+        s.expect_prompt()
+        self.assert_output(s, 'partial', ['7'])
+
+    def test_background_input_keeps_the_partial_line(self):
+        s = self.ready()
+        s.send(PASTE_START + b'async def ask():\n    await asyncio.sleep(1)\n'
+               b'    print("got", input("bg? "))\n' + PASTE_END + b'\r')
+        s.expect_prompt()
+        s.run('task = asyncio.ensure_future(ask())')
+        s.send('keep = 1')
+        s.expect('keep = 1')
+        s.expect(rb'bg\? ')
+        s.line('yes')
+        s.expect('got yes')
+        s.expect(PROMPT + rb'keep = 1')
+        s.send('\r')
+        s.expect_prompt()
+        self.assert_output(s, 'keep', ['1'])
+
+
+class Input(TtyCase):
+    def test_input_with_prompt(self):
+        s = self.ready()
+        s.line('name = input("your " + "name? ")')
+        s.expect(rb'your name\? ')
+        s.line('Ada')
+        s.expect_prompt()
+        self.assert_output(s, 'name', ["'Ada'"])
+
+    def test_input_at_end_of_input(self):
+        s = self.ready()
+        s.line('input("eof" + "? ")')
+        s.expect(rb'eof\? ')
+        s.send(CTRL_D)
+        s.expect(rb'EOFError')
+        s.expect_prompt()
+        self.assert_output(s, '5', ['5'])
+
+
+class Sanitising(TtyCase):
+    def test_escape_sequences_are_neutralised(self):
+        s = self.ready()
+        shown = s.run(r'print("\x1b]0;title\x07A\x1b[2JB\x1b[31mred\x1b[0m")')
+        self.assertIn(b'^[]0;title^GA^[[2JB\x1b[31mred\x1b[0m', shown)
+        shown = s.run(r'import os; os.write(1, b"\x1b]52;c;Zm9v\x07raw \xff!\n")')
+        self.assertIn(b'^[]52;c;Zm9v^Graw \xef\xbf\xbd!', shown)
+        s.line(r'input("\x1b[2Jask: ")')
+        s.expect(rb'\^\[\[2Jask: ')
+        s.line('x')
+        s.expect_prompt()
+        for bad in (b'\x1b]0;', b'\x1b]52;', b'\x1b[2J', b'\xff'):
+            self.assertNotIn(bad, s.data)
+
+
+class PipedPrompts(unittest.TestCase):
+    """sys.ps1/sys.ps2 reach the piped front end too, written as CPython's
+    piped REPL writes them."""
+    maxDiff = None
+
+    def test_prompts_as_cpython_writes_them(self):
+        stdin = (b'import sys\nsys.ps1 = "\\x1b[1mIn\\0: "\nsys.ps2 = 3\nif 1:\n  pass\n\n'
+                 b'exit(3)\n')
+        rc, out, _ = harness.run_aiobox(stdin)
+        ref_rc, ref_out, _ = harness.run_reference(stdin)
+        self.assertEqual(out, ref_out)
+        self.assertEqual(out, b'>>> >>> ' + b'\x1b[1mIn\0: ' * 2 + b'33\x1b[1mIn\0: ')
+        self.assertEqual((rc, ref_rc), (3, 3))
+
+    def test_unusable_prompts_fall_back(self):
+        # CPython's REPL dies on the first two; aiobox keeps the default.
+        stdin = (b'import sys\nclass P:\n  def __str__(self): raise ValueError\n\n'
+                 b'sys.ps1 = P()\n1\ndel sys.ps1\n2\nsys.ps1 = "x" * 300\n')
+        rc, out, _ = harness.run_aiobox(stdin)
+        self.assertEqual(out, b'>>> >>> ... ... >>> >>> 1\n>>> >>> 2\n>>> ' + b'x' * 256)
+        self.assertEqual(rc, 0)
+
+
+class Leaving(TtyCase):
+    def test_ctrl_d_exits_and_restores_the_terminal(self):
+        s = self.ready()
+        s.send(CTRL_D)
+        self.assertEqual(s.wait_exit(), 0)
+        self.assertEqual(s.terminal_attrs(), s.saved_attrs)
+
+    def test_exit_code(self):
+        s = self.ready()
+        mark = len(s.data)
+        s.line('exit(3)')
+        self.assertEqual(s.wait_exit(), 3)
+        self.assertNotIn(b'>>>', s.data[mark:], 'a prompt after exit()')
+        self.assertEqual(s.terminal_attrs(), s.saved_attrs)
+
+    def test_system_exit_code(self):
+        s = self.ready()
+        s.line('raise SystemExit(5)')
+        self.assertEqual(s.wait_exit(), 5)
+
+
+if __name__ == '__main__':
+    harness.main('supervisor-tty')
