@@ -63,5 +63,8 @@ enum stmtbuf_state stmtbuf_push(struct stmtbuf *b, const char *line, size_t len)
     b->buf[b->len] = '\0';
     if (blank_or_comments(b->buf, b->len))
         return STMTBUF_NOTHING;
-    return pyparse_verdict(b->buf, b->len) == PYPARSE_INCOMPLETE ? STMTBUF_MORE : STMTBUF_READY;
+    /* As the asyncio REPL compiles: top-level await is allowed. */
+    return pyparse_verdict_flags(b->buf, b->len, PYPARSE_TOP_LEVEL_AWAIT) == PYPARSE_INCOMPLETE
+               ? STMTBUF_MORE
+               : STMTBUF_READY;
 }

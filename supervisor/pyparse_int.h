@@ -1,0 +1,211 @@
+/* Internals of the incomplete-input detector, shared by its own files only
+ * (pyparse_tok.c, pyparse_peg.c, pyparse_str.c, pyparse_gram.c,
+ * pyparse_uni.c, pyparse.c). Callers include pyparse.h. */
+#ifndef AIOBOX_PYPARSE_INT_H
+#define AIOBOX_PYPARSE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Token types: the operators are in the order of tools/gen_pyparse_gram.py;
+ * hard keywords are PYPARSE_T_KEYWORD + their index in pyparse_keywords. */
+enum pyparse_token_type {
+    PYPARSE_T_ENDMARKER, PYPARSE_T_NAME, PYPARSE_T_NUMBER, PYPARSE_T_STRING,
+    PYPARSE_T_NEWLINE, PYPARSE_T_INDENT, PYPARSE_T_DEDENT,
+    PYPARSE_T_LPAR, PYPARSE_T_RPAR, PYPARSE_T_LSQB, PYPARSE_T_RSQB,
+    PYPARSE_T_COLON, PYPARSE_T_COMMA, PYPARSE_T_SEMI, PYPARSE_T_PLUS,
+    PYPARSE_T_MINUS, PYPARSE_T_STAR, PYPARSE_T_SLASH, PYPARSE_T_VBAR,
+    PYPARSE_T_AMPER, PYPARSE_T_LESS, PYPARSE_T_GREATER, PYPARSE_T_EQUAL,
+    PYPARSE_T_DOT, PYPARSE_T_PERCENT, PYPARSE_T_LBRACE, PYPARSE_T_RBRACE,
+    PYPARSE_T_EQEQUAL, PYPARSE_T_NOTEQUAL, PYPARSE_T_LESSEQUAL,
+    PYPARSE_T_GREATEREQUAL, PYPARSE_T_TILDE, PYPARSE_T_CIRCUMFLEX,
+    PYPARSE_T_LEFTSHIFT, PYPARSE_T_RIGHTSHIFT, PYPARSE_T_DOUBLESTAR,
+    PYPARSE_T_PLUSEQUAL, PYPARSE_T_MINEQUAL, PYPARSE_T_STAREQUAL,
+    PYPARSE_T_SLASHEQUAL, PYPARSE_T_PERCENTEQUAL, PYPARSE_T_AMPEREQUAL,
+    PYPARSE_T_VBAREQUAL, PYPARSE_T_CIRCUMFLEXEQUAL,
+    PYPARSE_T_LEFTSHIFTEQUAL, PYPARSE_T_RIGHTSHIFTEQUAL,
+    PYPARSE_T_DOUBLESTAREQUAL, PYPARSE_T_DOUBLESLASH,
+    PYPARSE_T_DOUBLESLASHEQUAL, PYPARSE_T_AT, PYPARSE_T_ATEQUAL,
+    PYPARSE_T_RARROW, PYPARSE_T_ELLIPSIS, PYPARSE_T_COLONEQUAL,
+    PYPARSE_T_OP,           /* any other punctuation: never in the grammar */
+    PYPARSE_T_ASYNC, PYPARSE_T_AWAIT, PYPARSE_T_TYPE_COMMENT,
+    PYPARSE_T_ERROR,        /* the tokenizer failed: see tok->done */
+    PYPARSE_T_KEYWORD,
+};
+
+/* Why the tokenizer stopped (CPython's E_* codes that matter here). */
+enum pyparse_done {
+    PYPARSE_OK,
+    PYPARSE_EOF,            /* tried to read past the end: E_EOF */
+    PYPARSE_EOFS,           /* EOF in a triple-quoted string */
+    PYPARSE_EOLS,           /* EOF in a single-quoted string */
+    PYPARSE_TOKERR,         /* any other tokenizer error */
+};
+
+struct pyparse_tok {
+    const char *buf;        /* the text, translated newlines */
+    size_t len;
+    size_t cur;             /* next byte to read */
+    size_t max_read;        /* how many bytes were ever read */
+    size_t start;           /* start of the token being read */
+    enum pyparse_done done;
+    bool atbol;
+    int pendin;             /* pending INDENT (>0) or DEDENT (<0) tokens */
+    int indent;
+    int level;              /* bracket nesting */
+    int indstack[100];
+    int altindstack[100];
+    char parenstack[200];
+};
+
+void pyparse_tok_init(struct pyparse_tok *tok, const char *buf, size_t len);
+/* Next token type; [*start, *end) is its text. */
+int pyparse_tok_get(struct pyparse_tok *tok, size_t *start, size_t *end);
+
+/* Unicode tables (pyparse_uni.c, generated). */
+bool pyparse_uni_id_start(uint32_t cp);
+bool pyparse_uni_id_continue(uint32_t cp);
+/* True when name (ASCII, any case) is a character name or alias that
+ * "\N{...}" accepts. */
+bool pyparse_uni_name_known(const char *name, size_t len);
+
+/* Grammar tables (pyparse_gram.c, generated). */
+enum pyparse_item_kind {
+    PYPARSE_I_TOKEN, PYPARSE_I_KEYWORD, PYPARSE_I_SOFT, PYPARSE_I_RULE,
+    PYPARSE_I_OPT, PYPARSE_I_STAR, PYPARSE_I_PLUS, PYPARSE_I_GATHER,
+    PYPARSE_I_AND, PYPARSE_I_NOT, PYPARSE_I_FORCED, PYPARSE_I_CUT,
+};
+enum pyparse_action {
+    PYPARSE_A_NONE,
+    PYPARSE_A_RAISE,        /* matched an error rule: SyntaxError */
+    PYPARSE_A_FAIL,         /* the action returns NULL */
+    PYPARSE_A_NOT_LTGT,     /* '!=' spelt '<>' fails */
+    PYPARSE_A_STRINGS,      /* concatenate (and so check) string literals */
+    PYPARSE_A_REAL,         /* NUMBER must not be imaginary */
+    PYPARSE_A_IMAG,         /* NUMBER must be imaginary */
+};
+enum { PYPARSE_R_MEMO = 1, PYPARSE_R_LEFTREC = 2, PYPARSE_R_NODE = 4 };
+
+struct pyparse_item { uint8_t kind; uint16_t a; uint16_t b; };
+struct pyparse_alt { uint16_t first; uint8_t count; uint8_t action; };
+struct pyparse_rule { const char *name; uint16_t first_alt; uint8_t alt_count; uint8_t flags; };
+struct pyparse_op { const char *text; int type; };
+
+extern const char *const pyparse_keywords[];
+extern const uint8_t pyparse_keyword_lengths[];
+extern const int pyparse_keyword_count;
+extern const char *const pyparse_soft_keywords[];
+extern const uint8_t pyparse_soft_keyword_lengths[];
+extern const struct pyparse_op pyparse_ops[];
+extern const int pyparse_op_count;
+extern const struct pyparse_item pyparse_items[];
+extern const uint16_t pyparse_seq[];
+extern const struct pyparse_alt pyparse_alts[];
+extern const struct pyparse_rule pyparse_rules[];
+extern const int pyparse_rule_count;
+extern const int pyparse_rule_interactive;
+extern const int pyparse_rule_fstring;
+extern const int pyparse_rule_function_def_raw, pyparse_rule_class_def_raw,
+    pyparse_rule_lambdef, pyparse_rule_listcomp, pyparse_rule_setcomp,
+    pyparse_rule_dictcomp, pyparse_rule_genexp, pyparse_rule_for_stmt,
+    pyparse_rule_while_stmt, pyparse_rule_block, pyparse_rule_else_block,
+    pyparse_rule_star_atom, pyparse_rule_single_target, pyparse_rule_del_t_atom,
+    pyparse_rule_param, pyparse_rule_param_star_annotation, pyparse_rule_lambda_param,
+    pyparse_rule_assignment, pyparse_rule_assignment_expression,
+    pyparse_rule_pattern_capture_target, pyparse_rule_dotted_as_name,
+    pyparse_rule_import_from_as_name, pyparse_rule_except_block,
+    pyparse_rule_except_star_block, pyparse_rule_global_stmt, pyparse_rule_nonlocal_stmt,
+    pyparse_rule_try_stmt, pyparse_rule_star_targets, pyparse_rule_star_targets_tuple_seq,
+    pyparse_rule_star_targets_list_seq, pyparse_rule_star_expressions, pyparse_rule_arguments,
+    pyparse_rule_match_stmt, pyparse_rule_case_block, pyparse_rule_guard,
+    pyparse_rule_as_pattern, pyparse_rule_or_pattern, pyparse_rule_closed_pattern,
+    pyparse_rule_capture_pattern, pyparse_rule_wildcard_pattern, pyparse_rule_group_pattern;
+
+/* The parse tree kept for the compile-stage checks: only the rules marked
+ * PYPARSE_R_NODE make nodes; a node's children are kids[kid..kid+nkids),
+ * in token order. */
+enum { PYPARSE_NODE_GROUP = -1 };   /* nodes gathered by left recursion */
+struct pyparse_node {
+    int rule;                       /* a rule index or PYPARSE_NODE_GROUP */
+    int first, end;         /* its tokens [first, end) */
+    int kid, nkids;
+};
+
+struct pyparse_tree {
+    const char *buf;
+    const int *type;        /* token types */
+    const size_t *start;    /* token text is buf[start[i] .. end[i]) */
+    const size_t *end;
+    int ntokens;
+    const uint8_t *inner;   /* PYPARSE_INNER_* of STRING tokens (f-strings) */
+    const struct pyparse_node *nodes;
+    const int *kids;
+    const int *top;         /* nodes of the statement itself */
+    int ntop;
+};
+
+/* What the expressions of an f-string hold that the scope of the f-string
+ * must allow: the compile-stage checks see them on its STRING token. */
+enum {
+    PYPARSE_INNER_YIELD = 1,
+    PYPARSE_INNER_YIELD_FROM = 2,
+    PYPARSE_INNER_AWAIT = 4,
+    PYPARSE_INNER_ASYNC_COMP = 8,   /* an async list/set/dict comprehension */
+};
+
+/* The PYPARSE_INNER_* flags of a parsed f-string expression. */
+unsigned pyparse_sem_inner(const struct pyparse_tree *tree);
+
+/* The errors CPython's symtable and compiler raise for a parsed statement
+ * that matter at the REPL ('return' outside function, 'break' outside
+ * loop, ...): returns true when there is none. */
+bool pyparse_sem_check(const struct pyparse_tree *tree, bool top_level_await);
+
+/* The checks of one match statement (pyparse_pat.c): true when fine. */
+bool pyparse_pat_check(const struct pyparse_tree *tree, const struct pyparse_node *match);
+
+/* Outcome of one parser run, in the terms codeop cares about. */
+enum pyparse_result {
+    PYPARSE_PARSED,         /* a tree came out */
+    PYPARSE_INCOMPLETE_INPUT, /* failed with the tokenizer at the end */
+    PYPARSE_SYNTAX_ERROR,   /* failed elsewhere: SyntaxError */
+    PYPARSE_OTHER_ERROR,    /* MemoryError (too deep): not a SyntaxError */
+};
+
+/* Where the tokenizer stood when a parser run ended. */
+struct pyparse_run_info {
+    size_t max_read;        /* bytes of the text it ever read */
+    int level;              /* bracket nesting */
+    enum pyparse_done done;
+    unsigned inner;         /* fstring rule, parsed: PYPARSE_INNER_* */
+};
+
+/* How pyparse_peg_run parses. */
+enum {
+    PYPARSE_RUN_SINGLE = 1,     /* 'single' mode, then the compile-stage checks */
+    PYPARSE_RUN_TOP_AWAIT = 2,  /* with ast.PyCF_ALLOW_TOP_LEVEL_AWAIT */
+};
+
+/* Parses buf[0..len) (newlines already translated) from start_rule, as
+ * CPython's first pegen pass with PyCF_ALLOW_INCOMPLETE_INPUT does.
+ * level is the parser stack already used by enclosing parsers (f-string
+ * expressions), 0 at the top. info, when
+ * not NULL, receives the tokenizer's final state. */
+enum pyparse_result pyparse_peg_run(const char *buf, size_t len, int start_rule,
+                                    unsigned mode, int level,
+                                    struct pyparse_run_info *info);
+
+/* Checks the literal tokens [starts[i], ends[i]) of buf as
+ * _PyPegen_concatenate_strings does; level is the parser stack in use.
+ * Returns 0 when fine, -1 for a SyntaxError, -2 for an error that is not
+ * a SyntaxError, -3 for an f-string expression that is "incomplete".
+ * *inner gets the PYPARSE_INNER_* flags of the f-string expressions. */
+int pyparse_str_concat(const char *buf, const size_t *starts, const size_t *ends,
+                       size_t n, int level, unsigned *inner);
+
+/* Checks a NUMBER token's value as _PyPegen_number_token does:
+ * 0 fine, -1 SyntaxError. */
+int pyparse_str_number(const char *text, size_t len);
+
+#endif

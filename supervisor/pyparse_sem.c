@@ -1,0 +1,849 @@
+/* The compile-stage errors of CPython 3.11 (Python/symtable.c,
+ * Python/compile.c) that can turn a statement the parser accepted into an
+ * error: at the REPL they decide between "... " and an error for blocks
+ * such as "if x:\n    return 1". Scopes, loops and the names a scope
+ * binds come from the tree; the statements and expressions checked are
+ * each introduced by a token that appears nowhere else in a valid parse
+ * (return, yield, await, break, continue, async, import *). */
+#define _GNU_SOURCE
+#include "pyparse_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum scope_kind { SCOPE_MODULE, SCOPE_CLASS, SCOPE_FUNC, SCOPE_ASYNC_FUNC, SCOPE_LAMBDA, SCOPE_COMP };
+enum fact_kind {
+    FACT_BIND, FACT_PARAM, FACT_GLOBAL, FACT_NONLOCAL, FACT_RETURN_VALUE,
+    FACT_WALRUS,                /* a := target, in the comprehension it is in */
+};
+
+struct scope {
+    enum scope_kind kind;
+    int parent;                 /* -1 for the module */
+    bool has_yield;
+};
+
+/* A name bound or declared in a scope, or a 'return value' seen there;
+ * name is a token index. */
+struct fact {
+    int scope;
+    int name;
+    enum fact_kind kind;
+};
+
+struct sem {
+    const struct pyparse_tree *t;
+    struct scope *scopes;
+    int nscopes, scopes_cap;
+    struct fact *facts;
+    int nfacts, facts_cap;
+    int *order;                 /* name facts sorted by (scope, name, position) */
+    int norder;
+    uint8_t *group;             /* per sorted position: the kinds in its group */
+    bool nomem;
+    bool bad;                   /* an error found while recording names */
+    bool top_level_await;       /* module scope may await */
+    int not_future;             /* first 'from' that is not from __future__ */
+};
+
+struct ctx {
+    int scope;                  /* index in sem.scopes */
+    bool in_loop;
+    bool in_iterable;           /* in the iterable of a comprehension's for */
+    bool *comp_async;           /* set when the comprehension turns async */
+};
+
+static bool visit(struct sem *s, int node, const struct ctx *c);
+
+static enum scope_kind
+kind_of(const struct sem *s, const struct ctx *c)
+{
+    return s->scopes[c->scope].kind;
+}
+
+static int
+new_scope(struct sem *s, enum scope_kind kind, int parent)
+{
+    if (s->nscopes == s->scopes_cap) {
+        int cap = s->scopes_cap ? s->scopes_cap * 2 : 16;
+        struct scope *n = realloc(s->scopes, (size_t)cap * sizeof *n);
+        if (!n) {
+            s->nomem = true;
+            return -1;
+        }
+        s->scopes = n;
+        s->scopes_cap = cap;
+    }
+    s->scopes[s->nscopes] = (struct scope){ kind, parent, false };
+    return s->nscopes++;
+}
+
+static void
+add_fact(struct sem *s, int scope, int name, enum fact_kind kind)
+{
+    if (name < 0 || name >= s->t->ntokens)
+        return;
+    if (kind != FACT_RETURN_VALUE && s->t->type[name] != PYPARSE_T_NAME)
+        return;
+    if (s->nfacts == s->facts_cap) {
+        int cap = s->facts_cap ? s->facts_cap * 2 : 64;
+        struct fact *n = realloc(s->facts, (size_t)cap * sizeof *n);
+        if (!n) {
+            s->nomem = true;
+            return;
+        }
+        s->facts = n;
+        s->facts_cap = cap;
+    }
+    s->facts[s->nfacts++] = (struct fact){ scope, name, kind };
+}
+
+static bool
+is_kw(const struct pyparse_tree *t, int i, const char *word)
+{
+    if (i < 0 || i >= t->ntokens || t->type[i] < PYPARSE_T_KEYWORD)
+        return false;
+    return strcmp(pyparse_keywords[t->type[i] - PYPARSE_T_KEYWORD], word) == 0;
+}
+
+/* May await, async for and async with be used directly in this scope? */
+static bool
+may_await(const struct sem *s, enum scope_kind k)
+{
+    return k == SCOPE_ASYNC_FUNC || (k == SCOPE_MODULE && s->top_level_await);
+}
+
+static bool
+is_function(enum scope_kind k)
+{
+    return k == SCOPE_FUNC || k == SCOPE_ASYNC_FUNC || k == SCOPE_LAMBDA || k == SCOPE_COMP;
+}
+
+static int
+name_cmp(const struct pyparse_tree *t, int a, int b)
+{
+    size_t la = t->end[a] - t->start[a], lb = t->end[b] - t->start[b];
+    int c = memcmp(t->buf + t->start[a], t->buf + t->start[b], la < lb ? la : lb);
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static bool
+name_is(const struct pyparse_tree *t, int i, const char *word)
+{
+    size_t n = strlen(word);
+    return i < t->ntokens && t->type[i] == PYPARSE_T_NAME && t->end[i] - t->start[i] == n &&
+           memcmp(t->buf + t->start[i], word, n) == 0;
+}
+
+/* "from __future__ import ..." at token i: only known features, and only
+ * at the start of the module (future.c). */
+static bool
+future_ok(const struct pyparse_tree *t, int i, enum scope_kind k, int not_future)
+{
+    static const char *const features[] = {
+        "nested_scopes", "generators", "division", "absolute_import", "with_statement",
+        "print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop",
+        "annotations",
+    };
+    if (k != SCOPE_MODULE || i > not_future)
+        return false;               /* only future imports may come before */
+    if (i > 0 && !(t->type[i - 1] == PYPARSE_T_SEMI && is_kw(t, 0, "from")))
+        return false;
+    for (int j = i + 3; j < t->ntokens; j++) {
+        int type = t->type[j];
+        if (type == PYPARSE_T_NEWLINE || type == PYPARSE_T_SEMI)
+            break;
+        if (t->type[j] != PYPARSE_T_NAME || is_kw(t, j - 1, "as"))
+            continue;
+        bool known = false;
+        for (size_t f = 0; f < sizeof features / sizeof features[0]; f++)
+            known |= name_is(t, j, features[f]);
+        if (!known)
+            return false;           /* "not a chance" for braces */
+    }
+    return true;
+}
+
+/* One token seen directly in a scope (not inside a nested node). */
+static bool
+check_token(struct sem *s, int i, const struct ctx *c)
+{
+    const struct pyparse_tree *t = s->t;
+    enum scope_kind k = kind_of(s, c);
+    int type = t->type[i];
+    if (type == PYPARSE_T_AWAIT) {
+        if (k == SCOPE_COMP) {
+            *c->comp_async = true;
+            return true;
+        }
+        return may_await(s, k);     /* 'await' outside (async) function */
+    }
+    if (type == PYPARSE_T_ASYNC) {
+        if (is_kw(t, i + 1, "for") && k == SCOPE_COMP) {
+            *c->comp_async = true;
+            return true;
+        }
+        if (is_kw(t, i + 1, "with"))
+            return may_await(s, k);
+        return true;
+    }
+    if (type == PYPARSE_T_STRING && t->inner && t->inner[i]) {
+        unsigned in = t->inner[i];
+        if ((in & PYPARSE_INNER_AWAIT) && k == SCOPE_COMP)
+            *c->comp_async = true;
+        else if ((in & PYPARSE_INNER_AWAIT) && !may_await(s, k))
+            return false;
+        if ((in & PYPARSE_INNER_ASYNC_COMP) && !may_await(s, k) && k != SCOPE_COMP)
+            return false;
+        if (in & (PYPARSE_INNER_YIELD | PYPARSE_INNER_YIELD_FROM)) {
+            if (k == SCOPE_ASYNC_FUNC && (in & PYPARSE_INNER_YIELD_FROM))
+                return false;
+            s->scopes[c->scope].has_yield = true;
+            return is_function(k) && k != SCOPE_COMP;
+        }
+        return true;
+    }
+    if (type < PYPARSE_T_KEYWORD)
+        return true;
+    const char *kw = pyparse_keywords[type - PYPARSE_T_KEYWORD];
+    if (strcmp(kw, "return") == 0) {
+        int next = i + 1 < t->ntokens ? t->type[i + 1] : PYPARSE_T_NEWLINE;
+        if (next != PYPARSE_T_NEWLINE && next != PYPARSE_T_SEMI)
+            add_fact(s, c->scope, i, FACT_RETURN_VALUE);
+        return k == SCOPE_FUNC || k == SCOPE_ASYNC_FUNC;
+    }
+    if (strcmp(kw, "yield") == 0) {
+        if (k == SCOPE_ASYNC_FUNC && is_kw(t, i + 1, "from"))
+            return false;
+        s->scopes[c->scope].has_yield = true;
+        return is_function(k) && k != SCOPE_COMP;
+    }
+    if (strcmp(kw, "from") == 0 && name_is(t, i + 1, "__future__") && is_kw(t, i + 2, "import"))
+        return future_ok(t, i, k, s->not_future);
+    if (strcmp(kw, "break") == 0 || strcmp(kw, "continue") == 0)
+        return c->in_loop;
+    if (strcmp(kw, "import") == 0 && i + 1 < t->ntokens && t->type[i + 1] == PYPARSE_T_STAR)
+        return k == SCOPE_MODULE;
+    return true;
+}
+
+static bool
+scan_tokens(struct sem *s, int from, int to, const struct ctx *c)
+{
+    for (int i = from; i < to; i++)
+        if (!check_token(s, i, c))
+            return false;
+    return true;
+}
+
+/* Tokens [from, to) holding some of the children of nd: tokens in c,
+ * children by their own rules in c. */
+static bool
+scan(struct sem *s, const struct pyparse_node *nd, int from, int to, const struct ctx *c)
+{
+    const struct pyparse_tree *t = s->t;
+    int i = from;
+    /* children are in token order: start at the first one in range */
+    int lo = 0, hi = nd->nkids;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (t->nodes[t->kids[nd->kid + mid]].first < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int k = lo; k < nd->nkids; k++) {
+        int id = t->kids[nd->kid + k];
+        const struct pyparse_node *child = &t->nodes[id];
+        if (child->first >= to)
+            break;
+        if (!scan_tokens(s, i, child->first, c) || !visit(s, id, c))
+            return false;
+        if (child->end > i)
+            i = child->end;
+    }
+    return scan_tokens(s, i, to, c);
+}
+
+static struct ctx
+inner(struct sem *s, const struct ctx *c, enum scope_kind kind)
+{
+    /* a scope nested in a comprehension iterable is in it too */
+    struct ctx in = { new_scope(s, kind, c->scope), false, c->in_iterable, NULL };
+    return in;
+}
+
+/* A def or class: its body (the last block) is the new scope, and so are
+ * the parameters; defaults, annotations and bases belong to the outer. */
+static bool
+visit_def(struct sem *s, const struct pyparse_node *nd, const struct ctx *c, enum scope_kind kind)
+{
+    const struct pyparse_tree *t = s->t;
+    struct ctx body = inner(s, c, kind);
+    if (body.scope < 0)
+        return false;
+    int i = nd->first;
+    for (int k = 0; k < nd->nkids; k++) {
+        int id = t->kids[nd->kid + k];
+        const struct pyparse_node *child = &t->nodes[id];
+        if (!scan_tokens(s, i, child->first, c))
+            return false;
+        if (child->rule == pyparse_rule_block && k == nd->nkids - 1) {
+            if (!visit(s, id, &body))
+                return false;
+        }
+        else if (child->rule == pyparse_rule_param ||
+                 child->rule == pyparse_rule_param_star_annotation) {
+            add_fact(s, body.scope, child->first, FACT_PARAM);
+            if (!scan(s, child, child->first + 1, child->end, c))
+                return false;
+        }
+        else if (!visit(s, id, c)) {
+            return false;
+        }
+        i = child->end;
+    }
+    /* the name after 'def' or 'class' */
+    int name = nd->first + 1 + (t->type[nd->first] == PYPARSE_T_ASYNC);
+    add_fact(s, c->scope, name, FACT_BIND);
+    return scan_tokens(s, i, nd->end, c);
+}
+
+/* lambda params: body -- the body starts after the ':' that belongs to
+ * this lambda (lambdas in its defaults have their own). */
+static bool
+visit_lambda(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
+{
+    const struct pyparse_tree *t = s->t;
+    int depth = 0, pending = 1, colon = nd->end;
+    for (int i = nd->first + 1; i < nd->end; i++) {
+        int type = t->type[i];
+        if (type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE)
+            depth++;
+        else if (type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE)
+            depth--;
+        else if (depth == 0 && is_kw(t, i, "lambda"))
+            pending++;
+        else if (depth == 0 && type == PYPARSE_T_COLON && --pending == 0) {
+            colon = i;
+            break;
+        }
+    }
+    struct ctx body = inner(s, c, SCOPE_LAMBDA);
+    if (body.scope < 0)
+        return false;
+    for (int k = 0; k < nd->nkids; k++) {
+        const struct pyparse_node *child = &t->nodes[t->kids[nd->kid + k]];
+        if (child->rule == pyparse_rule_lambda_param && child->first < colon)
+            add_fact(s, body.scope, child->first, FACT_PARAM);
+    }
+    return scan(s, nd, nd->first, colon, c) && scan(s, nd, colon, nd->end, &body);
+}
+
+static bool
+visit_comp(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
+{
+    bool async = false;
+    struct ctx in = inner(s, c, SCOPE_COMP);
+    if (in.scope < 0)
+        return false;
+    in.comp_async = &async;
+    /* Cut at the comprehension's own 'for', 'in', 'if' and 'async': what
+     * follows an 'in' up to the next of them is an iterable, where := is
+     * not allowed. */
+    const struct pyparse_tree *t = s->t;
+    int depth = 0, from = nd->first;
+    bool after_for = false;
+    for (int i = nd->first; i <= nd->end; i++) {
+        int type = i < nd->end ? t->type[i] : PYPARSE_T_ENDMARKER;
+        bool cut = false;
+        if (i == nd->end)
+            cut = true;
+        else if (type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE)
+            depth++;
+        else if (type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE)
+            depth--;
+        else if (depth == 1 && (is_kw(t, i, "for") || is_kw(t, i, "if") ||
+                                type == PYPARSE_T_ASYNC || (after_for && is_kw(t, i, "in"))))
+            cut = true;
+        if (!cut)
+            continue;
+        if (!scan(s, nd, from, i, &in))
+            return false;
+        from = i;
+        in.in_iterable = c->in_iterable || (after_for && is_kw(t, i, "in"));
+        if (is_kw(t, i, "for"))
+            after_for = true;
+        else if (is_kw(t, i, "in"))
+            after_for = false;
+    }
+    if (async && nd->rule != pyparse_rule_genexp) {
+        enum scope_kind k = kind_of(s, c);
+        return may_await(s, k) || k == SCOPE_COMP;
+    }
+    return true;
+}
+
+/* for/while: break and continue belong to the body, not to the else. */
+static bool
+visit_loop(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
+{
+    const struct pyparse_tree *t = s->t;
+    if (t->type[nd->first] == PYPARSE_T_ASYNC && !may_await(s, kind_of(s, c)))
+        return false;
+    struct ctx body = *c;
+    body.in_loop = true;
+    int i = nd->first;
+    bool body_seen = false;
+    for (int k = 0; k < nd->nkids; k++) {
+        int id = t->kids[nd->kid + k];
+        const struct pyparse_node *child = &t->nodes[id];
+        if (!scan_tokens(s, i, child->first, c))
+            return false;
+        bool is_body = !body_seen && child->rule == pyparse_rule_block;
+        body_seen |= is_body;
+        if (!visit(s, id, is_body ? &body : c))
+            return false;
+        i = child->end;
+    }
+    return scan_tokens(s, i, nd->end, c);
+}
+
+/* The scope a walrus binds in: out of comprehensions. */
+static int
+walrus_scope(const struct sem *s, int scope)
+{
+    while (s->scopes[scope].kind == SCOPE_COMP && s->scopes[scope].parent >= 0)
+        scope = s->scopes[scope].parent;
+    return scope;
+}
+
+/* Nodes that bind or declare names, then their tokens as usual. */
+static void
+record_names(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
+{
+    const struct pyparse_tree *t = s->t;
+    int r = nd->rule;
+    int n = nd->end - nd->first;
+    if (r == pyparse_rule_star_atom || r == pyparse_rule_single_target ||
+        r == pyparse_rule_del_t_atom) {
+        if (n == 1)
+            add_fact(s, c->scope, nd->first, FACT_BIND);
+    }
+    else if (r == pyparse_rule_assignment) {
+        if (n > 1 && t->type[nd->first + 1] == PYPARSE_T_COLON)
+            add_fact(s, c->scope, nd->first, FACT_BIND);
+    }
+    else if (r == pyparse_rule_assignment_expression) {
+        if (c->in_iterable)
+            s->bad = true;          /* := in a comprehension iterable */
+        add_fact(s, walrus_scope(s, c->scope), nd->first, FACT_BIND);
+        if (s->scopes[c->scope].kind == SCOPE_COMP)
+            add_fact(s, c->scope, nd->first, FACT_WALRUS);
+    }
+    else if (r == pyparse_rule_pattern_capture_target) {
+        add_fact(s, c->scope, nd->first, FACT_BIND);
+    }
+    else if (r == pyparse_rule_dotted_as_name || r == pyparse_rule_import_from_as_name) {
+        int name = nd->first;
+        for (int i = nd->first; i < nd->end; i++)
+            if (is_kw(t, i, "as"))
+                name = i + 1;
+        add_fact(s, c->scope, name, FACT_BIND);
+    }
+    else if (r == pyparse_rule_except_block || r == pyparse_rule_except_star_block) {
+        int stop = nd->nkids ? t->nodes[t->kids[nd->kid]].first : nd->end;
+        for (int i = nd->first; i < stop; i++)
+            if (is_kw(t, i, "as"))
+                add_fact(s, c->scope, i + 1, FACT_BIND);
+    }
+    else if (r == pyparse_rule_global_stmt || r == pyparse_rule_nonlocal_stmt) {
+        enum fact_kind k = r == pyparse_rule_global_stmt ? FACT_GLOBAL : FACT_NONLOCAL;
+        for (int i = nd->first + 1; i < nd->end; i++)
+            add_fact(s, c->scope, i, k);
+    }
+}
+
+/* The tokens of nd at bracket depth 0 that are not in a child node:
+ * counts of commas and of stars that start an element, and the keyword
+ * names (NAME '=') of an argument list. */
+struct shape {
+    int commas, stars;
+    bool first_is_star;
+    bool bad_keyword;           /* repeated, or __debug__ */
+    int *keywords;              /* token indices of the keyword names */
+    int nkeywords, keywords_cap;
+};
+
+static int
+token_cmp(const void *a, const void *b, void *arg)
+{
+    return name_cmp(arg, *(const int *)a, *(const int *)b);
+}
+
+static void
+measure(const struct sem *s, const struct pyparse_node *nd, struct shape *sh)
+{
+    const struct pyparse_tree *t = s->t;
+    int depth = 0, k = 0;
+    bool element_start = true;
+    memset(sh, 0, sizeof *sh);
+    for (int i = nd->first; i < nd->end; i++) {
+        while (k < nd->nkids && t->nodes[t->kids[nd->kid + k]].end <= i)
+            k++;
+        if (k < nd->nkids && t->nodes[t->kids[nd->kid + k]].first <= i) {
+            i = t->nodes[t->kids[nd->kid + k]].end - 1;
+            element_start = false;
+            continue;
+        }
+        int type = t->type[i];
+        if (type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE)
+            depth++;
+        else if (type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE)
+            depth--;
+        if (depth != 0) {
+            element_start = false;
+            continue;
+        }
+        if (type == PYPARSE_T_STAR && element_start) {
+            sh->stars++;
+            if (i == nd->first)
+                sh->first_is_star = true;
+        }
+        if (type == PYPARSE_T_COMMA)
+            sh->commas++;
+        if (type == PYPARSE_T_NAME && element_start && i + 1 < nd->end &&
+            t->type[i + 1] == PYPARSE_T_EQUAL && nd->rule == pyparse_rule_arguments) {
+            if (name_is(t, i, "__debug__"))
+                sh->bad_keyword = true;
+            if (sh->nkeywords == sh->keywords_cap) {
+                int cap = sh->keywords_cap ? sh->keywords_cap * 2 : 16;
+                int *k2 = realloc(sh->keywords, (size_t)cap * sizeof *k2);
+                if (!k2) {
+                    sh->bad_keyword = true;
+                    continue;
+                }
+                sh->keywords = k2;
+                sh->keywords_cap = cap;
+            }
+            sh->keywords[sh->nkeywords++] = i;
+        }
+        element_start = type == PYPARSE_T_COMMA;
+    }
+}
+
+/* Starred targets and values, keyword arguments (compile.c). */
+static bool
+shape_ok(const struct sem *s, const struct pyparse_node *nd)
+{
+    int r = nd->rule;
+    struct shape sh;
+    if (r == pyparse_rule_star_targets) {
+        measure(s, nd, &sh);
+        return sh.stars <= 1 && (sh.stars == 0 || sh.commas > 0);
+    }
+    if (r == pyparse_rule_star_targets_tuple_seq || r == pyparse_rule_star_targets_list_seq) {
+        measure(s, nd, &sh);
+        return sh.stars <= 1;
+    }
+    if (r == pyparse_rule_star_expressions) {
+        measure(s, nd, &sh);
+        return !(sh.first_is_star && sh.commas == 0);
+    }
+    if (r == pyparse_rule_arguments) {
+        measure(s, nd, &sh);
+        if (sh.nkeywords > 1)
+            qsort_r(sh.keywords, (size_t)sh.nkeywords, sizeof *sh.keywords, token_cmp,
+                    (void *)s->t);
+        for (int i = 1; i < sh.nkeywords; i++)
+            if (name_cmp(s->t, sh.keywords[i - 1], sh.keywords[i]) == 0)
+                sh.bad_keyword = true;      /* keyword argument repeated */
+        free(sh.keywords);
+        return !sh.bad_keyword;
+    }
+    return true;
+}
+
+static bool
+visit(struct sem *s, int node, const struct ctx *c)
+{
+    const struct pyparse_node *nd = &s->t->nodes[node];
+    int r = nd->rule;
+    if (s->nomem)
+        return false;
+    if (r == pyparse_rule_function_def_raw)
+        return visit_def(s, nd, c,
+                         s->t->type[nd->first] == PYPARSE_T_ASYNC ? SCOPE_ASYNC_FUNC : SCOPE_FUNC);
+    if (r == pyparse_rule_class_def_raw)
+        return visit_def(s, nd, c, SCOPE_CLASS);
+    if (r == pyparse_rule_lambdef)
+        return visit_lambda(s, nd, c);
+    if (r == pyparse_rule_listcomp || r == pyparse_rule_setcomp || r == pyparse_rule_dictcomp ||
+        r == pyparse_rule_genexp)
+        return visit_comp(s, nd, c);
+    if (r == pyparse_rule_for_stmt || r == pyparse_rule_while_stmt)
+        return visit_loop(s, nd, c);
+    if (r == pyparse_rule_match_stmt && !pyparse_pat_check(s->t, nd))
+        return false;
+    if (r == pyparse_rule_try_stmt) {
+        /* default 'except:' must be last */
+        bool bare_seen = false;
+        for (int k = 0; k < nd->nkids; k++) {
+            const struct pyparse_node *child = &s->t->nodes[s->t->kids[nd->kid + k]];
+            if (child->rule != pyparse_rule_except_block)
+                continue;
+            if (bare_seen)
+                return false;
+            bare_seen = s->t->type[child->first + 1] == PYPARSE_T_COLON;
+        }
+    }
+    if (!shape_ok(s, nd))
+        return false;
+    record_names(s, nd, c);
+    return !s->bad && scan(s, nd, nd->first, nd->end, c);
+}
+
+
+
+static int
+fact_cmp(const void *a, const void *b, void *arg)
+{
+    const struct sem *s = arg;
+    const struct fact *x = &s->facts[*(const int *)a], *y = &s->facts[*(const int *)b];
+    if (x->scope != y->scope)
+        return x->scope < y->scope ? -1 : 1;
+    int c = name_cmp(s->t, x->name, y->name);
+    if (c)
+        return c;
+    return x->name < y->name ? -1 : x->name > y->name;
+}
+
+static bool
+is_name_fact(enum fact_kind k)
+{
+    return k != FACT_RETURN_VALUE;
+}
+
+/* Sorts the name facts so that those of one name in one scope form a
+ * group, and notes the kinds present in each group. */
+static bool
+index_facts(struct sem *s)
+{
+    s->order = malloc((size_t)s->nfacts * sizeof *s->order + 1);
+    s->group = malloc((size_t)s->nfacts + 1);
+    if (!s->order || !s->group)
+        return false;
+    for (int i = 0; i < s->nfacts; i++)
+        if (is_name_fact(s->facts[i].kind))
+            s->order[s->norder++] = i;
+    qsort_r(s->order, (size_t)s->norder, sizeof *s->order, fact_cmp, s);
+    for (int lo = 0, hi; lo < s->norder; lo = hi) {
+        const struct fact *f = &s->facts[s->order[lo]];
+        uint8_t kinds = 0;
+        for (hi = lo; hi < s->norder; hi++) {
+            const struct fact *g = &s->facts[s->order[hi]];
+            if (g->scope != f->scope || name_cmp(s->t, g->name, f->name) != 0)
+                break;
+            kinds |= (uint8_t)(1u << g->kind);
+        }
+        for (int i = lo; i < hi; i++)
+            s->group[i] = kinds;
+    }
+    return true;
+}
+
+/* The first sorted position of the group of (scope, name), or -1. */
+static int
+find_group(const struct sem *s, int scope, int name)
+{
+    int lo = 0, hi = s->norder;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const struct fact *f = &s->facts[s->order[mid]];
+        int c = f->scope != scope ? (f->scope < scope ? -1 : 1) : name_cmp(s->t, f->name, name);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->norder) {
+        const struct fact *f = &s->facts[s->order[lo]];
+        if (f->scope == scope && name_cmp(s->t, f->name, name) == 0)
+            return lo;
+    }
+    return -1;
+}
+
+static bool
+has_fact(const struct sem *s, int scope, int name, enum fact_kind kind)
+{
+    int g = find_group(s, scope, name);
+    return g >= 0 && (s->group[g] & (1u << kind));
+}
+
+/* Is name in the set of bound names that scope passes to its children
+ * (symtable.c, analyze_block)? */
+static bool
+bound_for_children(const struct sem *s, int scope, int name, int depth)
+{
+    const struct scope *sc = &s->scopes[scope];
+    if (sc->kind == SCOPE_MODULE || depth > 1000)
+        return false;
+    bool incoming = sc->parent >= 0 && bound_for_children(s, sc->parent, name, depth + 1);
+    if (sc->kind == SCOPE_CLASS)
+        return incoming;
+    if (has_fact(s, scope, name, FACT_GLOBAL))
+        return false;
+    if (incoming)
+        return true;
+    return !has_fact(s, scope, name, FACT_NONLOCAL) &&
+           (has_fact(s, scope, name, FACT_BIND) || has_fact(s, scope, name, FACT_PARAM));
+}
+
+/* Facts that conflict within one scope: a parameter twice, a name bound
+ * or a parameter before its global declaration, __debug__ bound, := in a
+ * class body or rebinding an iteration variable, a return with a value
+ * in an async generator. */
+static bool
+scope_facts_ok(const struct sem *s)
+{
+    for (int lo = 0, hi; lo < s->norder; lo = hi) {
+        const struct fact *f = &s->facts[s->order[lo]];
+        int params = 0, first_bind = -1, last_global = -1;
+        for (hi = lo; hi < s->norder; hi++) {
+            const struct fact *g = &s->facts[s->order[hi]];
+            if (g->scope != f->scope || name_cmp(s->t, g->name, f->name) != 0)
+                break;
+            if (g->kind == FACT_PARAM)
+                params++;
+            if (g->kind == FACT_BIND && first_bind < 0)
+                first_bind = g->name;       /* sorted by position */
+            if (g->kind == FACT_GLOBAL)
+                last_global = g->name;
+        }
+        uint8_t kinds = s->group[lo];
+        bool bound = kinds & ((1u << FACT_BIND) | (1u << FACT_PARAM));
+        if (params > 1 || (bound && name_is(s->t, f->name, "__debug__")))
+            return false;
+        if ((kinds & (1u << FACT_GLOBAL)) &&
+            ((kinds & ((1u << FACT_PARAM) | (1u << FACT_NONLOCAL))) ||
+             (first_bind >= 0 && first_bind < last_global)))
+            return false;
+        if ((kinds & (1u << FACT_NONLOCAL)) && (kinds & (1u << FACT_PARAM)))
+            return false;
+    }
+    for (int i = 0; i < s->nfacts; i++) {
+        const struct fact *f = &s->facts[i];
+        if (f->kind == FACT_WALRUS) {
+            int sc = f->scope;
+            while (s->scopes[sc].kind == SCOPE_COMP) {
+                if (has_fact(s, sc, f->name, FACT_BIND))
+                    return false;   /* rebinds an iteration variable */
+                sc = s->scopes[sc].parent;
+            }
+            if (s->scopes[sc].kind == SCOPE_CLASS)
+                return false;
+        }
+        if (f->kind == FACT_RETURN_VALUE && s->scopes[f->scope].kind == SCOPE_ASYNC_FUNC &&
+            s->scopes[f->scope].has_yield)
+            return false;
+    }
+    return true;
+}
+
+/* nonlocal needs the name bound in an enclosing function. */
+static bool
+nonlocals_ok(const struct sem *s)
+{
+    for (int i = 0; i < s->nfacts; i++) {
+        const struct fact *f = &s->facts[i];
+        if (f->kind != FACT_NONLOCAL)
+            continue;
+        const struct scope *sc = &s->scopes[f->scope];
+        if (sc->kind == SCOPE_MODULE)
+            return false;
+        if (!bound_for_children(s, sc->parent, f->name, 0))
+            return false;
+    }
+    return true;
+}
+
+bool
+pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await)
+{
+    struct sem s;
+    memset(&s, 0, sizeof s);
+    s.t = t;
+    s.top_level_await = top_level_await;
+    s.not_future = t->ntokens;
+    for (int j = 0; j < t->ntokens; j++)
+        if (is_kw(t, j, "from") && !name_is(t, j + 1, "__future__")) {
+            s.not_future = j;
+            break;
+        }
+    struct ctx module = { new_scope(&s, SCOPE_MODULE, -1), false, false, NULL };
+    bool ok = module.scope >= 0;
+    int i = 0;
+    for (int k = 0; ok && k < t->ntop; k++) {
+        const struct pyparse_node *nd = &t->nodes[t->top[k]];
+        ok = scan_tokens(&s, i, nd->first, &module) && visit(&s, t->top[k], &module);
+        if (nd->end > i)
+            i = nd->end;
+    }
+    ok = ok && scan_tokens(&s, i, t->ntokens, &module) && !s.nomem && index_facts(&s) &&
+         nonlocals_ok(&s) && scope_facts_ok(&s);
+    free(s.scopes);
+    free(s.facts);
+    free(s.order);
+    free(s.group);
+    return ok;
+}
+
+/* Tokens [from, to) of an f-string expression, holding the nodes ids[0..n),
+ * outside the scopes nested in it. */
+static unsigned
+inner_tokens(const struct pyparse_tree *t, int from, int to, const int *ids, int n, int depth)
+{
+    unsigned flags = 0;
+    int i = from;
+    for (int k = 0; k <= n; k++) {
+        const struct pyparse_node *child = k < n ? &t->nodes[ids[k]] : NULL;
+        int stop = child ? child->first : to;
+        for (; i < stop && i < to; i++) {
+            if (t->type[i] == PYPARSE_T_AWAIT)
+                flags |= PYPARSE_INNER_AWAIT;
+            else if (is_kw(t, i, "yield"))
+                flags |= is_kw(t, i + 1, "from") ? PYPARSE_INNER_YIELD_FROM : PYPARSE_INNER_YIELD;
+            else if (t->type[i] == PYPARSE_T_STRING && t->inner)
+                flags |= t->inner[i];
+        }
+        if (!child)
+            break;
+        int r = child->rule;
+        unsigned in = depth < 100 ? inner_tokens(t, child->first, child->end,
+                                                 t->kids + child->kid, child->nkids, depth + 1)
+                                  : 0;
+        if (r == pyparse_rule_listcomp || r == pyparse_rule_setcomp ||
+            r == pyparse_rule_dictcomp) {
+            bool async = in & (PYPARSE_INNER_AWAIT | PYPARSE_INNER_ASYNC_COMP);
+            for (int j = child->first; j < child->end; j++)
+                async |= t->type[j] == PYPARSE_T_ASYNC;
+            if (async)
+                flags |= PYPARSE_INNER_ASYNC_COMP;
+        }
+        else if (r != pyparse_rule_lambdef && r != pyparse_rule_genexp) {
+            flags |= in;            /* lambdas and genexps are scopes of their own */
+        }
+        if (child->end > i)
+            i = child->end;
+    }
+    return flags;
+}
+
+unsigned
+pyparse_sem_inner(const struct pyparse_tree *t)
+{
+    return inner_tokens(t, 0, t->ntokens, t->top, t->ntop, 0);
+}

@@ -1,0 +1,565 @@
+#!/usr/bin/python3
+"""Turn CPython 3.11's Grammar/python.gram into the tables that
+supervisor/pyparse_peg.c interprets.
+
+Usage: /usr/bin/python3 tools/gen_pyparse_gram.py \
+           /usr/src/python3.11/Grammar/python.gram supervisor/pyparse_gram.c
+
+Only the first parser pass matters for "incomplete input", so an
+alternative made of a single invalid_* rule is dropped (the generated
+parser guards exactly those with p->call_invalid_rules); invalid rules
+used anywhere else stay, since the first pass runs them too. Actions are
+reduced to the few effects that decide success, failure or an error.
+"""
+
+import re
+import sys
+
+# Operator spellings, in the order of the token enum in pyparse_int.h.
+OPERATORS = [
+    ('LPAR', '('), ('RPAR', ')'), ('LSQB', '['), ('RSQB', ']'),
+    ('COLON', ':'), ('COMMA', ','), ('SEMI', ';'), ('PLUS', '+'),
+    ('MINUS', '-'), ('STAR', '*'), ('SLASH', '/'), ('VBAR', '|'),
+    ('AMPER', '&'), ('LESS', '<'), ('GREATER', '>'), ('EQUAL', '='),
+    ('DOT', '.'), ('PERCENT', '%'), ('LBRACE', '{'), ('RBRACE', '}'),
+    ('EQEQUAL', '=='), ('NOTEQUAL', '!='), ('LESSEQUAL', '<='),
+    ('GREATEREQUAL', '>='), ('TILDE', '~'), ('CIRCUMFLEX', '^'),
+    ('LEFTSHIFT', '<<'), ('RIGHTSHIFT', '>>'), ('DOUBLESTAR', '**'),
+    ('PLUSEQUAL', '+='), ('MINEQUAL', '-='), ('STAREQUAL', '*='),
+    ('SLASHEQUAL', '/='), ('PERCENTEQUAL', '%='), ('AMPEREQUAL', '&='),
+    ('VBAREQUAL', '|='), ('CIRCUMFLEXEQUAL', '^='),
+    ('LEFTSHIFTEQUAL', '<<='), ('RIGHTSHIFTEQUAL', '>>='),
+    ('DOUBLESTAREQUAL', '**='), ('DOUBLESLASH', '//'),
+    ('DOUBLESLASHEQUAL', '//='), ('AT', '@'), ('ATEQUAL', '@='),
+    ('RARROW', '->'), ('ELLIPSIS', '...'), ('COLONEQUAL', ':='),
+]
+OP_BY_TEXT = {text: name for name, text in OPERATORS}
+NAMED_TOKENS = {'NAME', 'NUMBER', 'STRING', 'NEWLINE', 'INDENT', 'DEDENT',
+                'ENDMARKER', 'ASYNC', 'AWAIT', 'TYPE_COMMENT'}
+START_RULES = ['interactive', 'fstring']
+# Rules whose matches become tree nodes for the compile-stage checks
+# (scopes and loops); everything else is found from the tokens.
+NODE_RULES = ['function_def_raw', 'class_def_raw', 'lambdef', 'listcomp',
+              'setcomp', 'dictcomp', 'genexp', 'for_stmt', 'while_stmt',
+              'block', 'else_block',
+              # names bound or declared, for the nonlocal check
+              'star_atom', 'single_target', 'del_t_atom', 'param',
+              'param_star_annotation', 'lambda_param', 'assignment',
+              'assignment_expression', 'pattern_capture_target',
+              'dotted_as_name', 'import_from_as_name', 'except_block',
+              'except_star_block', 'global_stmt', 'nonlocal_stmt',
+              'try_stmt',
+              # starred targets and values, keyword arguments
+              'star_targets', 'star_targets_tuple_seq', 'star_targets_list_seq',
+              'star_expressions', 'arguments',
+              # patterns, for the reachability and capture-name checks
+              'match_stmt', 'case_block', 'guard', 'as_pattern', 'or_pattern',
+              'closed_pattern', 'capture_pattern', 'wildcard_pattern',
+              'group_pattern']
+
+
+# ---------------------------------------------------------------- lexing
+
+TOKEN_RE = re.compile(r'''
+    (?P<ws>[ \t]+)
+  | (?P<nl>\n)
+  | (?P<comment>\#[^\n]*)
+  | (?P<str>'[^']*'|"[^"]*")
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<op>&&|[:|()\[\]*+?.&!~=,])
+  | (?P<brace>\{)
+''', re.VERBOSE)
+
+
+def lex(text):
+    """Yield (kind, value, at_column_0) for the grammar text."""
+    pos = 0
+    while pos < len(text):
+        if text[pos] == '@':
+            eol = text.index('\n', pos)
+            quote = text.find("'''", pos, eol)
+            pos = text.index("'''", quote + 3) + 3 if quote >= 0 else eol
+            continue
+        at0 = pos == 0 or text[pos - 1] == '\n'
+        m = TOKEN_RE.match(text, pos)
+        if not m:
+            raise SystemExit('grammar: cannot lex at %r' % text[pos:pos + 40])
+        kind = m.lastgroup
+        if kind == 'brace':
+            depth = 0
+            i = pos
+            while True:
+                c = text[i]
+                if c in '"\'':
+                    j = i + 1
+                    while text[j] != c:
+                        j += 2 if text[j] == '\\' else 1
+                    i = j
+                elif c == '{':
+                    depth += 1
+                elif c == '}':
+                    depth -= 1
+                    if depth == 0:
+                        break
+                i += 1
+            yield ('action', text[pos + 1:i], False)
+            pos = i + 1
+            continue
+        pos = m.end()
+        if kind in ('ws', 'comment', 'nl'):
+            continue
+        yield (kind, m.group(kind), at0)
+
+
+# ---------------------------------------------------------------- parsing
+# Expression trees: ('seq', items, action), ('alt', [seq...]),
+# ('tok', name), ('kw', word), ('soft', word), ('rule', name),
+# ('opt', e), ('star', e), ('plus', e), ('gather', sep, e),
+# ('and', e), ('not', e), ('forced', e), ('cut',)
+
+class GramParser:
+    def __init__(self, tokens):
+        self.toks = list(tokens)
+        self.i = 0
+
+    def peek(self, k=0):
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else ('eof', None, True)
+
+    def take(self):
+        t = self.peek()
+        self.i += 1
+        return t
+
+    def expect(self, kind, value=None):
+        t = self.take()
+        if t[0] != kind or (value is not None and t[1] != value):
+            raise SystemExit('grammar: expected %s %s, got %r' % (kind, value, t))
+        return t
+
+    def skip_brackets(self):
+        """Skip a [type] annotation starting at the current '['."""
+        depth = 0
+        while True:
+            t = self.take()
+            if t[1] == '[':
+                depth += 1
+            elif t[1] == ']':
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def rules(self):
+        out = []
+        while self.peek()[0] != 'eof':
+            name = self.expect('name')[1]
+            memo = False
+            if self.peek()[1] == '[':
+                self.skip_brackets()
+            if self.peek()[1] == '(':
+                self.take()
+                self.expect('name', 'memo')
+                self.expect('op', ')')
+                memo = True
+            self.expect('op', ':')
+            body = self.alts(top=True)
+            out.append((name, memo, body))
+        return out
+
+    def at_rule_start(self):
+        t = self.peek()
+        return t[0] == 'name' and t[2]
+
+    def alts(self, top=False):
+        seqs = []
+        if self.peek()[1] == '|':
+            self.take()
+        seqs.append(self.seq(top))
+        while self.peek()[1] == '|':
+            self.take()
+            seqs.append(self.seq(top))
+        return ('alt', seqs)
+
+    def seq(self, top):
+        items = []
+        action = None
+        while True:
+            t = self.peek()
+            if t[0] == 'eof' or (top and self.at_rule_start()):
+                break
+            if t[1] in ('|', ')', ']'):
+                break
+            if t[0] == 'action':
+                action = self.take()[1]
+                continue
+            items.append(self.named_item())
+        return ('seq', items, action)
+
+    def named_item(self):
+        t = self.peek()
+        if t[0] == 'name':
+            nxt = self.peek(1)
+            if nxt[1] == '=':
+                self.i += 2
+            elif nxt[1] == '[':
+                # name[type]= ... or an item followed by an optional group
+                j = self.i + 1
+                depth = 0
+                while True:
+                    v = self.toks[j][1]
+                    if v == '[':
+                        depth += 1
+                    elif v == ']':
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                if self.toks[j + 1][1] == '=':
+                    self.i = j + 2
+        return self.item()
+
+    def item(self):
+        t = self.peek()
+        if t[1] == '~':
+            self.take()
+            return ('cut',)
+        if t[1] == '&&':
+            self.take()
+            return ('forced', self.atom())
+        if t[1] == '&':
+            self.take()
+            return ('and', self.atom())
+        if t[1] == '!':
+            self.take()
+            return ('not', self.atom())
+        if t[1] == '[':
+            self.take()
+            inner = self.alts()
+            self.expect('op', ']')
+            return ('opt', inner)
+        a = self.atom()
+        t = self.peek()
+        if t[1] == '?':
+            self.take()
+            return ('opt', a)
+        if t[1] == '*':
+            self.take()
+            return ('star', a)
+        if t[1] == '+':
+            self.take()
+            return ('plus', a)
+        if t[1] == '.' and self.peek(1)[0] in ('name', 'str') or \
+                t[1] == '.' and self.peek(1)[1] == '(':
+            self.take()
+            elem = self.atom()
+            self.expect('op', '+')
+            return ('gather', a, elem)
+        return a
+
+    def atom(self):
+        t = self.take()
+        if t[1] == '(':
+            inner = self.alts()
+            self.expect('op', ')')
+            return inner
+        if t[0] == 'str':
+            text = t[1][1:-1]
+            if t[1][0] == '"':
+                return ('soft', text)
+            if re.fullmatch(r'[A-Za-z_]+', text):
+                return ('kw', text)
+            return ('tok', OP_BY_TEXT[text])
+        if t[0] == 'name':
+            if t[1] in NAMED_TOKENS:
+                return ('tok', t[1])
+            return ('rule', t[1])
+        raise SystemExit('grammar: unexpected %r' % (t,))
+
+
+# ---------------------------------------------------------------- actions
+
+def action_kind(rule, action):
+    """What an alternative's action can do besides building a node."""
+    if action is None:
+        return 'NONE'
+    if 'RAISE_' in action:
+        return 'RAISE'
+    if '_PyPegen_interactive_exit' in action:
+        return 'FAIL'
+    if '_PyPegen_check_barry_as_flufl' in action:
+        return 'NOT_LTGT'
+    if '_PyPegen_concatenate_strings' in action:
+        return 'STRINGS'
+    if '_PyPegen_ensure_real' in action:
+        return 'REAL'
+    if '_PyPegen_ensure_imaginary' in action:
+        return 'IMAG'
+    return 'NONE'
+
+
+# ---------------------------------------------------------------- lowering
+
+class Lowering:
+    def __init__(self, rules):
+        self.src = {name: (memo, body) for name, memo, body in rules}
+        self.order = [name for name, _, _ in rules]
+        self.rules = []        # (name, memo, leftrec, [alt indices])
+        self.rule_index = {}
+        self.alts = []         # (first item, count, action kind)
+        self.items = []        # (kind, a, b)
+        self.keywords = []
+        self.softs = []
+        self.pending = []
+
+    def rule_id(self, name):
+        if name not in self.rule_index:
+            self.rule_index[name] = len(self.rules)
+            self.rules.append(None)
+            self.pending.append(name)
+        return self.rule_index[name]
+
+    def kw_id(self, word):
+        if word not in self.keywords:
+            self.keywords.append(word)
+        return self.keywords.index(word)
+
+    def soft_id(self, word):
+        if word not in self.softs:
+            self.softs.append(word)
+        return self.softs.index(word)
+
+    def anon_rule(self, body, owner):
+        name = '%s_group%d' % (owner, len(self.rules))
+        self.src[name] = (False, body)
+        return self.rule_id(name)
+
+    def lower_atom(self, e, owner):
+        """Lower e to one item; returns the item index."""
+        kind = e[0]
+        if kind == 'alt':
+            if len(e[1]) == 1 and len(e[1][0][1]) == 1 and e[1][0][2] is None:
+                return self.lower_atom(e[1][0][1][0], owner)
+            return self.add_item('RULE', self.anon_rule(e, owner))
+        if kind == 'tok':
+            return self.add_item('TOKEN', 'PYPARSE_T_' + e[1])
+        if kind == 'kw':
+            return self.add_item('KEYWORD', self.kw_id(e[1]))
+        if kind == 'soft':
+            return self.add_item('SOFT', self.soft_id(e[1]))
+        if kind == 'rule':
+            return self.add_item('RULE', self.rule_id(e[1]))
+        if kind == 'cut':
+            return self.add_item('CUT')
+        if kind in ('opt', 'star', 'plus', 'and', 'not', 'forced'):
+            inner = self.lower_atom(e[1], owner)
+            return self.add_item(kind.upper(), inner)
+        if kind == 'gather':
+            sep = self.lower_atom(e[1], owner)
+            elem = self.lower_atom(e[2], owner)
+            return self.add_item('GATHER', sep, elem)
+        raise SystemExit('lowering: %r' % (e,))
+
+    def add_item(self, kind, a=0, b=0):
+        self.items.append((kind, a, b))
+        return len(self.items) - 1
+
+    def lower_rule(self, name):
+        memo, body = self.src[name]
+        alt_ids = []
+        for seq in body[1]:
+            _, items, action = seq
+            if len(items) == 1 and items[0][0] == 'rule' and \
+                    items[0][1].startswith('invalid_'):
+                continue
+            lowered = [self.lower_atom(it, name) for it in items]
+            alt_ids.append((lowered, action_kind(name, action)))
+        return memo, alt_ids
+
+    def run(self):
+        for start in START_RULES:
+            self.rule_id(start)
+        lowered = {}
+        while self.pending:
+            name = self.pending.pop(0)
+            lowered[name] = self.lower_rule(name)
+        # Items of each alternative must be contiguous: copy them.
+        final_items = []
+        for rid, name in sorted((v, k) for k, v in self.rule_index.items()):
+            memo, alts = lowered[name]
+            alt_list = []
+            for seq_items, act in alts:
+                first = len(final_items)
+                for it in seq_items:
+                    final_items.append(('REF', it, 0))
+                self.alts.append((first, len(seq_items), act))
+                alt_list.append(len(self.alts) - 1)
+            self.rules[rid] = [name, memo, False, alt_list]
+        self.seq_items = final_items
+        self.mark_left_recursion()
+
+    # Left recursion: a rule is left-recursive when it can reach itself
+    # without consuming a token; pegen picks one leader per cycle.
+    def nullable(self):
+        null = set()
+        changed = True
+        while changed:
+            changed = False
+            for rid, r in enumerate(self.rules):
+                if rid in null:
+                    continue
+                for a in r[3]:
+                    first, n, _ = self.alts[a]
+                    if all(self.item_nullable(self.seq_items[first + k][1], null)
+                           for k in range(n)):
+                        null.add(rid)
+                        changed = True
+                        break
+        return null
+
+    def item_nullable(self, it, null):
+        kind, a, b = self.items[it]
+        if kind in ('OPT', 'STAR', 'AND', 'NOT', 'CUT'):
+            return True
+        if kind in ('PLUS', 'FORCED'):
+            return self.item_nullable(a, null)
+        if kind == 'RULE':
+            return a in null
+        if kind == 'GATHER':
+            return self.item_nullable(b, null)
+        return False
+
+    def first_rules(self, it, null, out):
+        """Rules callable at the start of item it; returns its nullability."""
+        kind, a, b = self.items[it]
+        if kind == 'RULE':
+            out.add(a)
+            return a in null
+        if kind in ('OPT', 'STAR', 'PLUS', 'AND', 'NOT', 'FORCED'):
+            self.first_rules(a, null, out)
+            return kind != 'PLUS' and kind != 'FORCED' or self.item_nullable(a, null)
+        if kind == 'GATHER':
+            self.first_rules(b, null, out)
+            return self.item_nullable(b, null)
+        return kind == 'CUT'
+
+    def mark_left_recursion(self):
+        null = self.nullable()
+        graph = {}
+        for rid, r in enumerate(self.rules):
+            edges = set()
+            for a in r[3]:
+                first, n, _ = self.alts[a]
+                for k in range(n):
+                    it = self.seq_items[first + k][1]
+                    kind = self.items[it][0]
+                    if kind in ('AND', 'NOT'):
+                        continue
+                    if not self.first_rules(it, null, edges):
+                        break
+            graph[rid] = edges
+        # strongly connected components (Tarjan)
+        index, low, stack, on, sccs = {}, {}, [], set(), []
+        counter = [0]
+
+        def strong(v):
+            index[v] = low[v] = counter[0]
+            counter[0] += 1
+            stack.append(v)
+            on.add(v)
+            for w in graph[v]:
+                if w not in index:
+                    strong(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                sccs.append(comp)
+        sys.setrecursionlimit(10000)
+        for v in graph:
+            if v not in index:
+                strong(v)
+        for comp in sccs:
+            if len(comp) == 1 and comp[0] not in graph[comp[0]]:
+                continue
+            # One leader per cycle grows the seed; pegen takes the first
+            # name in order. The only cycle of two rules in this grammar
+            # is attr <-> name_or_attr, and either one lies on it.
+            if len(comp) > 2:
+                raise SystemExit('grammar: left-recursive cycle of %d rules' % len(comp))
+            leader = min(self.rules[v][0] for v in comp)
+            self.rules[self.rule_index[leader]][2] = True
+
+
+def emit(low, out, gram_path):
+    w = out.write
+    w('/* Generated by tools/gen_pyparse_gram.py from CPython 3.11\'s\n')
+    w(' * Grammar/python.gram; do not edit. Regenerate with:\n')
+    w(' *   /usr/bin/python3 tools/gen_pyparse_gram.py \\\n')
+    w(' *       /usr/src/python3.11/Grammar/python.gram supervisor/pyparse_gram.c\n')
+    w(' */\n#include "pyparse_int.h"\n\n')
+    w('const char *const pyparse_keywords[] = {\n')
+    for k in low.keywords:
+        w('    "%s",\n' % k)
+    w('};\nconst uint8_t pyparse_keyword_lengths[] = {')
+    w(', '.join(str(len(k)) for k in low.keywords))
+    w('};\nconst int pyparse_keyword_count = %d;\n\n' % len(low.keywords))
+    w('const char *const pyparse_soft_keywords[] = {\n')
+    for k in low.softs:
+        w('    "%s",\n' % k)
+    w('};\nconst uint8_t pyparse_soft_keyword_lengths[] = {')
+    w(', '.join(str(len(k)) for k in low.softs))
+    w('};\n\n')
+    w('const struct pyparse_op pyparse_ops[] = {\n')
+    for name, text in OPERATORS:
+        w('    { "%s", PYPARSE_T_%s },\n' % (text, name))
+    w('};\nconst int pyparse_op_count = %d;\n\n' % len(OPERATORS))
+    w('const struct pyparse_item pyparse_items[] = {\n')
+    for i, (kind, a, b) in enumerate(low.items):
+        w('    /* %4d */ { PYPARSE_I_%s, %s, %s },\n' % (i, kind, a, b))
+    w('};\n\n')
+    w('const uint16_t pyparse_seq[] = {\n')
+    for i, (_, it, _) in enumerate(low.seq_items):
+        w('    %d,\n' % it)
+    w('};\n\n')
+    w('const struct pyparse_alt pyparse_alts[] = {\n')
+    for i, (first, n, act) in enumerate(low.alts):
+        w('    /* %4d */ { %d, %d, PYPARSE_A_%s },\n' % (i, first, n, act))
+    w('};\n\n')
+    w('const struct pyparse_rule pyparse_rules[] = {\n')
+    for i, (name, memo, leftrec, alts) in enumerate(low.rules):
+        first = alts[0] if alts else 0
+        assert alts == list(range(first, first + len(alts)))
+        flags = []
+        if memo:
+            flags.append('PYPARSE_R_MEMO')
+        if leftrec:
+            flags.append('PYPARSE_R_LEFTREC')
+        if name in NODE_RULES:
+            flags.append('PYPARSE_R_NODE')
+        w('    /* %4d */ { "%s", %d, %d, %s },\n' % (
+            i, name, first, len(alts), ' | '.join(flags) or '0'))
+    w('};\nconst int pyparse_rule_count = %d;\n' % len(low.rules))
+    for start in START_RULES + NODE_RULES:
+        w('const int pyparse_rule_%s = %d;\n' % (start, low.rule_index[start]))
+
+
+def main():
+    gram_path, out_path = sys.argv[1], sys.argv[2]
+    with open(gram_path) as f:
+        text = f.read()
+    rules = GramParser(lex(text)).rules()
+    low = Lowering(rules)
+    low.run()
+    with open(out_path, 'w') as out:
+        emit(low, out, gram_path)
+
+
+if __name__ == '__main__':
+    main()
