@@ -378,12 +378,29 @@ int execproc_send(struct execproc *ep, const struct proto_msg *msg)
         return -1;
     struct write_req *w = calloc(1, sizeof *w);
     if (!w)
-        return -1;
+        return -2;
     if (proto_encode(msg, &w->buf)) {
+        free(w);
+        return -2;
+    }
+    uv_buf_t b = uv_buf_init(w->buf.data, (unsigned)w->buf.len);
+    /* The socket nearly always takes a frame whole: writing it now spares
+     * a queued request, its callback and a poll-set change per statement.
+     * libuv refuses this while earlier writes are queued, so order holds. */
+    int n = uv_try_write((uv_stream_t *)&ep->chan, &b, 1);
+    if (n == (int)b.len) {
+        proto_buf_free(&w->buf);
+        free(w);
+        return 0;
+    }
+    if (n > 0) {
+        b.base += n;
+        b.len -= (size_t)n;
+    } else if (n != UV_EAGAIN) {
+        proto_buf_free(&w->buf);
         free(w);
         return -1;
     }
-    uv_buf_t b = uv_buf_init(w->buf.data, (unsigned)w->buf.len);
     if (uv_write(&w->req, (uv_stream_t *)&ep->chan, &b, 1, on_written)) {
         proto_buf_free(&w->buf);
         free(w);

@@ -44,6 +44,9 @@ void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb);
 pid_t execproc_pid(const struct execproc *ep);
 int execproc_is_ready(const struct execproc *ep);
 uint64_t execproc_started_ms(const struct execproc *ep);
+/* 0 when sent (or queued); -1 when the executor is gone or going (its
+ * death will be reported); -2 when the message could not be encoded (too
+ * large, out of memory): the executor is fine and never saw it. */
 int execproc_send(struct execproc *ep, const struct proto_msg *msg);
 /* SIGINT tagged with the statement id (sigqueue). */
 int execproc_interrupt(struct execproc *ep, uint64_t id);

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "config.h"
 #include "frontend.h"
@@ -14,10 +17,24 @@
 #include "paths.h"
 #include "policy.h"
 
-static int check_policy(const char *file)
+/* --check-policy NAME|FILE, resolved as --policy is. */
+static int check_policy(const char *name_or_file)
 {
+    static char file[PATH_MAX];
     char err[512];
+    struct paths paths;
     struct policy *p;
+    if (paths_init(&paths, err, sizeof err) == 0) {
+        if (paths_policy(&paths, name_or_file, file, sizeof file, err, sizeof err)) {
+            fprintf(stderr, "aiobox: %s\n", err);
+            return 2;
+        }
+    } else if (!strchr(name_or_file, '/')) {
+        /* Without an executor there is no policy directory either. */
+        fprintf(stderr, "aiobox: %s\n", err);
+        return 1;
+    } else
+        snprintf(file, sizeof file, "%s", name_or_file);
     if (policy_load_file(file, &p, err, sizeof err)) {
         fprintf(stderr, "aiobox: %s\n", err);
         return 2;
@@ -50,6 +67,20 @@ static int resolve_allowed(struct policy *pol, const char **paths, size_t n, boo
     return 0;
 }
 
+/* Ends the process once the session is over. A read of piped stdin may
+ * still block in libuv's thread pool (SIGTERM at an idle prompt, with the
+ * writer keeping the pipe open), and exit() would wait for it forever:
+ * libuv's destructor joins its threads. Everything is freed by now, so
+ * the leak check runs here, as exit() would have run it. */
+static _Noreturn void finish(int rc)
+{
+    fflush(NULL);
+#if defined(__SANITIZE_ADDRESS__)
+    __lsan_do_leak_check();
+#endif
+    _exit(rc);
+}
+
 int main(int argc, char **argv)
 {
     static char read_paths[OPTS_PATHS_MAX][PATH_MAX], write_paths[OPTS_PATHS_MAX][PATH_MAX];
@@ -74,10 +105,19 @@ int main(int argc, char **argv)
     /* A write to a dead executor must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
 
-    if (paths_init(&paths, err, sizeof err) ||
-        paths_policy(&paths, o.policy ? o.policy : "strict", policy_path, sizeof policy_path,
+    if (paths_init(&paths, err, sizeof err)) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        return 1;
+    }
+    if (o.executor && access(o.executor, X_OK) != 0) {
+        fprintf(stderr, "aiobox: --executor %s: %m\n", o.executor);
+        return 1;
+    }
+    if (paths_policy(&paths, o.policy ? o.policy : "strict", policy_path, sizeof policy_path,
                      err, sizeof err)) {
         fprintf(stderr, "aiobox: %s\n", err);
+        /* A policy the user named is a usage error; a missing default is
+         * a broken installation. */
         return o.policy ? 2 : 1;
     }
     if (policy_load_file(policy_path, &pol, err, sizeof err)) {
@@ -124,5 +164,5 @@ int main(int argc, char **argv)
     int rc = isatty(0) && isatty(1) ? term_run(&loop, &scfg, &fcfg)
                                     : pipein_run(&loop, &scfg, &fcfg);
     uv_loop_close(&loop);
-    return rc;
+    finish(rc);
 }

@@ -13,24 +13,37 @@ void opts_usage(FILE *out)
           "keep running between prompts, user code in a separate sandboxed process.\n"
           "\n"
           "  -q, --quiet            no banner\n"
-          "  -p, --policy=NAME|FILE sandbox policy: strict (default), net, trusted, or a file\n"
+          "  -p, --policy=NAME|FILE sandbox policy: strict (default), net, trusted, or\n"
+          "                         a policy file\n"
           "      --allow-read=PATH  also allow reading PATH (repeatable)\n"
           "      --allow-write=PATH also allow reading and writing PATH (repeatable)\n"
-          "      --check-policy=FILE  parse a policy, print what it compiles to, exit\n"
-          "  -t, --timeout=SECONDS  statement wall-clock limit (0: none); overrides the policy\n"
-          "      --grace=SECONDS    after an interrupt, wait this long before killing (default 2)\n"
-          "      --history=FILE     history file (default ~/.aiobox_history; terminal only)\n"
-          "      --restore=replay   after a crash, silently re-run the statements that succeeded\n"
-          "      --no-standby       do not keep a warm spare executor (saves memory)\n"
+          "      --check-policy=NAME|FILE\n"
+          "                         parse a policy, print what it compiles to, and exit\n"
+          "  -t, --timeout=SECONDS  wall-clock limit of a statement (0: none); overrides\n"
+          "                         the policy's\n"
+          "      --grace=SECONDS    after an interrupt, wait this long before killing the\n"
+          "                         executor (default 2; 0: never kill)\n"
+          "      --history=FILE     history file (default ~/.aiobox_history; terminal\n"
+          "                         only)\n"
+          "      --restore=replay   after a crash, silently re-run the statements that\n"
+          "                         succeeded (their side effects happen again)\n"
+          "      --no-standby       keep no warm spare executor (saves memory; a restart\n"
+          "                         then waits for a new executor to start)\n"
           "      --executor=PATH    run this executor binary (for testing aiobox itself)\n"
           "  -V, --version          print the version and exit\n"
           "  -h, --help             print this help and exit\n"
           "\n"
-          "At the primary prompt, lines starting with ':' are supervisor commands:\n"
-          "  :status  :restart  :help\n"
+          "Lines starting with ':' at the primary prompt are supervisor commands, also\n"
+          "with piped input:\n"
+          "  :status   executor pid, uptime, memory, restarts, policy, statements run\n"
+          "  :restart  a fresh executor (the session state is dropped)\n"
+          "  :help     the commands\n"
+          "After 5 executor deaths, each within 10 s of that executor's start, aiobox\n"
+          "stops restarting it until :restart.\n"
           "\n"
-          "Exit status: 0 at end of input; N for exit(N) or SystemExit(N); 1 when aiobox\n"
-          "cannot start; 2 for a bad option or policy.\n",
+          "Exit status: 0 at end of input or Ctrl-D; N for exit(N) or SystemExit(N);\n"
+          "1 when aiobox cannot start; 2 for a bad option or policy; 128+N when ended\n"
+          "by signal N.\n",
           out);
 }
 
@@ -74,19 +87,23 @@ int opts_parse(int argc, char **argv, struct opts *o)
     memset(o, 0, sizeof *o);
     o->timeout = -1;
     o->grace = 2;
-    opterr = 0;
+    /* getopt's own messages (unknown, ambiguous, missing or unexpected
+     * argument) are the GNU ones users know; it names the program after
+     * argv[0], which is a path when run from the build tree. */
+    char *prog = argv[0];
+    argv[0] = "aiobox";
+    opterr = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":qp:t:Vh", longs, NULL)) != -1) {
+    int rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "qp:t:Vh", longs, NULL)) != -1) {
         switch (c) {
         case 'q': o->quiet = true; break;
         case 'p': o->policy = optarg; break;
         case 't':
-            if (parse_seconds("--timeout", optarg, &o->timeout))
-                return -1;
+            rc = parse_seconds("--timeout", optarg, &o->timeout);
             break;
         case O_GRACE:
-            if (parse_seconds("--grace", optarg, &o->grace))
-                return -1;
+            rc = parse_seconds("--grace", optarg, &o->grace);
             break;
         case O_ALLOW_READ:
         case O_ALLOW_WRITE: {
@@ -95,7 +112,8 @@ int opts_parse(int argc, char **argv, struct opts *o)
             if (o->n_allow_read + o->n_allow_write >= OPTS_PATHS_MAX) {
                 fprintf(stderr, "aiobox: at most %d --allow-read/--allow-write paths\n",
                         OPTS_PATHS_MAX);
-                return -1;
+                rc = -1;
+                break;
             }
             v[(*n)++] = optarg;
             break;
@@ -107,30 +125,24 @@ int opts_parse(int argc, char **argv, struct opts *o)
                 o->restore_replay = true;
             else if (strcmp(optarg, "none")) {
                 fprintf(stderr, "aiobox: --restore: '%s' is not 'replay' or 'none'\n", optarg);
-                return -1;
+                rc = -1;
             }
             break;
         case O_NO_STANDBY: o->no_standby = true; break;
         case O_EXECUTOR: o->executor = optarg; break;
         case 'V': o->version = true; break;
         case 'h': o->help = true; break;
-        case ':':
-            fprintf(stderr, "aiobox: option '%s' needs an argument\n", argv[optind - 1]);
-            fprintf(stderr, "Try 'aiobox --help' for more information.\n");
-            return -1;
         default:
-            if (optopt)
-                fprintf(stderr, "aiobox: unknown option '-%c'\n", optopt);
-            else
-                fprintf(stderr, "aiobox: unknown option '%s'\n", argv[optind - 1]);
-            fprintf(stderr, "Try 'aiobox --help' for more information.\n");
-            return -1;
+            rc = -1;
+            break;
         }
     }
-    if (optind < argc) {
+    if (rc == 0 && optind < argc) {
         fprintf(stderr, "aiobox: unexpected argument '%s'\n", argv[optind]);
-        fprintf(stderr, "Try 'aiobox --help' for more information.\n");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    argv[0] = prog;
+    if (rc)
+        fprintf(stderr, "Try 'aiobox --help' for more information.\n");
+    return rc;
 }

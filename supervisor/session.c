@@ -316,10 +316,18 @@ static void pump(struct session *s)
     m.u.exec.id = st->id;
     m.u.exec.source = proto_str_n(st->src, st->len);
     m.u.exec.mode = st->block ? PROTO_EXEC_BLOCK : PROTO_EXEC_SINGLE;
-    if (execproc_send(s->ep, &m) != 0) {
-        /* The executor is on its way out; its death fails the statement. */
+    int rc = execproc_send(s->ep, &m);
+    if (rc == -2) {
+        notice(s, "statement %llu could not be sent to the executor (too large, or out of "
+                  "memory)", (unsigned long long)st->id);
+        finish_statement(s);
+        pump(s);
         return;
     }
+    /* rc == -1: the executor is on its way out; its death fails the
+     * statement, with the cause. */
+    if (rc != 0)
+        return;
     if (s->cfg.timeout_s > 0)
         uv_timer_start(&s->timeout_timer, on_timeout, (uint64_t)(s->cfg.timeout_s * 1000), 0);
 }

@@ -1,0 +1,269 @@
+"""The command line: GNU-style options, a clear message and status 2 for
+every mistake, --check-policy, --timeout, and the exit status of a session
+(README.md, Usage, lists them)."""
+import os
+import re
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from livesession import Live
+
+AIOBOX = harness.AIOBOX
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(AIOBOX)), 'policies')
+SHIPPED = ('strict', 'net', 'trusted')
+TRY_HELP = "Try 'aiobox --help' for more information.\n"
+
+
+def run(*args, stdin=b'', timeout=harness.TIMEOUT):
+    p = subprocess.run([AIOBOX, *args], input=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class Informational(unittest.TestCase):
+    def test_help(self):
+        for flag in ('--help', '-h'):
+            rc, out, err = run(flag)
+            self.assertEqual(rc, 0)
+            self.assertEqual(err, '')
+            self.assertTrue(out.startswith('Usage: aiobox [OPTION]...\n'), out)
+            for option in ('--quiet', '--policy=NAME|FILE', '--timeout=SECONDS',
+                           '--history=FILE', '--version', '--help', '--restore=replay',
+                           '--no-standby', '--check-policy', '--grace'):
+                self.assertIn(option, out)
+            for command in (':status', ':restart', ':help'):
+                self.assertIn(command, out)
+            self.assertIn('Exit status:', out)
+
+    def test_help_wins_over_a_session(self):
+        # Nothing is started: the output is the help text alone.
+        rc, out, err = run('-q', '--help', stdin=b'print(1)\n')
+        self.assertEqual(rc, 0)
+        self.assertNotIn('>>>', out)
+
+    def test_version(self):
+        for flag in ('--version', '-V'):
+            rc, out, err = run(flag)
+            self.assertEqual(rc, 0)
+            self.assertEqual(err, '')
+            self.assertRegex(out, r'^aiobox \d+\.\d+\.\d+ \(Python 3\.11[.\d]*\)\n$')
+
+
+class BadOptions(unittest.TestCase):
+    def assert_usage_error(self, args, message):
+        rc, out, err = run(*args, stdin=b'print("ran")\n')
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(out, '', 'no session may start after a bad option')
+        self.assertIn(message, err)
+        return err
+
+    def test_unknown_long_option(self):
+        err = self.assert_usage_error(['--bogus'], "aiobox: unrecognized option '--bogus'\n")
+        self.assertTrue(err.endswith(TRY_HELP))
+
+    def test_unknown_short_option(self):
+        self.assert_usage_error(['-x'], "aiobox: invalid option -- 'x'\n")
+
+    def test_missing_argument(self):
+        self.assert_usage_error(['--timeout'], "aiobox: option '--timeout' requires an argument")
+        self.assert_usage_error(['-q', '-t'], "aiobox: option requires an argument -- 't'")
+        self.assert_usage_error(['--policy'], "option '--policy' requires an argument")
+
+    def test_argument_to_a_flag(self):
+        self.assert_usage_error(['--quiet=yes'], "option '--quiet' doesn't allow an argument")
+
+    def test_ambiguous_abbreviation(self):
+        self.assert_usage_error(['--allow=/tmp'], "option '--allow=/tmp' is ambiguous")
+
+    def test_unexpected_operand(self):
+        self.assert_usage_error(['script.py'], "aiobox: unexpected argument 'script.py'")
+
+    def test_bad_timeout(self):
+        for value in ('abc', '-1', 'nan', 'inf', '1e99', '', '5s'):
+            with self.subTest(value=value):
+                self.assert_usage_error(['--timeout', value],
+                                        f"aiobox: --timeout: '{value}' is not a number of "
+                                        f"seconds (0 to 1000000)")
+
+    def test_bad_grace(self):
+        self.assert_usage_error(['--grace=soon'], "aiobox: --grace: 'soon' is not a number")
+
+    def test_bad_restore(self):
+        self.assert_usage_error(['--restore', 'snapshot'],
+                                "aiobox: --restore: 'snapshot' is not 'replay' or 'none'")
+
+    def test_unknown_policy_name(self):
+        self.assert_usage_error(['--policy', 'nosuch'],
+                                "aiobox: no policy named 'nosuch' (in ")
+
+    def test_empty_policy_name(self):
+        self.assert_usage_error(['--policy='], "aiobox: '' is not a policy name")
+
+    def test_missing_policy_file(self):
+        self.assert_usage_error(['--policy', '/nonexistent/p'],
+                                'aiobox: policy file /nonexistent/p: No such file or directory')
+
+    def test_broken_policy_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'broken')
+            with open(path, 'w') as f:
+                f.write('aiobox-policy 1\nname broken\n\nallow no_such_call\n')
+            err = self.assert_usage_error(['--policy', path], f'{path}:4: ')
+            self.assertIn('no_such_call', err)
+
+    def test_missing_allow_path(self):
+        self.assert_usage_error(['--allow-read', '/nonexistent/dir'],
+                                'aiobox: --allow-read /nonexistent/dir: No such file or directory')
+
+    def test_missing_executor_is_exit_status_1(self):
+        rc, out, err = run('--executor', '/nonexistent/aiobox-executor', stdin=b'1\n')
+        self.assertEqual(rc, 1)
+        self.assertIn('aiobox: --executor /nonexistent/aiobox-executor: No such file', err)
+
+
+class CheckPolicy(unittest.TestCase):
+    def test_each_shipped_policy_by_name_and_file(self):
+        for name in SHIPPED:
+            for arg in (name, os.path.join(POLICY_DIR, name)):
+                with self.subTest(policy=arg):
+                    rc, out, err = run('--check-policy', arg)
+                    self.assertEqual(rc, 0, err)
+                    self.assertEqual(err, '')
+                    self.assertTrue(out.startswith(f'policy {name} ('), out[:200])
+                    # The compiled filter in libseccomp's pseudo filter code.
+                    self.assertRegex(out, r'(?m)^filter \(\d+ rules, libseccomp pseudo filter')
+                    self.assertIn('# pseudo filter code start\n', out)
+                    self.assertTrue(out.endswith('# pseudo filter code end\n#\n'), out[-200:])
+
+    def test_filter_names_the_source_line(self):
+        rc, out, err = run('--check-policy', 'strict')
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r'trap ptrace +# .*strict:\d+')
+
+    def test_broken_policy(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'broken')
+            with open(path, 'w') as f:
+                f.write('aiobox-policy 1\nname broken\ntimeout forever\n')
+            rc, out, err = run('--check-policy', path)
+            self.assertEqual(rc, 2)
+            self.assertEqual(out, '')
+            self.assertRegex(err, rf'^aiobox: {re.escape(path)}:3: .*\n$')
+
+    def test_unknown_policy(self):
+        rc, out, err = run('--check-policy', 'nosuch')
+        self.assertEqual(rc, 2)
+        self.assertIn("no policy named 'nosuch'", err)
+
+
+def quick_policy(directory, timeout):
+    """strict with another statement timeout."""
+    path = os.path.join(directory, 'quick')
+    with open(path, 'w') as f:
+        f.write(f'aiobox-policy 1\ninclude {os.path.join(POLICY_DIR, "strict")}\n'
+                f'name quick\ntimeout {timeout}\n')
+    os.chmod(directory, 0o755)
+    os.chmod(path, 0o644)
+    return path
+
+
+class Timeout(unittest.TestCase):
+    def test_statement_over_the_limit_is_interrupted(self):
+        with Live('-q', '--timeout', '0.5') as s:
+            s.prompt()
+            t0 = time.monotonic()
+            out, err = s.run('import time; time.sleep(30); print("not reached")')
+            self.assertLess(time.monotonic() - t0, 25, 'the timeout did not interrupt it')
+            self.assertNotIn(b'not reached', out)
+            self.assertIn(b'aiobox: statement timed out after 0.5 s; interrupting it\n', err)
+            self.assertIn(b'KeyboardInterrupt', err)
+            self.assertNotIn(b'started a new executor', err, 'an interrupt suffices')
+            # The session goes on in the same executor.
+            out, err = s.run('print(6 * 7)')
+            self.assertEqual(out, b'42\n')
+            self.assertEqual(s.close(), 0)
+
+    def test_async_statement_over_the_limit_is_cancelled(self):
+        with Live('-q', '--timeout', '0.5') as s:
+            s.prompt()
+            out, err = s.run('await asyncio.sleep(30)')
+            self.assertIn(b'statement timed out after 0.5 s', err)
+            self.assertIn(b'KeyboardInterrupt', err)
+            out, err = s.run('print("next")')
+            self.assertEqual(out, b'next\n')
+
+    def test_statement_under_the_limit_runs(self):
+        with Live('-q', '--timeout', '20') as s:
+            s.prompt()
+            out, err = s.run('import time; time.sleep(0.2); print("done")')
+            self.assertEqual(out, b'done\n')
+            self.assertEqual(err, b'')
+
+    def test_policy_timeout_applies(self):
+        with tempfile.TemporaryDirectory() as d, Live('-q', '--policy', quick_policy(d, '500ms')) as s:
+            s.prompt()
+            self.assertIn(b'statement timeout: 0.5 s', s.status())
+            out, err = s.run('import time; time.sleep(30)')
+            self.assertIn(b'statement timed out after 0.5 s', err)
+
+    def test_option_overrides_policy_timeout(self):
+        with tempfile.TemporaryDirectory() as d, \
+                Live('-q', '--policy', quick_policy(d, '500ms'), '--timeout', '0') as s:
+            s.prompt()
+            self.assertIn(b'statement timeout: 0 s', s.status())
+            out, err = s.run('import time; time.sleep(1.5); print("survived")')
+            self.assertEqual(out, b'survived\n')
+            self.assertNotIn(b'timed out', err)
+
+    def test_strict_policy_default(self):
+        with Live('-q') as s:
+            s.prompt()
+            self.assertIn(b'statement timeout: 30 s', s.status())
+
+
+class ExitStatus(unittest.TestCase):
+    def check(self, source, status, stderr=None):
+        rc, out, err = run('-q', stdin=source.encode())
+        self.assertEqual(rc, status, err)
+        if stderr is not None:
+            self.assertEqual(err, stderr)
+        # The same as the reference REPL.
+        ref_rc, _, _ = harness.run_reference(source.encode())
+        self.assertEqual(rc, ref_rc)
+
+    def test_end_of_input(self):
+        self.check('x = 1\n', 0, '\n')
+
+    def test_exit(self):
+        self.check('exit()\nprint("not reached")\n', 0)
+
+    def test_exit_code(self):
+        self.check('exit(3)\n', 3)
+
+    def test_quit_code(self):
+        self.check('quit(4)\n', 4)
+
+    def test_system_exit(self):
+        self.check('raise SystemExit(5)\n', 5)
+
+    def test_sys_exit_wraps(self):
+        self.check('import sys; sys.exit(258)\n', 2)
+
+    def test_system_exit_message(self):
+        self.check('raise SystemExit("bye")\n', 1, 'bye\n')
+
+    def test_exit_from_a_coroutine(self):
+        self.check('async def f():\n    raise SystemExit(6)\n\nawait f()\n', 6)
+
+    def test_sigterm(self):
+        with Live('-q') as s:
+            s.prompt()
+            # stdin stays open: SIGTERM alone ends the session.
+            s.proc.terminate()
+            self.assertEqual(s.proc.wait(harness.TIMEOUT), 128 + 15)
+
+
+if __name__ == '__main__':
+    harness.main('supervisor-cli')

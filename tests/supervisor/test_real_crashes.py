@@ -1,0 +1,157 @@
+"""The real executor dies, while idle and in the middle of a statement, by a
+signal sent from outside (this test runs as root; the executor runs as
+nobody) or by something its own code does. Each time the cause is printed,
+a statement in flight is reported as not completed, and the next statement
+runs in a new executor. No executor is ever left behind."""
+import os
+import re
+import signal
+import time
+import unittest
+
+import harness
+import livesession
+from livesession import Live
+
+CAUSE = {
+    signal.SIGKILL: b'aiobox: executor killed by SIGKILL (from outside aiobox, or out of memory)\n',
+    signal.SIGSEGV: b'aiobox: executor killed by SIGSEGV\n',
+    signal.SIGABRT: b'aiobox: executor killed by SIGABRT\n',
+}
+
+
+class Crashes(unittest.TestCase):
+    def setUp(self):
+        self.s = Live('-q')
+        self.s.prompt()
+        self.pid = self.s.executor_pid()
+        self.mark = self.s.mark()
+
+    def tearDown(self):
+        self.s.kill()
+
+    def getpid(self):
+        out, err = self.s.run('import os; print(os.getpid())')
+        self.assertEqual(err, b'')
+        return int(out)
+
+    def assert_next_statement_runs_elsewhere(self, restart=1):
+        self.s.expect_err(f'aiobox: started a new executor (restart {restart}); the session '
+                          f'state was lost\n', since=self.mark)
+        pid = self.getpid()
+        self.assertNotEqual(pid, self.pid)
+        self.assertEqual(self.s.run('print(6 * 7)'), (b'42\n', b''))
+        self.assert_no_stray_children()
+        return pid
+
+    def assert_no_stray_children(self):
+        """Only the executor and its spare are children of the supervisor:
+        the dead one has been reaped. Reaping is the loop's next step after
+        the death; ask until it has happened."""
+        deadline = time.monotonic() + harness.TIMEOUT
+        while True:
+            kids = livesession.children(self.s.pid)
+            if len(kids) <= 2 and all(state != 'Z' for _, state in kids) and \
+                    self.pid not in [p for p, _ in kids]:
+                return
+            self.assertLess(time.monotonic(), deadline, f'children left: {kids}')
+
+    def kill_idle(self, sig):
+        os.kill(self.pid, sig)
+        self.s.expect_err(CAUSE[sig])
+        self.assert_next_statement_runs_elsewhere()
+        self.assertNotIn(b'did not complete', bytes(self.s.err))
+
+    def kill_mid_statement(self, sig, statement):
+        self.s.send(statement)
+        self.s.expect_out(b'started\n')
+        os.kill(self.pid, sig)
+        out = self.s.prompt()
+        self.assertNotIn(b'finished', out)
+        err = self.s.new_err()
+        self.assertIn(CAUSE[sig], err)
+        self.assertIn(b'aiobox: statement 1 did not complete\n', err)
+        self.assert_next_statement_runs_elsewhere()
+
+    SYNC = 'print("started", flush=True); import time; time.sleep(60); print("finished")'
+    ASYNC = 'print("started", flush=True); await asyncio.sleep(60); print("finished")'
+
+    def test_sigkill_idle(self):
+        self.kill_idle(signal.SIGKILL)
+
+    def test_sigsegv_idle(self):
+        self.kill_idle(signal.SIGSEGV)
+
+    def test_sigabrt_idle(self):
+        self.kill_idle(signal.SIGABRT)
+
+    def test_sigkill_mid_statement(self):
+        self.kill_mid_statement(signal.SIGKILL, self.SYNC)
+
+    def test_sigsegv_mid_statement(self):
+        self.kill_mid_statement(signal.SIGSEGV, self.SYNC)
+
+    def test_sigkill_mid_await(self):
+        self.kill_mid_statement(signal.SIGKILL, self.ASYNC)
+
+    def test_sigsegv_mid_await(self):
+        self.kill_mid_statement(signal.SIGSEGV, self.ASYNC)
+
+    def test_segfault_from_inside(self):
+        out, err = self.s.run('import ctypes; ctypes.string_at(0)')
+        self.assertEqual(out, b'')
+        self.assertEqual(err, b'aiobox: executor killed by SIGSEGV\n'
+                              b'aiobox: statement 1 did not complete\n'
+                              b'aiobox: started a new executor (restart 1); the session state '
+                              b'was lost\n')
+        self.assert_next_statement_runs_elsewhere()
+
+    def test_os_exit_from_inside(self):
+        out, err = self.s.run('import os; os._exit(7)')
+        self.assertIn(b'aiobox: executor exited with status 7\n', err)
+        self.assertIn(b'aiobox: statement 1 did not complete\n', err)
+        self.assert_next_statement_runs_elsewhere()
+
+    def test_abort_from_inside(self):
+        out, err = self.s.run('import os; os.abort()')
+        self.assertIn(CAUSE[signal.SIGABRT], err)
+        self.assert_next_statement_runs_elsewhere()
+
+    def test_background_task_kills_it_between_statements(self):
+        self.s.run('import os; asyncio.get_running_loop().call_later(0.1, os._exit, 4)')
+        self.s.expect_err(b'aiobox: executor exited with status 4\n')
+        self.assert_next_statement_runs_elsewhere()
+
+    def test_one_death_after_another(self):
+        for n, sig in enumerate((signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT), start=1):
+            os.kill(self.pid, sig)
+            self.s.expect_err(CAUSE[sig])
+            self.pid = self.assert_next_statement_runs_elsewhere(restart=n)
+            self.mark = self.s.mark()
+        status = self.s.status()
+        self.assertIn(b'restarts: 3 (deaths: 3, on request: 0)', status)
+        self.assertIn(f'executor: pid {self.pid}, ready'.encode(), status)
+
+    def test_supervisor_exit_takes_the_executors(self):
+        spare = None
+        while spare is None:
+            m = re.search(rb'^spare: pid (\d+), ready$', self.s.status(), re.M)
+            spare = m and int(m.group(1))
+        self.assertEqual(self.s.close(), 0)
+        for pid in (self.pid, spare):
+            self.assertFalse(os.path.exists(f'/proc/{pid}'), f'{pid} outlived the supervisor')
+
+    def test_supervisor_killed_takes_the_executors(self):
+        # PR_SET_PDEATHSIG: the executor dies with its supervisor.
+        os.kill(self.s.pid, signal.SIGKILL)
+        self.s.proc.wait()
+        deadline = time.monotonic() + harness.TIMEOUT
+        while os.path.exists(f'/proc/{self.pid}'):
+            with open(f'/proc/{self.pid}/stat') as f:
+                if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
+                    break
+            self.assertLess(time.monotonic(), deadline, 'the executor outlived its supervisor')
+
+
+if __name__ == '__main__':
+    harness.main('supervisor-real-crashes')
