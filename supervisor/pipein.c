@@ -236,7 +236,9 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
         prompt(p);
         return;
     }
-    switch (stmtbuf_push(&p->sb, line, len)) {
+    enum stmtbuf_state state = stmtbuf_push(&p->sb, line, len);
+    size_t len_ready = p->sb.len;
+    switch (state) {
     case STMTBUF_MORE:
         prompt(p);
         break;
@@ -245,9 +247,11 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
         prompt(p);
         break;
     case STMTBUF_READY:
+        /* Empty the push loop first (the text stays in place): if the
+         * session answers at once, the next prompt must be the primary. */
         p->waiting = true;
-        session_submit(p->session, p->sb.buf, p->sb.len, false);
         stmtbuf_reset(&p->sb);
+        session_submit(p->session, p->sb.buf, len_ready, false);
         break;
     case STMTBUF_NOMEM:
         out_str(2, "aiobox: out of memory; statement dropped\n");

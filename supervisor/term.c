@@ -216,8 +216,11 @@ static void push_line(struct term *t, const char *line, size_t len)
         return;
     case STMTBUF_READY:
         remember(t, t->sb.buf, t->sb.len);
-        session_submit(t->session, t->sb.buf, t->sb.len, false);
+        /* Empty the push loop first (the text stays in place): if the
+         * session answers at once, the next prompt must be the primary. */
+        size_t ready = t->sb.len;
         stmtbuf_reset(&t->sb);
+        session_submit(t->session, t->sb.buf, ready, false);
         return;
     case STMTBUF_NOMEM:
         warn(t, "aiobox: out of memory; statement dropped\n");
