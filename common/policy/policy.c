@@ -178,6 +178,34 @@ int policy_parse(const char *text, size_t len, const char *filename,
     return 0;
 }
 
+int policy_read_fd(int fd, char **out, size_t *len)
+{
+    char *buf = malloc(POLICY_FILE_MAX + 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, POLICY_FILE_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > POLICY_FILE_MAX) {
+            free(buf);
+            return -EFBIG;
+        }
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -192,34 +220,22 @@ int policy_load_file(const char *path, struct policy **out, char *err, size_t er
         close(fd);
         return -1;
     }
-    char *buf = malloc(POLICY_FILE_MAX + 1);
-    if (!buf) {
-        close(fd);
+    char *buf;
+    size_t len;
+    int e = policy_read_fd(fd, &buf, &len);
+    close(fd);
+    if (e == -ENOMEM) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, POLICY_FILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-        if (len > POLICY_FILE_MAX) {
-            snprintf(err, errlen, "%s: larger than %zu bytes", path, POLICY_FILE_MAX);
-            free(buf);
-            close(fd);
-            return -1;
-        }
+    if (e == -EFBIG) {
+        snprintf(err, errlen, "%s: larger than %zu bytes", path, POLICY_FILE_MAX);
+        return -1;
     }
-    close(fd);
+    if (e < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-e));
+        return -1;
+    }
     int rc = policy_parse(buf, len, path, out, err, errlen);
     free(buf);
     return rc;

@@ -256,32 +256,16 @@ static int d_include(struct policy_parse_ctx *c, char **w, size_t n)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return policy_fail(c, "cannot include %s: %s", path, strerror(errno));
-    char *buf = malloc(POLICY_FILE_MAX + 1);
-    if (!buf) {
-        close(fd);
-        return policy_fail(c, "out of memory");
-    }
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, POLICY_FILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return policy_fail(c, "cannot read %s: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-        if (len > POLICY_FILE_MAX) {
-            free(buf);
-            close(fd);
-            return policy_fail(c, "%s is larger than %zu bytes", path, POLICY_FILE_MAX);
-        }
-    }
+    char *buf;
+    size_t len;
+    int e = policy_read_fd(fd, &buf, &len);
     close(fd);
+    if (e == -ENOMEM)
+        return policy_fail(c, "out of memory");
+    if (e == -EFBIG)
+        return policy_fail(c, "%s is larger than %zu bytes", path, POLICY_FILE_MAX);
+    if (e < 0)
+        return policy_fail(c, "cannot read %s: %s", path, strerror(-e));
     int rc = policy_parse_into(c->p, buf, len, path, c->depth + 1, c->err, c->errlen);
     free(buf);
     return rc;

@@ -11,6 +11,12 @@
 #define POLICY_FILE_MAX ((size_t)1 << 20)
 #define POLICY_INCLUDE_DEPTH_MAX 8
 
+/* Reads all of fd (a policy file or an include) into a malloc'd buffer,
+ * refusing more than POLICY_FILE_MAX bytes. Returns 0, or a negative errno:
+ * -EFBIG when too large, -ENOMEM, or the read's. The caller closes fd and
+ * words the error for its context. */
+int policy_read_fd(int fd, char **out, size_t *len);
+
 /* Where a directive came from. file points into policy->files. */
 struct policy_where {
     const char *file;
