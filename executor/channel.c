@@ -40,8 +40,6 @@ static struct {
     struct proto_reader reader;
     struct proto_buf out;
     bool hello_seen;
-    /* Requests that arrived while input() waited, for the next recv(). */
-    PyObject *pending;
 } chan = {.fd = -1};
 
 /* An input() wait: which reply it wants and, once done, the line. */
@@ -227,7 +225,7 @@ static void send_no_completions(uint64_t id)
     send_msg(&m);
 }
 
-/* Handles one message. Requests go to list; wait (NULL outside input())
+/* Handles one message. Requests go to list outside input(); inside it, wait
  * collects the awaited reply. Returns 0, or -1 with a Python error set. */
 static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait *wait)
 {
@@ -240,6 +238,11 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
     }
     switch (m->type) {
     case PROTO_EXEC:
+        /* Sent before the supervisor saw the input request, so never
+         * started: the protocol drops it, and the supervisor sends again
+         * whatever should still run once it has answered. */
+        if (wait)
+            return 0;
         return append_request(list, m->u.exec.mode == PROTO_EXEC_BLOCK ? "block" : "exec",
                               m->u.exec.id, m->u.exec.source);
     case PROTO_COMPLETE:
@@ -289,18 +292,11 @@ static int drain_frames(PyObject *list, struct reply_wait *wait)
     return 0;
 }
 
-static PyObject *take_pending(void)
-{
-    PyObject *list = chan.pending;
-    chan.pending = NULL;
-    return list ? list : PyList_New(0);
-}
-
 /* --- the _aiobox module -------------------------------------------------- */
 
 static PyObject *mod_recv(PyObject *self, PyObject *noargs)
 {
-    PyObject *list = take_pending();
+    PyObject *list = PyList_New(0);
     size_t total = 0, n;
 
     if (!list)
@@ -484,9 +480,9 @@ static PyObject *mod_send_interrupt_ack(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* input(): sends the request, then blocks for the reply. Requests that
- * arrive meanwhile are kept for the next recv(), except completions,
- * answered empty at once. SIGINT runs Python's handlers here, so the
+/* input(): sends the request, then blocks for the reply. Statements that
+ * arrive meanwhile are dropped (see dispatch), completions are answered
+ * empty at once. SIGINT runs Python's handlers here, so the
  * runtime can raise KeyboardInterrupt out of the wait. */
 static PyObject *mod_input(PyObject *self, PyObject *args)
 {
@@ -506,11 +502,9 @@ static PyObject *mod_input(PyObject *self, PyObject *args)
     send_msg(&m);
     Py_DECREF(b);
 
-    if (!chan.pending && !(chan.pending = PyList_New(0)))
-        return NULL;
     wait.id = id;
     for (;;) {
-        if (drain_frames(chan.pending, &wait) < 0)
+        if (drain_frames(NULL, &wait) < 0)
             return NULL;
         if (wait.done)
             return wait.line;

@@ -31,11 +31,13 @@ import concurrent.futures
 import contextvars
 import inspect
 import io
+import selectors
 import signal
 import site
 import threading
 import traceback
 import types
+import warnings
 
 _HERE = (lambda: None).__code__.co_filename
 _MAX_MATCHES = 1000
@@ -290,6 +292,40 @@ def _summary(exc):
 
 _PROMPT_MAX = 256
 
+# Loop iterations a queued statement waits for the loop to go idle before it
+# starts anyway (see _Selector).
+_PATIENCE = 4
+
+
+class _Selector(selectors.EpollSelector):
+    """The event loop's selector; queued statements start from here.
+
+    In CPython's REPL the next statement reaches the loop a round trip
+    after the previous result, so background work that is ready by then,
+    such as a timer that fell due during a blocking statement and the task
+    it wakes, runs first. The supervisor may send statements ahead of
+    time, so the executor recreates that gap: the next statement starts
+    when the loop is about to sleep (nothing ready, no timer due), or after
+    _PATIENCE busy iterations, so that a busy background task cannot starve
+    it. Either way it starts from a callback of the same iteration, at the
+    stack depth CPython gives a statement."""
+
+    def __init__(self, runtime):
+        super().__init__()
+        self._runtime = runtime
+        self._busy_turns = 0
+
+    def select(self, timeout=None):
+        runtime = self._runtime
+        if runtime.queue and runtime.current is None:
+            if timeout is None or timeout > 0 or self._busy_turns >= _PATIENCE:
+                self._busy_turns = 0
+                runtime.start_next()
+                timeout = 0
+            else:
+                self._busy_turns += 1
+        return super().select(timeout)
+
 
 def _prompt(name, default):
     """str(sys.ps1) or str(sys.ps2) for the supervisor's next prompt, as
@@ -319,7 +355,7 @@ class Runtime:
     def __init__(self, output_cap, policy, hint):
         self.policy = policy
         self.hint = hint
-        self.loop = asyncio.new_event_loop()
+        self.loop = asyncio.SelectorEventLoop(_Selector(self))
         asyncio.set_event_loop(self.loop)
         self.output = _Output(output_cap)
         self.streams = _Streams(self.output, self.loop)
@@ -386,21 +422,22 @@ class Runtime:
     # --- the channel ---------------------------------------------------
 
     def _on_channel(self):
+        # Statements wait in the queue; _Selector starts them.
         for kind, rid, text in _aiobox.recv():
             if kind in ('exec', 'block'):
                 self.queue.append((rid, text, kind == 'block'))
             else:
                 self._complete(rid, text)
-        # Start the statement from a callback of its own: background work
-        # that was already due (a timer that fired in this same iteration
-        # and the task it wakes) runs first, as it does in CPython's REPL,
-        # where the statement comes from another thread and arrives later.
-        self.loop.call_soon(self._next)
 
-    def _next(self):
-        if self.current is None and self.queue:
-            sid, source, block = self.queue.popleft()
+    def start_next(self):
+        sid, source, block = self.queue.popleft()
+        try:
             self._start(sid, source, block)
+        except BaseException as exc:
+            # Called from the selector, where no Handle catches for us.
+            st = self.current
+            if st is not None and st.id == sid:
+                self._conclude(st, exc)
 
     def _complete(self, rid, text):
         matches = []
@@ -428,10 +465,15 @@ class Runtime:
         prompt = str(prompt)
         self.streams.flush_all()
         st = self.current
+        # The supervisor may have sent statements ahead, taking the lines
+        # after this statement's for code; they are this input()'s now. The
+        # protocol has the executor drop every statement it has not
+        # started, and the supervisor send again what still should run.
+        self.queue.clear()
         try:
             line = _aiobox.input(st.id if st is not None else 0, prompt)
         finally:
-            # Requests that came in meanwhile wait in _aiobox.
+            # Frames that came in behind the reply wait in _aiobox's reader.
             try:
                 self.loop.call_soon_threadsafe(self._on_channel)
             except RuntimeError:
@@ -490,8 +532,23 @@ class Runtime:
                 await result
 
     def _compile(self, source):
-        # codeop's own procedure, as CPython's console uses it: the same
-        # errors, and the same warnings (it resets the warning registry).
+        # codeop compiles a statement twice: with warnings ignored, to see
+        # whether it is complete, and again for the warnings. When the
+        # first compile succeeds and would warn about nothing, the second
+        # gives the same code (checked over every statement in the
+        # stdlib), so that one compile is enough. 'always' records
+        # without touching any warning registry; leaving catch_warnings
+        # resets the registries as codeop's own catch_warnings does.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try:
+                compiled = self.compiler.compiler(source, '<console>', 'single')
+            except (OverflowError, SyntaxError, ValueError):
+                compiled = None
+        if compiled is not None and not caught:
+            return compiled
+        # Anything else takes codeop's own procedure, as CPython's console
+        # uses it: the same errors, the same warnings.
         compiled = self.compiler(source, '<console>', 'single')
         if compiled is None:
             # Incomplete input; the supervisor should not send it. Say so
@@ -567,8 +624,6 @@ class Runtime:
                             _prompt('ps1', '>>> '), _prompt('ps2', '... '))
         self.current = None
         self.output.retag(None)
-        if self.queue:
-            self.loop.call_soon(self._next)
 
     def _exit_code(self, exc):
         # CPython's mapping when SystemExit ends the interpreter.

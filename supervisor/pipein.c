@@ -1,9 +1,18 @@
 /* Piped stdin: behave as `python3 -m asyncio` does when stdin is not a
  * terminal. Prompts go to stdout with no newline, input is not echoed,
  * output follows the prompt on the same line, and EOF ends the session
- * with status 0 after a newline on stderr. */
+ * with status 0 after a newline on stderr.
+ *
+ * Reading runs ahead of the executor: complete statements are submitted as
+ * soon as they are read, and the session sends them ahead. What CPython
+ * would print between them (prompts, our notices about the input) waits in
+ * a queue of steps, in input order, until the statements before it have
+ * finished, so the output is what a line-by-line REPL prints. When user
+ * code calls input(), the lines read for later statements belong to it:
+ * those statements are withdrawn and their lines read again. */
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +26,34 @@
 #define READ_CHUNK 65536
 /* A statement must fit in an exec frame. */
 #define SOURCE_MAX (PROTO_FRAME_MAX_EXEC - 4096)
+/* How far reading runs ahead of the running statement. */
+#define UNFINISHED_MAX 64
+#define STEPS_MAX 4096
+
+enum step_kind {
+    STEP_PROMPT,    /* show sys.ps1 or sys.ps2 */
+    STEP_NOTICE,    /* our message about the input, for stderr */
+    STEP_STMT,      /* a submitted statement; then the primary prompt */
+    STEP_COMMAND,   /* a ':' command, run in its turn */
+};
+
+struct step {
+    struct step *next;
+    enum step_kind kind;
+    /* The input line that made this step: where it starts, and the line
+     * count before it. A withdrawal reads again from such a place. */
+    uint64_t line_pos;
+    unsigned long line_no;
+    int ps;                  /* STEP_PROMPT: 0 primary, 1 continuation */
+    char *text;              /* STEP_NOTICE, STEP_COMMAND */
+    size_t len;
+    uint64_t id;             /* STEP_STMT: 0 until session_submit returns */
+    bool done;               /* STEP_STMT: finished */
+    bool exited;             /* ... by exit() */
+    /* STEP_STMT: where its lines end, and after any line input() took. */
+    uint64_t end_pos;
+    unsigned long end_no;
+};
 
 struct pipein {
     uv_loop_t *loop;
@@ -24,24 +61,32 @@ struct pipein {
     uv_fs_t read_req;
     uv_signal_t sigint, sigterm;
     char chunk[READ_CHUNK];
-    char *in;                /* bytes read, not yet consumed */
-    size_t in_len, in_cap, in_start;
-    bool eof, reading, waiting, want_input, finished, oversized, closed;
+    /* Input bytes in[0..in_len) start at stream offset in_base; pos is
+     * the offset of the next unread byte. Bytes stay from the first
+     * step's line on, for a withdrawal to read again. */
+    char *in;
+    size_t in_len, in_cap;
+    uint64_t in_base, pos;
+    uint64_t line_pos;           /* where the line being handled starts */
+    unsigned long line_no;
+    bool eof, reading, finished, oversized, closed;
     unsigned long lineno;
     struct stmtbuf sb;
+    uint64_t stmt_pos;           /* where the statement in sb began */
+    unsigned long stmt_no;
+    struct step *steps, *steps_tail;
+    size_t nsteps, unfinished;   /* all steps; STEP_STMT not done */
+    struct step *submitting;     /* inside session_submit */
+    struct step *asker;          /* the statement whose input() waits */
+    bool want_input, command_waiting, exiting, flushing;
     int exit_code;
-    bool sanitize;           /* stdout is a terminal */
-    char *ps[2];             /* sys.ps1, sys.ps2 as the executor last said */
+    bool sanitize;               /* stdout is a terminal */
+    char *ps[2];                 /* sys.ps1, sys.ps2 as the executor last said */
     size_t ps_len[2];
 };
 
 static void process(struct pipein *p);
-
-static void warn(void *fe, const char *msg)
-{
-    (void)fe;
-    out_str(2, msg);
-}
+static void flush(struct pipein *p);
 
 static void fe_write(void *fe, int fd, const char *data, size_t len)
 {
@@ -49,9 +94,8 @@ static void fe_write(void *fe, int fd, const char *data, size_t len)
     out_write(fd, data, len);
 }
 
-static void prompt(struct pipein *p)
+static void show_prompt(struct pipein *p, int i)
 {
-    int i = stmtbuf_empty(&p->sb) ? 0 : 1;
     if (p->ps[i])
         out_write(1, p->ps[i], p->ps_len[i]);
     else
@@ -69,6 +113,173 @@ static void set_prompt(struct pipein *p, int i, struct proto_str text)
     p->ps[i] = copy;
     p->ps_len[i] = len;
 }
+
+/* --- steps ------------------------------------------------------------- */
+
+static void step_free(struct step *st)
+{
+    free(st->text);
+    free(st);
+}
+
+/* Appends a step for the line at line_pos (line_no before it). NULL when
+ * out of memory; the caller says so. */
+static struct step *add_step(struct pipein *p, enum step_kind kind, uint64_t line_pos,
+                             unsigned long line_no)
+{
+    struct step *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->kind = kind;
+    st->line_pos = line_pos;
+    st->line_no = line_no;
+    if (p->steps_tail)
+        p->steps_tail->next = st;
+    else
+        p->steps = st;
+    p->steps_tail = st;
+    p->nsteps++;
+    if (kind == STEP_STMT)
+        p->unfinished++;
+    return st;
+}
+
+static void add_prompt(struct pipein *p, int ps, uint64_t line_pos, unsigned long line_no)
+{
+    struct step *st = add_step(p, STEP_PROMPT, line_pos, line_no);
+    if (st)
+        st->ps = ps;
+    else
+        show_prompt(p, ps);  /* out of memory: at least keep the output */
+}
+
+static void add_text(struct pipein *p, enum step_kind kind, const char *text, size_t len,
+                     uint64_t line_pos, unsigned long line_no)
+{
+    struct step *st = add_step(p, kind, line_pos, line_no);
+    char *copy = st ? malloc(len + 1) : NULL;
+    if (!copy) {
+        if (kind == STEP_NOTICE)
+            out_write(2, text, len);
+        else
+            out_str(2, "aiobox: out of memory; command dropped\n");
+        if (st)
+            st->kind = STEP_NOTICE;  /* an empty one */
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    st->text = copy;
+    st->len = len;
+}
+
+static struct step *find_stmt(struct pipein *p, uint64_t id)
+{
+    for (struct step *st = p->steps; st; st = st->next)
+        if (st->kind == STEP_STMT && !st->done && st->id == id)
+            return st;
+    return NULL;
+}
+
+/* Carries out the steps whose turn has come: everything up to the first
+ * statement still running. */
+static void flush(struct pipein *p)
+{
+    if (p->flushing)
+        return;
+    p->flushing = true;
+    while (p->steps && !p->finished && !p->exiting) {
+        struct step *st = p->steps;
+        if (st->kind == STEP_STMT && !st->done)
+            break;
+        p->steps = st->next;
+        if (!p->steps)
+            p->steps_tail = NULL;
+        p->nsteps--;
+        switch (st->kind) {
+        case STEP_PROMPT:
+            show_prompt(p, st->ps);
+            break;
+        case STEP_NOTICE:
+            out_write(2, st->text, st->len);
+            break;
+        case STEP_STMT:
+            /* exit(): the session ends with no further prompt, as in CPython. */
+            if (st->exited)
+                p->exiting = true;
+            else
+                show_prompt(p, 0);
+            break;
+        case STEP_COMMAND:
+            /* Its done() shows the next prompt. */
+            p->command_waiting = false;
+            session_command(p->session, st->text, st->len);
+            break;
+        }
+        if (p->asker == st)
+            p->asker = NULL;
+        step_free(st);
+    }
+    p->flushing = false;
+}
+
+/* input() was called: the lines after the asking statement's are its to
+ * read, so the statements read from them are withdrawn and their steps
+ * dropped, and reading goes back to where they began. running == 0: no
+ * statement asked (a background task), and every statement not finished
+ * was withdrawn by the session. */
+static void withdraw(struct pipein *p, uint64_t running)
+{
+    struct step *asker = running ? find_stmt(p, running) : NULL;
+    uint64_t pos = p->pos;
+    unsigned long no = p->lineno;
+    bool rewind = false;
+
+    session_withdraw(p->session);
+    if (asker) {
+        pos = asker->end_pos;
+        no = asker->end_no;
+        rewind = true;
+    } else {
+        for (struct step *st = p->steps; st; st = st->next)
+            if (st->kind == STEP_STMT && !st->done) {
+                pos = st->line_pos;
+                no = st->line_no;
+                rewind = true;
+                break;
+            }
+    }
+    p->asker = asker;
+    if (!rewind)
+        return;  /* nothing read ahead: the next line is the answer */
+    /* Steps come in line order, except that a statement's step follows
+     * the prompts of its own continuation lines: the first step at or
+     * past pos starts what is read again. */
+    struct step **pp = &p->steps;
+    p->steps_tail = NULL;
+    while (*pp && (*pp)->line_pos < pos) {
+        p->steps_tail = *pp;
+        pp = &(*pp)->next;
+    }
+    struct step *dead = *pp;
+    *pp = NULL;
+    while (dead) {
+        struct step *next = dead->next;
+        p->nsteps--;
+        if (dead->kind == STEP_STMT && !dead->done)
+            p->unfinished--;
+        if (dead->kind == STEP_COMMAND)
+            p->command_waiting = false;
+        step_free(dead);
+        dead = next;
+    }
+    p->pos = pos;
+    p->lineno = no;
+    stmtbuf_reset(&p->sb);
+    p->oversized = false;
+}
+
+/* --- session events ---------------------------------------------------- */
 
 static void on_closed(void *arg)
 {
@@ -92,23 +303,38 @@ static void finish(struct pipein *p, int code)
 static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
 {
     struct pipein *p = fe;
-    (void)id;
-    p->waiting = false;
+    if (id == 0) {
+        /* A ':' command ran (from flush). */
+        show_prompt(p, 0);
+        return;
+    }
+    struct step *st = find_stmt(p, id);
+    if (!st && p->submitting && !p->submitting->done)
+        st = p->submitting;
+    if (!st)
+        return;
+    st->done = true;
+    p->unfinished--;
+    /* Interrupted or dead while its input() waited: the next line is a
+     * statement again. */
+    if (st == p->asker)
+        p->want_input = false;
     if (r) {
         set_prompt(p, 0, r->ps1);
         set_prompt(p, 1, r->ps2);
+        st->exited = r->status == PROTO_STATUS_EXIT;
     }
-    /* exit(): the session ends with no further prompt, as in CPython. */
-    if (p->finished || (r && r->status == PROTO_STATUS_EXIT))
+    if (p->finished || p->submitting)
         return;
-    prompt(p);
+    flush(p);
     process(p);
 }
 
-static void fe_input(void *fe, const char *text, size_t len)
+static void fe_input(void *fe, uint64_t running, const char *text, size_t len)
 {
     struct pipein *p = fe;
     size_t n;
+    withdraw(p, running);
     char *shown = frontend_prompt(text, len, p->sanitize, false, &n);
     if (shown)
         out_write(1, shown, n);
@@ -130,6 +356,8 @@ static void fe_exit(void *fe, int code)
 static const struct session_frontend pipein_ops = {fe_write, fe_done, fe_input,
                                                    fe_completions, fe_exit};
 
+/* --- reading ----------------------------------------------------------- */
+
 static void on_read(uv_fs_t *req);
 
 static void start_read(struct pipein *p)
@@ -144,6 +372,32 @@ static void start_read(struct pipein *p)
     }
 }
 
+/* Room for n more bytes, dropping what no step can read again. */
+static bool make_room(struct pipein *p, size_t n)
+{
+    uint64_t keep = p->pos;
+    for (struct step *st = p->steps; st; st = st->next)
+        if (st->line_pos < keep)
+            keep = st->line_pos;
+    size_t drop = (size_t)(keep - p->in_base);
+    if (drop > 0) {
+        memmove(p->in, p->in + drop, p->in_len - drop);
+        p->in_len -= drop;
+        p->in_base += drop;
+    }
+    if (p->in_cap - p->in_len >= n)
+        return true;
+    size_t cap = p->in_cap ? p->in_cap : READ_CHUNK;
+    while (cap - p->in_len < n)
+        cap *= 2;
+    char *nb = realloc(p->in, cap);
+    if (!nb)
+        return false;
+    p->in = nb;
+    p->in_cap = cap;
+    return true;
+}
+
 static void on_read(uv_fs_t *req)
 {
     struct pipein *p = req->data;
@@ -155,25 +409,10 @@ static void on_read(uv_fs_t *req)
     if (n <= 0)
         p->eof = true;
     else {
-        if (p->in_start > 0 && p->in_start == p->in_len)
-            p->in_start = p->in_len = 0;
-        if (p->in_cap - p->in_len < (size_t)n) {
-            if (p->in_start > 0) {
-                memmove(p->in, p->in + p->in_start, p->in_len - p->in_start);
-                p->in_len -= p->in_start;
-                p->in_start = 0;
-            }
-            size_t cap = p->in_cap ? p->in_cap : READ_CHUNK;
-            while (cap - p->in_len < (size_t)n)
-                cap *= 2;
-            char *nb = realloc(p->in, cap);
-            if (!nb) {
-                out_str(2, "aiobox: out of memory reading input\n");
-                finish(p, 1);
-                return;
-            }
-            p->in = nb;
-            p->in_cap = cap;
+        if (!make_room(p, (size_t)n)) {
+            out_str(2, "aiobox: out of memory reading input\n");
+            finish(p, 1);
+            return;
         }
         memcpy(p->in + p->in_len, p->chunk, (size_t)n);
         p->in_len += (size_t)n;
@@ -184,47 +423,92 @@ static void on_read(uv_fs_t *req)
 /* The next whole line (without its newline), or NULL if none yet. */
 static const char *next_line(struct pipein *p, size_t *len)
 {
-    const char *start = p->in + p->in_start;
-    size_t avail = p->in_len - p->in_start;
+    p->line_pos = p->pos;
+    p->line_no = p->lineno;
+    size_t off = (size_t)(p->pos - p->in_base);
+    const char *start = p->in + off;
+    size_t avail = p->in_len - off;
     const char *nl = avail ? memchr(start, '\n', avail) : NULL;
     if (nl) {
         *len = (size_t)(nl - start);
-        p->in_start += *len + 1;
+        p->pos += *len + 1;
         return start;
     }
     if (p->eof && avail) {
         *len = avail;
-        p->in_start = p->in_len;
+        p->pos += avail;
         return start;
     }
     return NULL;
 }
 
+/* Notices about a line go out in their turn, after the output of the
+ * statements before it. */
+static void warn(void *fe, const char *msg)
+{
+    struct pipein *p = fe;
+    add_text(p, STEP_NOTICE, msg, strlen(msg), p->line_pos, p->line_no);
+}
+
+static void submit(struct pipein *p, size_t len, uint64_t line_pos, unsigned long line_no)
+{
+    struct step *st = add_step(p, STEP_STMT, p->stmt_pos, p->stmt_no);
+    if (!st) {
+        out_str(2, "aiobox: out of memory; statement dropped\n");
+        add_prompt(p, 0, line_pos, line_no);
+        return;
+    }
+    st->end_pos = p->pos;
+    st->end_no = p->lineno;
+    /* The text stays in sb's buffer through the call; sb is empty first,
+     * so that a statement finishing at once leaves the primary prompt. */
+    stmtbuf_reset(&p->sb);
+    p->submitting = st;
+    st->id = session_submit(p->session, p->sb.buf, len, false);
+    p->submitting = NULL;
+}
+
 static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
 {
+    static const char no_line[] = "aiobox: out of memory; line dropped\n";
+    static const char no_stmt[] = "aiobox: out of memory; statement dropped\n";
+    uint64_t line_pos = p->line_pos;
+    unsigned long line_no = p->line_no;
     size_t len;
     char *line = frontend_clean_line(raw, rawlen, &len, ++p->lineno, warn, p);
     if (!line) {
-        out_str(2, "aiobox: out of memory; line dropped\n");
+        add_text(p, STEP_NOTICE, no_line, sizeof no_line - 1, line_pos, line_no);
         return;
     }
     if (p->want_input) {
         p->want_input = false;
+        if (p->asker) {
+            p->asker->end_pos = p->pos;
+            p->asker->end_no = p->lineno;
+        }
         session_input_reply(p->session, line, len, false);
         free(line);
         return;
     }
     if (stmtbuf_empty(&p->sb) && len > 0 && line[0] == ':') {
-        p->waiting = true;
-        session_command(p->session, line, len);
+        p->command_waiting = true;
+        add_text(p, STEP_COMMAND, line, len, line_pos, line_no);
         free(line);
         return;
     }
+    if (stmtbuf_empty(&p->sb)) {
+        p->stmt_pos = line_pos;
+        p->stmt_no = line_no;
+    }
     if (p->oversized || p->sb.len + len + 1 > SOURCE_MAX) {
         /* Keep consuming the statement's lines but never send it. */
-        if (!p->oversized)
-            fprintf(stderr, "aiobox: statement at line %lu exceeds %zu bytes; it was not run\n",
-                    p->lineno, (size_t)SOURCE_MAX);
+        if (!p->oversized) {
+            char msg[160];
+            int n = snprintf(msg, sizeof msg,
+                             "aiobox: statement at line %lu exceeds %zu bytes; it was not run\n",
+                             p->lineno, (size_t)SOURCE_MAX);
+            add_text(p, STEP_NOTICE, msg, (size_t)n, line_pos, line_no);
+        }
         p->oversized = true;
         enum stmtbuf_state st = stmtbuf_push(&p->sb, "", 0);
         (void)st;
@@ -232,31 +516,26 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
             p->oversized = false;
             stmtbuf_reset(&p->sb);
         }
+        add_prompt(p, stmtbuf_empty(&p->sb) ? 0 : 1, line_pos, line_no);
         free(line);
-        prompt(p);
         return;
     }
     enum stmtbuf_state state = stmtbuf_push(&p->sb, line, len);
-    size_t len_ready = p->sb.len;
     switch (state) {
     case STMTBUF_MORE:
-        prompt(p);
+        add_prompt(p, 1, line_pos, line_no);
         break;
     case STMTBUF_NOTHING:
         stmtbuf_reset(&p->sb);
-        prompt(p);
+        add_prompt(p, 0, line_pos, line_no);
         break;
     case STMTBUF_READY:
-        /* Empty the push loop first (the text stays in place): if the
-         * session answers at once, the next prompt must be the primary. */
-        p->waiting = true;
-        stmtbuf_reset(&p->sb);
-        session_submit(p->session, p->sb.buf, len_ready, false);
+        submit(p, p->sb.len, line_pos, line_no);
         break;
     case STMTBUF_NOMEM:
-        out_str(2, "aiobox: out of memory; statement dropped\n");
+        add_text(p, STEP_NOTICE, no_stmt, sizeof no_stmt - 1, line_pos, line_no);
         stmtbuf_reset(&p->sb);
-        prompt(p);
+        add_prompt(p, 0, line_pos, line_no);
         break;
     }
     free(line);
@@ -277,9 +556,17 @@ static void on_sigterm(uv_signal_t *h, int sig)
     finish(h->data, 128 + sig);
 }
 
+/* Reads and hands on lines while there is room ahead; ends the session at
+ * the end of input once every step is done. */
 static void process(struct pipein *p)
 {
-    while (!p->finished && (!p->waiting || p->want_input)) {
+    while (!p->finished && !p->exiting) {
+        flush(p);
+        if (p->finished || p->exiting)
+            return;
+        if (!p->want_input && (p->command_waiting || p->unfinished >= UNFINISHED_MAX ||
+                               p->nsteps >= STEPS_MAX))
+            return;
         size_t len;
         const char *line = next_line(p, &len);
         if (!line) {
@@ -290,9 +577,9 @@ static void process(struct pipein *p)
             if (p->want_input) {
                 p->want_input = false;
                 session_input_reply(p->session, "", 0, true);
-                return;
+                continue;
             }
-            if (!p->waiting) {
+            if (!p->steps) {
                 /* As code.interact does at EOF. */
                 out_str(2, "\n");
                 finish(p, 0);
@@ -325,7 +612,7 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
     p.sigint.data = p.sigterm.data = &p;
     uv_signal_start(&p.sigint, on_sigint, SIGINT);
     uv_signal_start(&p.sigterm, on_sigterm, SIGTERM);
-    prompt(&p);
+    show_prompt(&p, 0);
     process(&p);
     uv_run(loop, UV_RUN_DEFAULT);
     /* Run until the session has closed its handles. A read may still be
@@ -335,6 +622,11 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
     while (!p.closed || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     uv_run(loop, UV_RUN_NOWAIT);
+    while (p.steps) {
+        struct step *next = p.steps->next;
+        step_free(p.steps);
+        p.steps = next;
+    }
     stmtbuf_free(&p.sb);
     free(p.in);
     free(p.ps[0]);

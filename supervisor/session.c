@@ -14,9 +14,19 @@
 #define RAPID_DEATHS_MAX 5
 #define STABLE_MS 10000
 #define SPARE_FAILURES_MAX 3
+/* A spare starting (some 40 ms of CPU) must not compete with statements
+ * the user waits for: it starts once the session is idle, or this long
+ * after it was wanted if the session stays busy (a long piped script). */
+#define SPARE_BUSY_MS 1000
 /* The replay journal keeps sources in memory; past this it stops growing
  * (and says so) rather than let a long session eat the supervisor. */
 #define JOURNAL_BYTES_MAX (16u << 20)
+/* Statements sent ahead of the running one. The executor runs them back
+ * to back, so piped input does not pay a round trip (two cross-CPU
+ * wake-ups) per statement; the bounds keep its queue, and what an
+ * input() request withdraws, small. */
+#define AHEAD_MAX 64
+#define AHEAD_BYTES_MAX ((size_t)1 << 20)
 
 struct stmt {
     struct stmt *next;
@@ -39,9 +49,16 @@ struct session {
      * before that, and only the time serving the session counts as uptime. */
     uint64_t ep_since_ms;
 
-    struct stmt *head, *tail, *inflight;
+    /* head..tail: not sent yet. inflight: sent and running (or about to
+     * run: the executor runs statements in order). ahead..ahead_tail:
+     * sent behind it. */
+    struct stmt *head, *tail, *inflight, *ahead, *ahead_tail;
+    size_t ahead_count, ahead_bytes;
     uint64_t next_id, complete_id, input_id;
     bool interrupted;
+    /* An input request is unanswered: nothing may be sent, because the
+     * executor drops every statement that reaches it meanwhile. */
+    bool input_pending;
 
     uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer;
     /* Fails queued statements when no executor will come: from the loop,
@@ -72,6 +89,7 @@ struct session {
 static const struct execproc_cb current_cb, spare_cb;
 static void start_executor(struct session *s);
 static void start_spare(struct session *s);
+static void want_spare(struct session *s);
 static void pump(struct session *s);
 
 static uint64_t now_ms(void)
@@ -170,13 +188,21 @@ static void stop_statement_timers(struct session *s)
     uv_timer_stop(&s->grace_timer);
 }
 
-/* r: the executor's result, NULL when the statement ended without one. */
+static void promote_ahead(struct session *s);
+
+/* r: the executor's result, NULL when the statement ended without one. The
+ * next statement sent ahead is running before the front end hears of
+ * this one, since the front end may submit more from done(). */
 static void finish_statement_result(struct session *s, const struct proto_result *r)
 {
     struct stmt *st = s->inflight;
     s->inflight = NULL;
     s->interrupted = false;
+    /* An input() the statement left unanswered (interrupted) is over:
+     * the executor only sends a result from outside input(). */
+    s->input_pending = false;
     stop_statement_timers(s);
+    promote_ahead(s);
     if (!st)
         return;
     if (!st->replay)
@@ -271,8 +297,23 @@ static void on_grace(uv_timer_t *t)
     execproc_kill(s->ep, why);
 }
 
+/* Puts the statements sent ahead back in front of the queue, in order: the
+ * executor dropped them, or is gone. */
+static void unsend_ahead(struct session *s)
+{
+    if (!s->ahead)
+        return;
+    s->ahead_tail->next = s->head;
+    if (!s->head)
+        s->tail = s->ahead_tail;
+    s->head = s->ahead;
+    s->ahead = s->ahead_tail = NULL;
+    s->ahead_count = s->ahead_bytes = 0;
+}
+
 static void fail_queue(struct session *s)
 {
+    unsend_ahead(s);
     while (s->head) {
         struct stmt *st = s->head;
         s->head = st->next;
@@ -292,44 +333,88 @@ static void on_fail_timer(uv_timer_t *t)
         fail_queue(s);
 }
 
+/* st becomes the running statement: its output cap and its clock start. */
+static void begin_statement(struct session *s, struct stmt *st)
+{
+    s->inflight = st;
+    s->out_used = 0;
+    s->out_capped = false;
+    if (s->cfg.timeout_s > 0)
+        uv_timer_start(&s->timeout_timer, on_timeout, (uint64_t)(s->cfg.timeout_s * 1000), 0);
+}
+
+/* The next statement sent ahead, if any, is the running one now. */
+static void promote_ahead(struct session *s)
+{
+    struct stmt *st = s->ahead;
+    if (!st || s->inflight)
+        return;
+    s->ahead = st->next;
+    if (!s->ahead)
+        s->ahead_tail = NULL;
+    s->ahead_count--;
+    s->ahead_bytes -= st->len;
+    st->next = NULL;
+    begin_statement(s, st);
+}
+
+/* Whether the head of the queue may go out behind what is in flight. A
+ * replay stops at its first failure, so replayed statements never share
+ * the executor's queue with anything. */
+static bool may_send(const struct session *s, const struct stmt *st)
+{
+    if (!s->inflight)
+        return true;
+    if (st->replay || s->inflight->replay || (s->ahead_tail && s->ahead_tail->replay))
+        return false;
+    return s->ahead_count < AHEAD_MAX && s->ahead_bytes + st->len <= AHEAD_BYTES_MAX;
+}
+
 static void pump(struct session *s)
 {
-    if (s->closing || s->inflight)
+    if (s->closing)
         return;
     if (!s->ep) {
         if (s->gave_up && s->head)
             uv_timer_start(&s->fail_timer, on_fail_timer, 0, 0);
         return;
     }
-    if (!s->ep_ready || !s->head)
-        return;
-    struct stmt *st = s->head;
-    s->head = st->next;
-    if (!s->head)
-        s->tail = NULL;
-    st->next = NULL;
-    s->inflight = st;
-    s->out_used = 0;
-    s->out_capped = false;
+    while (s->ep && s->ep_ready && !s->input_pending && s->head && may_send(s, s->head)) {
+        struct stmt *st = s->head;
+        s->head = st->next;
+        if (!s->head)
+            s->tail = NULL;
+        st->next = NULL;
 
-    struct proto_msg m = {.type = PROTO_EXEC};
-    m.u.exec.id = st->id;
-    m.u.exec.source = proto_str_n(st->src, st->len);
-    m.u.exec.mode = st->block ? PROTO_EXEC_BLOCK : PROTO_EXEC_SINGLE;
-    int rc = execproc_send(s->ep, &m);
-    if (rc == -2) {
-        notice(s, "statement %llu could not be sent to the executor (too large, or out of "
-                  "memory)", (unsigned long long)st->id);
-        finish_statement(s);
-        pump(s);
-        return;
+        struct proto_msg m = {.type = PROTO_EXEC};
+        m.u.exec.id = st->id;
+        m.u.exec.source = proto_str_n(st->src, st->len);
+        m.u.exec.mode = st->block ? PROTO_EXEC_BLOCK : PROTO_EXEC_SINGLE;
+        int rc = execproc_send(s->ep, &m);
+        if (rc == -2) {
+            notice(s, "statement %llu could not be sent to the executor (too large, or out of "
+                      "memory)", (unsigned long long)st->id);
+            if (!st->replay)
+                s->fe->done(s->fe_data, st->id, NULL);
+            stmt_free(st);
+            continue;
+        }
+        /* rc == -1: the executor is on its way out; its death fails the
+         * running statement, with the cause, and sends the rest again. */
+        if (!s->inflight)
+            begin_statement(s, st);
+        else {
+            if (s->ahead_tail)
+                s->ahead_tail->next = st;
+            else
+                s->ahead = st;
+            s->ahead_tail = st;
+            s->ahead_count++;
+            s->ahead_bytes += st->len;
+        }
+        if (rc != 0)
+            return;
     }
-    /* rc == -1: the executor is on its way out; its death fails the
-     * statement, with the cause. */
-    if (rc != 0)
-        return;
-    if (s->cfg.timeout_s > 0)
-        uv_timer_start(&s->timeout_timer, on_timeout, (uint64_t)(s->cfg.timeout_s * 1000), 0);
 }
 
 uint64_t session_submit(struct session *s, const char *src, size_t len, bool block)
@@ -354,7 +439,23 @@ uint64_t session_submit(struct session *s, const char *src, size_t len, bool blo
 
 bool session_busy(const struct session *s)
 {
-    return s->inflight || s->head;
+    return s->inflight || s->head || s->ahead;
+}
+
+void session_withdraw(struct session *s)
+{
+    struct stmt **pp = &s->head;
+    while (*pp) {
+        if (!(*pp)->replay) {
+            struct stmt *dead = *pp;
+            *pp = dead->next;
+            stmt_free(dead);
+        } else
+            pp = &(*pp)->next;
+    }
+    s->tail = NULL;
+    for (struct stmt *st = s->head; st; st = st->next)
+        s->tail = st;
 }
 
 bool session_ready(const struct session *s)
@@ -374,13 +475,15 @@ void session_interrupt(struct session *s)
 
 void session_input_reply(struct session *s, const char *text, size_t len, bool eof)
 {
-    if (!s->ep)
+    if (!s->ep || !s->input_pending)
         return;
+    s->input_pending = false;
     struct proto_msg m = {.type = PROTO_INPUT_REPLY};
     m.u.input_reply.id = s->input_id;
     m.u.input_reply.eof = eof;
     m.u.input_reply.text = proto_str_n(text, len);
     execproc_send(s->ep, &m);
+    pump(s);
 }
 
 uint64_t session_complete(struct session *s, const char *text, size_t len)
@@ -437,9 +540,9 @@ static void became_ready(struct session *s, const struct proto_ready *r)
     }
     s->banner_shown = true;
     pump(s);
-    /* The spare starts only now, so that it never competes with the
-     * executor the user is waiting for. */
-    start_spare(s);
+    /* Not before now, so that it never competes with the executor the
+     * user is waiting for. */
+    want_spare(s);
 }
 
 static void on_ready(struct execproc *ep, const struct proto_ready *r)
@@ -488,6 +591,42 @@ static void on_result(struct session *s, const struct proto_result *r)
     }
     finish_statement_result(s, r);
     pump(s);
+    want_spare(s);
+}
+
+/* input(): the executor has dropped every statement it had not started. */
+static void on_input(struct session *s, const struct proto_input *in)
+{
+    bool asked_by_running = s->inflight && in->id == s->inflight->id;
+    if (in->id != 0 && !asked_by_running) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "executor sent an invalid frame: input for statement %llu, which is not running",
+                 (unsigned long long)in->id);
+        execproc_kill(s->ep, why);
+        return;
+    }
+    unsend_ahead(s);
+    if (!asked_by_running && s->inflight) {
+        /* Nothing ran: the statement in flight had not started either. */
+        struct stmt *st = s->inflight;
+        s->inflight = NULL;
+        s->interrupted = false;
+        stop_statement_timers(s);
+        st->next = s->head;
+        s->head = st;
+        if (!s->tail)
+            s->tail = st;
+    }
+    s->input_id = in->id;
+    s->input_pending = true;
+    if (s->inflight && s->inflight->replay) {
+        /* The user's next lines belong to them, not to a replay: the
+         * replayed input() sees end of file and the replay stops there. */
+        session_input_reply(s, "", 0, true);
+        return;
+    }
+    s->fe->input(s->fe_data, asked_by_running ? in->id : 0, in->prompt.ptr, in->prompt.len);
 }
 
 static void on_message(struct execproc *ep, const struct proto_msg *m)
@@ -505,14 +644,7 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         on_result(s, &m->u.result);
         break;
     case PROTO_INPUT:
-        s->input_id = m->u.input.id;
-        if (s->inflight && s->inflight->replay) {
-            /* The user's next lines belong to them, not to a replay: the
-             * replayed input() sees end of file and the replay stops there. */
-            session_input_reply(s, "", 0, true);
-            break;
-        }
-        s->fe->input(s->fe_data, m->u.input.prompt.ptr, m->u.input.prompt.len);
+        on_input(s, &m->u.input);
         break;
     case PROTO_COMPLETIONS:
         if (m->u.completions.id == s->complete_id) {
@@ -581,9 +713,13 @@ static void on_dead(struct execproc *ep, const char *cause)
     execproc_destroy(ep);
     s->ep = NULL;
     s->ep_ready = false;
+    s->input_pending = false;
     s->deaths++;
     if (s->closing)
         return;
+    /* What was sent behind the running statement never ran: the next
+     * executor gets it. */
+    unsend_ahead(s);
     notice(s, "%s", cause);
     if (s->inflight) {
         if (s->inflight->replay) {
@@ -675,6 +811,17 @@ static void start_executor(struct session *s)
     s->ep_since_ms = now_ms();
 }
 
+static void want_spare(struct session *s)
+{
+    if (s->closing || s->spare || !s->cfg.standby || !s->ep || !s->ep_ready)
+        return;
+    if (!session_busy(s)) {
+        uv_timer_stop(&s->spare_timer);
+        start_spare(s);
+    } else if (!uv_is_active((uv_handle_t *)&s->spare_timer))
+        uv_timer_start(&s->spare_timer, on_spare_timer, SPARE_BUSY_MS, 0);
+}
+
 static void start_spare(struct session *s)
 {
     char err[512];
@@ -744,6 +891,8 @@ static void cmd_restart(struct session *s)
         struct execproc *old = s->ep;
         s->ep = NULL;
         s->ep_ready = false;
+        s->input_pending = false;
+        unsend_ahead(s);
         if (s->inflight) {
             if (!s->inflight->replay)
                 notice(s, "statement %llu did not complete", (unsigned long long)s->inflight->id);
@@ -824,6 +973,7 @@ void session_close(struct session *s, void (*closed)(void *arg), void *arg)
     s->ep = s->spare = NULL;
     stmt_free(s->inflight);
     s->inflight = NULL;
+    unsend_ahead(s);
     while (s->head) {
         struct stmt *st = s->head;
         s->head = st->next;

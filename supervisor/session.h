@@ -20,8 +20,12 @@ struct session_frontend {
      * there was none: the executor died, the statement was dropped, or a
      * supervisor command ran (id 0). */
     void (*done)(void *fe, uint64_t id, const struct proto_result *r);
-    /* input() in user code wants a line: answer with session_input_reply. */
-    void (*input)(void *fe, const char *prompt, size_t len);
+    /* input() in user code wants a line: answer with session_input_reply.
+     * running is the statement that asked, 0 when none runs (a background
+     * task). Statements submitted after it are back in the session's
+     * queue, not yet sent; a front end that took their lines from the same
+     * input the answer comes from withdraws them (session_withdraw). */
+    void (*input)(void *fe, uint64_t running, const char *prompt, size_t len);
     void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);
     /* exit(), quit() or SystemExit: the session is over with this code. */
     void (*exit)(void *fe, int code);
@@ -45,11 +49,17 @@ struct session;
 int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
                 const struct session_frontend *fe, void *fe_data);
 /* Queues a complete statement (the executor reports any error in it), or
- * with block set a pasted block of statements. Returns its id. */
+ * with block set a pasted block of statements. Returns its id. Statements
+ * run in order; the session sends some ahead of the running one. done()
+ * may come during the call (the statement could not be sent), and may
+ * then come out of order. */
 uint64_t session_submit(struct session *s, const char *src, size_t len, bool block);
 /* Runs a ':' command typed at the primary prompt. */
 void session_command(struct session *s, const char *line, size_t len);
 bool session_busy(const struct session *s);
+/* Drops every statement submitted that is not running, without a done
+ * call: the front end will submit them again. */
+void session_withdraw(struct session *s);
 bool session_ready(const struct session *s);
 /* Ctrl-C: interrupt the running statement (no-op when idle). */
 void session_interrupt(struct session *s);

@@ -316,9 +316,10 @@ static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
     show_prompt(t);
 }
 
-static void fe_input(void *fe, const char *prompt, size_t len)
+static void fe_input(void *fe, uint64_t running, const char *prompt, size_t len)
 {
     struct term *t = fe;
+    (void)running;
     if (t->finished)
         return;
     size_t n;

@@ -699,17 +699,32 @@ START_TEST(input_round_trip)
                                      NULL, XP_TIMEOUT_MS);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(c->nmatches, 0);
-    /* A reply for another id is stale and ignored; a statement sent
-     * meanwhile waits its turn. */
+    /* A reply for another id is stale and ignored. A statement that
+     * arrives before the reply was sent ahead of the input request, so
+     * it is dropped (the supervisor sends it again); one sent after the
+     * reply runs. */
     ck_assert_int_eq(xp_send_input_reply(&x, 99, false, "wrong"), 0);
-    ck_assert_int_eq(xp_send_exec(&x, 9, "print('queued')"), 0);
+    ck_assert_int_eq(xp_send_exec(&x, 9, "print('dropped')"), 0);
     ck_assert_int_eq(xp_send_input_reply(&x, 1, false, "bob\n"), 0);
+    ck_assert_int_eq(xp_send_exec(&x, 10, "print('after')"), 0);
     ck_assert_int_eq(wait_result(1)->status, PROTO_STATUS_OK);
-    ck_assert_int_eq(wait_result(9)->status, PROTO_STATUS_OK);
-    char *queued = xp_output(&x, true, 9, OUT);
-    ck_assert_str_eq(queued, "queued\n");
-    free(queued);
+    ck_assert_int_eq(wait_result(10)->status, PROTO_STATUS_OK);
+    char *after = xp_output(&x, true, 10, OUT);
+    ck_assert_str_eq(after, "after\n");
+    free(after);
+    ck_assert_uint_eq(xp_count(&x, PROTO_RESULT, 9), 0);
+    ck_assert_uint_eq(xp_count(&x, PROTO_OUTPUT, 9), 0);
     expect_out(2, "name", "'bob'\n");
+    /* Statements queued behind the one that asks are dropped too. */
+    ck_assert_int_eq(xp_send_exec(&x, 11, "input('again? ')"), 0);
+    ck_assert_int_eq(xp_send_exec(&x, 12, "print('queued behind')"), 0);
+    ck_assert_ptr_nonnull(xp_wait(&x, (struct xp_want){.type = PROTO_INPUT, .has_id = true,
+                                                       .id = 11},
+                                  NULL, XP_TIMEOUT_MS));
+    ck_assert_int_eq(xp_send_input_reply(&x, 11, false, "yes"), 0);
+    ck_assert_int_eq(wait_result(11)->status, PROTO_STATUS_OK);
+    expect_out(13, "'ran'", "'ran'\n");
+    ck_assert_uint_eq(xp_count(&x, PROTO_RESULT, 12), 0);
     /* Output written before input() goes out before the request. */
     ck_assert_int_eq(xp_send_exec(&x, 3, "print('before', end=''); input()"), 0);
     in = xp_wait(&x, (struct xp_want){.type = PROTO_INPUT, .has_id = true, .id = 3}, NULL,

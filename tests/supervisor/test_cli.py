@@ -194,6 +194,20 @@ class Timeout(unittest.TestCase):
             out, err = s.run('print("next")')
             self.assertEqual(out, b'next\n')
 
+    def test_input_waiting_on_a_pipe_is_interrupted(self):
+        # input() waits for a line that does not come: the timeout
+        # interrupts it, and the next line typed is a statement again.
+        with Live('-q', '--timeout', '0.5') as s:
+            s.prompt()
+            s.send('name = input("name? ")')
+            s.expect_out(b'name? ')
+            s.expect_err(b'statement timed out after 0.5 s')
+            s.prompt()
+            self.assertIn(b'KeyboardInterrupt', s.new_err())
+            out, err = s.run('print(6 * 7)')
+            self.assertEqual((out, err), (b'42\n', b''))
+            self.assertIn(b"name 'name' is not defined", s.run('name')[1])
+
     def test_statement_under_the_limit_runs(self):
         with Live('-q', '--timeout', '20') as s:
             s.prompt()

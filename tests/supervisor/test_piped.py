@@ -36,8 +36,7 @@ def make_case(path):
                          'stdout differs')
         self.assertEqual(err.decode('utf-8', 'replace'), ref_err.decode('utf-8', 'replace'),
                          'stderr differs')
-        self.assertEqual(rc, 0)
-        self.assertEqual(ref_rc, 0)
+        self.assertEqual(rc, ref_rc)
     return test
 
 

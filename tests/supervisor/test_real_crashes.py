@@ -153,5 +153,39 @@ class Crashes(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, 'the executor outlived its supervisor')
 
 
+class Script(unittest.TestCase):
+    """A piped script: the supervisor reads ahead and sends statements
+    before the previous one has finished. Those the dead executor never
+    started run in the next one, in order; nothing is lost or run twice."""
+
+    def test_statements_sent_ahead_survive_a_death(self):
+        rc, out, err = harness.run_aiobox(
+            b'x = 1\nprint("one")\nimport os; os._exit(3)\nprint("two")\n'
+            b'for i in range(3):\n    print("loop", i)\n\nprint("three")\n')
+        self.assertEqual(rc, 0)
+        self.assertEqual(out, b'>>> >>> one\n>>> >>> two\n>>> ... ... loop 0\nloop 1\nloop 2\n'
+                              b'>>> three\n>>> ')
+        self.assertEqual(err, b'aiobox: executor exited with status 3\n'
+                              b'aiobox: statement 3 did not complete\n'
+                              b'aiobox: started a new executor (restart 1); the session state '
+                              b'was lost\n\n')
+
+    def test_long_script_across_deaths(self):
+        # Three deaths in 400 statements, each with up to a window of
+        # statements sent behind it.
+        lines = []
+        for part in range(4):
+            lines += ['n = %d' % (part * 1000)] + ['n += 1'] * 99 + ['print(n)']
+            if part < 3:
+                lines.append('import os; os._exit(%d)' % (part + 1))
+        rc, out, err = harness.run_aiobox(('\n'.join(lines) + '\n').encode())
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.replace(b'>>> ', b''), b'99\n1099\n2099\n3099\n')
+        self.assertEqual(out.count(b'>>> '), len(lines) + 1)
+        for code in (1, 2, 3):
+            self.assertIn(b'aiobox: executor exited with status %d\n' % code, err)
+        self.assertIn(b'(restart 3)', err)
+
+
 if __name__ == '__main__':
     harness.main('supervisor-real-crashes')

@@ -161,6 +161,18 @@ class Commands(unittest.TestCase):
             later = float(re.search(r'up (\d+\.\d+) s', s.status().decode()).group(1))
             self.assertGreaterEqual(later, up)
 
+    def test_commands_in_a_script_wait_their_turn(self):
+        # Statements are sent ahead of the running one, but a command runs
+        # only once everything before it has finished, and nothing after
+        # it is sent before it has run.
+        script = ['x = %d' % i for i in range(50)] + [':status', ':restart', 'print("x" in globals())']
+        rc, out, err = harness.run_aiobox(('\n'.join(script) + '\n').encode())
+        self.assertEqual(rc, 0)
+        self.assertIn(b'\nstatements run: 50\n', out)
+        self.assertTrue(out.endswith(b'>>> False\n>>> '), out[-100:])
+        self.assertEqual(err, b'aiobox: started a new executor (restart 1); the session state '
+                              b'was lost\n\n')
+
     def test_unknown_command(self):
         with Live('-q') as s:
             s.prompt()
