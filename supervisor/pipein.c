@@ -24,8 +24,6 @@
 #include "stmtbuf.h"
 
 #define READ_CHUNK 65536
-/* A statement must fit in an exec frame. */
-#define SOURCE_MAX (PROTO_FRAME_MAX_EXEC - 4096)
 /* How far reading runs ahead of the running statement. */
 #define UNFINISHED_MAX 64
 #define STEPS_MAX 4096
@@ -500,13 +498,13 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
         p->stmt_pos = line_pos;
         p->stmt_no = line_no;
     }
-    if (p->oversized || p->sb.len + len + 1 > SOURCE_MAX) {
+    if (p->oversized || p->sb.len + len + 1 > SESSION_SOURCE_MAX) {
         /* Keep consuming the statement's lines but never send it. */
         if (!p->oversized) {
             char msg[160];
             int n = snprintf(msg, sizeof msg,
                              "aiobox: statement at line %lu exceeds %zu bytes; it was not run\n",
-                             p->lineno, (size_t)SOURCE_MAX);
+                             p->lineno, (size_t)SESSION_SOURCE_MAX);
             add_text(p, STEP_NOTICE, msg, (size_t)n, line_pos, line_no);
         }
         p->oversized = true;
@@ -607,6 +605,7 @@ int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
         out_str(2, "aiobox: out of memory\n");
         return 1;
     }
+    session_start(p.session);
     uv_signal_init(loop, &p.sigint);
     uv_signal_init(loop, &p.sigterm);
     p.sigint.data = p.sigterm.data = &p;

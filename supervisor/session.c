@@ -420,6 +420,14 @@ static void pump(struct session *s)
 uint64_t session_submit(struct session *s, const char *src, size_t len, bool block)
 {
     uint64_t id = ++s->next_id;
+    if (len > SESSION_SOURCE_MAX) {
+        /* The exec frame could not carry it, and an executor sent one
+         * would be killed for it. */
+        notice(s, "a statement of %zu bytes exceeds the %zu-byte limit; it was not run", len,
+               (size_t)SESSION_SOURCE_MAX);
+        s->fe->done(s->fe_data, id, NULL);
+        return id;
+    }
     struct stmt *st = stmt_new(id, src, len, false);
     if (st)
         st->block = block;
@@ -944,9 +952,13 @@ int session_new(struct session **out, uv_loop_t *loop, const struct session_conf
         timers[i]->data = s;
     }
     s->handles_open = (int)(sizeof timers / sizeof *timers);
-    start_executor(s);
     *out = s;
     return 0;
+}
+
+void session_start(struct session *s)
+{
+    start_executor(s);
 }
 
 static void on_timer_closed(uv_handle_t *h)

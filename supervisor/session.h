@@ -46,13 +46,20 @@ struct session_config {
 
 struct session;
 
+/* The longest statement source an exec frame carries (the rest of the
+ * frame's limit is left for its other fields). */
+#define SESSION_SOURCE_MAX (PROTO_FRAME_MAX_EXEC - 4096)
+
 int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
                 const struct session_frontend *fe, void *fe_data);
+/* Spawns the first executor. Apart from session_new so that a terminal
+ * shows its first prompt without waiting for the fork and exec. */
+void session_start(struct session *s);
 /* Queues a complete statement (the executor reports any error in it), or
  * with block set a pasted block of statements. Returns its id. Statements
  * run in order; the session sends some ahead of the running one. done()
- * may come during the call (the statement could not be sent), and may
- * then come out of order. */
+ * may come during the call (the statement could not be sent, or is longer
+ * than SESSION_SOURCE_MAX), and may then come out of order. */
 uint64_t session_submit(struct session *s, const char *src, size_t len, bool block);
 /* Runs a ':' command typed at the primary prompt. */
 void session_command(struct session *s, const char *line, size_t len);

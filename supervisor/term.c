@@ -636,6 +636,7 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
         finish(&t, 1);
     }
     show_prompt(&t);
+    session_start(t.session);
     while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     rl_callback_handler_remove();

@@ -308,10 +308,21 @@ END_TEST
 START_TEST(bad_architecture_kills_the_process)
 {
     char *text = strict_without("");
+    char *unfiltered = strict_without("seccomp");
     struct outcome o;
-    run_sandboxed(text, p_bad_arch, NULL, &o);
-    ck_assert_killed(&o, SIGSYS);
-    ck_assert_uint_eq(o.framelen, 0);
+    /* A kernel built or booted without IA-32 emulation has no i386 entry
+     * point: int 0x80 faults (SIGSEGV, or a sanitizer's abort) before any
+     * filter runs, so there is nothing for the filter to stop. */
+    run_sandboxed(unfiltered, p_bad_arch, NULL, &o);
+    if (!exited_with(&o, 0)) {
+        printf("skip bad_architecture (i386 half): int 0x80 fails without a filter "
+               "(status 0x%x): this kernel has no IA-32 emulation\n", (unsigned)o.status);
+    } else {
+        run_sandboxed(text, p_bad_arch, NULL, &o);
+        ck_assert_killed(&o, SIGSYS);
+        ck_assert_uint_eq(o.framelen, 0);
+    }
+    free(unfiltered);
     /* x32 numbers (bit 30) go the same way. */
     run_sandboxed(text, p_syscall, (void *)(intptr_t)(0x40000000 | SYS_getpid), &o);
     ck_assert_killed(&o, SIGSYS);
