@@ -351,8 +351,15 @@ static void fe_exit(void *fe, int code)
     finish(fe, code);
 }
 
+static void fe_state_lost(void *fe)
+{
+    struct pipein *p = fe;
+    set_prompt(p, 0, (struct proto_str){">>> ", 4});
+    set_prompt(p, 1, (struct proto_str){"... ", 4});
+}
+
 static const struct session_frontend pipein_ops = {fe_write, fe_done, fe_input,
-                                                   fe_completions, fe_exit};
+                                                   fe_completions, fe_exit, fe_state_lost};
 
 /* --- reading ----------------------------------------------------------- */
 

@@ -728,6 +728,7 @@ static void on_dead(struct execproc *ep, const char *cause)
     /* What was sent behind the running statement never ran: the next
      * executor gets it. */
     unsend_ahead(s);
+    s->fe->state_lost(s->fe_data);
     notice(s, "%s", cause);
     if (s->inflight) {
         if (s->inflight->replay) {
@@ -901,6 +902,7 @@ static void cmd_restart(struct session *s)
         s->ep_ready = false;
         s->input_pending = false;
         unsend_ahead(s);
+        s->fe->state_lost(s->fe_data);
         if (s->inflight) {
             if (!s->inflight->replay)
                 notice(s, "statement %llu did not complete", (unsigned long long)s->inflight->id);

@@ -29,6 +29,10 @@ struct session_frontend {
     void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);
     /* exit(), quit() or SystemExit: the session is over with this code. */
     void (*exit)(void *fe, int code);
+    /* The executor is gone with everything user code set in it, sys.ps1
+     * and sys.ps2 included: the next prompts are the defaults. Called
+     * before the statements it ran are finished. */
+    void (*state_lost)(void *fe);
 };
 
 enum session_restore { SESSION_RESTORE_NONE, SESSION_RESTORE_REPLAY };

@@ -536,8 +536,19 @@ static void finish(struct term *t, int code)
         uv_close(hs[i], on_handle_closed);
 }
 
+static void fe_state_lost(void *fe)
+{
+    struct term *t = fe;
+    set_prompt(t, 0, (struct proto_str){">>> ", 4});
+    set_prompt(t, 1, (struct proto_str){"... ", 4});
+    /* Died while idle: the prompt on screen changes with the notice
+     * that is about to be printed above it. */
+    if (t->mode == MODE_PROMPT)
+        rl_set_prompt(current_prompt(t));
+}
+
 static const struct session_frontend term_ops = {fe_write, fe_done, fe_input, fe_completions,
-                                                 fe_exit};
+                                                 fe_exit, fe_state_lost};
 
 static char *default_history(void)
 {

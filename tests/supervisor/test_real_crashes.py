@@ -170,6 +170,16 @@ class Script(unittest.TestCase):
                               b'aiobox: started a new executor (restart 1); the session state '
                               b'was lost\n\n')
 
+    def test_prompts_after_a_death_are_the_defaults(self):
+        # The prompts user code chose died with its executor; the
+        # statements read ahead behind the death run under '>>> ' again.
+        rc, out, err = harness.run_aiobox(
+            b'import sys\nsys.ps1 = "In: "; sys.ps2 = "..: "\nif 1:\n    1\n\n'
+            b'import os; os._exit(3)\nif 1:\n    2\n\n')
+        self.assertEqual(rc, 0)
+        self.assertEqual(out, b'>>> >>> In: ..: ..: 1\nIn: >>> ... ... 2\n>>> ')
+        self.assertIn(b'(restart 1)', err)
+
     def test_long_script_across_deaths(self):
         # Three deaths in 400 statements, each with up to a window of
         # statements sent behind it.

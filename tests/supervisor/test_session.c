@@ -47,6 +47,7 @@ static void cap_done(void *fe, uint64_t id, const struct proto_result *r)
 static void cap_input(void *fe, uint64_t running, const char *prompt, size_t len) {}
 static void cap_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n) {}
 static void cap_exit(void *fe, int code) {}
+static void cap_state_lost(void *fe) {}
 
 static const struct session_frontend cap_ops = {
     .write = cap_write,
@@ -54,6 +55,7 @@ static const struct session_frontend cap_ops = {
     .input = cap_input,
     .completions = cap_completions,
     .exit = cap_exit,
+    .state_lost = cap_state_lost,
 };
 
 static uv_loop_t loop;

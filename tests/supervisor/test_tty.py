@@ -4,6 +4,7 @@ completion, history, bracketed paste, background output while typing,
 input(), sanitised output, sys.ps1/sys.ps2, and the ways out."""
 import os
 import re
+import signal
 import unittest
 
 import harness
@@ -99,6 +100,19 @@ class Prompts(TtyCase):
         s.run('del sys.ps1', then=PROMPT)
         self.assertNotIn(b'\x1b]0;', s.data)
         self.assertNotIn(b'\x1b[2J', s.data)
+
+    def test_prompts_return_to_the_defaults_with_a_new_executor(self):
+        s = self.ready()
+        s.line('import os, sys; sys.ps1 = "I" + "n: "; print("pid", os.getpid())')
+        pid = int(s.expect(rb'pid (\d+)\r\n').group(1))
+        s.expect(rb'In: ')
+        # Killed while idle at the custom prompt: the new executor's
+        # sys.ps1 is '>>> ', and so is the prompt redrawn under the notice.
+        os.kill(pid, signal.SIGKILL)
+        s.expect(rb'started a new executor \(restart 1\)')
+        s.expect_prompt()
+        self.assertEqual(self.last_line(s), '>>>')
+        self.assert_output(s, 'sys.ps1 if "sys" in dir() else "fresh"', ["'fresh'"])
 
     def test_supervisor_command_returns_to_the_prompt(self):
         s = self.ready()
