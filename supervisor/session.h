@@ -56,8 +56,9 @@ struct session;
 
 int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
                 const struct session_frontend *fe, void *fe_data);
-/* Spawns the first executor. Apart from session_new so that a terminal
- * shows its first prompt without waiting for the fork and exec. */
+/* Spawns the first executor. Apart from session_new so that a front end
+ * chooses the moment: as early as it can, since the executor's start-up
+ * is what the first answer waits for. */
 void session_start(struct session *s);
 /* Queues a complete statement (the executor reports any error in it), or
  * with block set a pasted block of statements. Returns its id. Statements
