@@ -2,6 +2,7 @@
  * the supervisor. Byte-for-byte comparisons with CPython's asyncio REPL
  * live in test_transcripts.c. */
 #define _GNU_SOURCE
+#include "checkrun.h"
 #include "xproc.h"
 
 #include <check.h>
@@ -1064,9 +1065,5 @@ static Suite *executor_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(executor_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("executor: %d passed, %d failed\n", run - failed, failed);
-    return failed ? 1 : 0;
+    return checkrun(sr, "executor");
 }

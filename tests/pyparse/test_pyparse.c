@@ -3,6 +3,7 @@
  * run (with every prefix of every case), and hostile inputs that must not
  * crash or take long. */
 #define _GNU_SOURCE
+#include "checkrun.h"
 #include "pyparse.h"
 
 #include <check.h>
@@ -715,10 +716,5 @@ int
 main(void)
 {
     SRunner *sr = srunner_create(pyparse_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("pyparse-unit: %d passed, %d failed\n", run - failed, failed);
-    return failed ? 1 : 0;
+    return checkrun(sr, "pyparse-unit");
 }

@@ -1,4 +1,5 @@
 /* Kernel tests of the sandbox layers, each in forked children. */
+#include "checkrun.h"
 #include <stdio.h>
 
 #include "harness.h"
@@ -10,10 +11,5 @@ int main(void)
     srunner_add_suite(sr, rlimit_suite());
     srunner_add_suite(sr, creds_suite());
     srunner_add_suite(sr, sigsys_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("sandbox: %d passed, %d failed\n", run - failed, failed);
-    return failed ? 1 : 0;
+    return checkrun(sr, "sandbox");
 }

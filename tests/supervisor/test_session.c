@@ -3,6 +3,7 @@
  * too long for an exec frame (a terminal would have to feed readline
  * 16 MiB). Each test waits on the loop for the session's own callbacks;
  * a timer only bounds how long a broken build may take to fail. */
+#include "checkrun.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,10 +191,5 @@ static Suite *session_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(session_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    printf("session: %d passed, %d failed\n", run - failed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return checkrun(sr, "session");
 }
