@@ -295,8 +295,9 @@ static int fd_above_stdio(int fd)
     return copy;
 }
 
-/* The executor with fd 0 on /dev/null, fds 1 and 2 and the channel (fd 3)
- * on socketpairs whose other ends are returned in parent[0..2], in a
+/* The executor with fd 0 on /dev/null, fds 1 and 2 on pipes and the
+ * channel (fd 3) on a socketpair, whose other ends are returned in
+ * parent[0..2], in a
  * session and process group of its own (the terminal's ^C does not reach
  * it: the supervisor forwards interrupts, tagged; a restart kills the
  * whole group), with default signal handling and an empty environment.
@@ -313,8 +314,10 @@ static int spawn_executor(const char *path, char *const *args, int parent[3], pi
     for (int i = 0; i < 3; i++)
         parent[i] = -1;
     for (int i = 0; i < 3 && rc == 0; i++) {
+        /* fds 1 and 2: pipes, read here; the channel: a socket. */
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        if ((i < 2 ? pipe2(sv, O_CLOEXEC)
+                   : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) < 0) {
             rc = errno;
             break;
         }

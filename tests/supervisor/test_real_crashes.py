@@ -153,6 +153,30 @@ class Crashes(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, 'the executor outlived its supervisor')
 
 
+class Spawn(unittest.TestCase):
+    """What the executor starts with (docs/architecture.md): fd 0 on
+    /dev/null, fds 1 and 2 on pipes, the channel on fd 3, a session and
+    process group of its own, no environment, no blocked signals."""
+
+    def test_the_executor_starts_alone_and_clean(self):
+        rc, out, err = harness.run_aiobox(
+            b'import os, stat, signal\n'
+            b'[stat.S_ISCHR(os.fstat(0).st_mode), stat.S_ISFIFO(os.fstat(1).st_mode), '
+            b'stat.S_ISFIFO(os.fstat(2).st_mode), stat.S_ISSOCK(os.fstat(3).st_mode)]\n'
+            b'os.getsid(0) == os.getpid() == os.getpgid(0)\n'
+            b'dict(os.environ)\n'
+            b'signal.pthread_sigmask(signal.SIG_BLOCK, [])\n',
+            env=dict(os.environ, AIOBOX_TEST_MARKER='leaked'))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, b">>> >>> [True, True, True, True]\n>>> True\n>>> {}\n"
+                              b">>> set()\n>>> ")
+
+    def test_a_missing_executor_is_reported(self):
+        rc, out, err = harness.run_aiobox(b'1\n', args=('-q', '--executor', '/nonexistent'))
+        self.assertEqual(rc, 1)
+        self.assertIn(b'/nonexistent', err)
+
+
 class Script(unittest.TestCase):
     """A piped script: the supervisor reads ahead and sends statements
     before the previous one has finished. Those the dead executor never
