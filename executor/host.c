@@ -174,18 +174,22 @@ int host_prepare(const struct host_config *cfg, char *err, size_t errlen)
     /* The runtime's imports (asyncio and what it pulls in) allocate
      * hundreds of thousands of objects that all live for the whole
      * session: collections in the middle of that find nothing to free.
-     * Frozen afterwards (gc.freeze), they are never traversed again;
-     * otherwise the first collection, at the first statement, would walk
-     * them all (3 ms here) and every full collection after it too. User
-     * code runs with the collector on, as in CPython. */
+     * With the collector merely paused they would all still be young, and
+     * the first collection, at the first statement, would walk them all
+     * (3 ms here). gc.freeze() then gc.unfreeze() moves them straight to
+     * the oldest generation, where CPython's own collections would have
+     * put them, without a traversal; gc.get_objects() still lists them,
+     * as it does in CPython's REPL. User code runs with the collector on. */
     PyGC_Disable();
     int rc = prepare_runtime(cfg, err, errlen);
     if (rc == 0) {
         PyObject *gc = PyImport_ImportModule("gc");
-        PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+        PyObject *frozen = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+        PyObject *r = frozen ? PyObject_CallMethod(gc, "unfreeze", NULL) : NULL;
+        Py_XDECREF(frozen);
         Py_XDECREF(gc);
         if (!r)
-            rc = python_error("freezing the runtime's objects", err, errlen);
+            rc = python_error("promoting the runtime's objects", err, errlen);
         Py_XDECREF(r);
     }
     PyGC_Enable();
