@@ -609,19 +609,6 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
         return 1;
     }
 
-    if (fcfg->banner)
-        out_str(2, fcfg->banner);
-    /* The executor's start-up (tens of ms) is what the first answer waits
-     * for: it begins before readline's (a few ms). */
-    if (session_new(&t.session, loop, scfg, &term_ops, &t)) {
-        out_str(2, "aiobox: out of memory\n");
-        free(t.ps[0]);
-        free(t.ps[1]);
-        fclose(t.tty_in);
-        return 1;
-    }
-    session_start(t.session);
-
     rl_instream = t.tty_in;
     rl_outstream = stdout;
     rl_catch_signals = 0;
@@ -653,7 +640,16 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
     uv_signal_start(&t.sigterm, on_sigterm, SIGTERM);
     uv_signal_start(&t.sighup, on_sigterm, SIGHUP);
 
+    if (fcfg->banner)
+        out_str(2, fcfg->banner);
+    if (session_new(&t.session, loop, scfg, &term_ops, &t)) {
+        out_str(2, "aiobox: out of memory\n");
+        finish(&t, 1);
+    }
+    /* The prompt first: the spawn (about 0.5 ms) is all it would wait
+     * for, and the executor's start-up takes tens of ms anyway. */
     show_prompt(&t);
+    session_start(t.session);
     while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     rl_callback_handler_remove();
