@@ -297,10 +297,10 @@ static int fd_above_stdio(int fd)
 
 /* The executor with fd 0 on /dev/null, fds 1 and 2 on pipes and the
  * channel (fd 3) on a socketpair, whose other ends are returned in
- * parent[0..2], in a
- * session and process group of its own (the terminal's ^C does not reach
- * it: the supervisor forwards interrupts, tagged; a restart kills the
- * whole group), with default signal handling and an empty environment.
+ * parent[0..2], in a session and process group of its own (the terminal's
+ * ^C does not reach it: the supervisor forwards interrupts, tagged; a
+ * restart kills the whole group), with default signal handling and an
+ * empty environment.
  *
  * posix_spawn rather than uv_spawn: libuv forks, and waiting for a forked
  * copy of the supervisor to exec takes 2 to 3 ms of the loop on this kind
@@ -417,15 +417,20 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
 
     ep->started_ms = now_ms();
     rc = spawn_executor(cfg->executor_path, args, fds, &pid);
-    if (rc == 0 && (uv_pipe_open(&ep->out[0], fds[0]) || uv_pipe_open(&ep->out[1], fds[1]) ||
-                    uv_pipe_open(&ep->chan, fds[2]))) {
-        /* Cannot happen with fresh sockets; fail like a start that did
-         * not take. */
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        for (int i = 0; i < 3; i++)
-            close(fds[i]);
-        rc = EIO;
+    if (rc == 0) {
+        /* A handle owns its fd from here on (close_handle closes it); one
+         * that could not take its fd leaves it to us. */
+        uv_pipe_t *owners[3] = {&ep->out[0], &ep->out[1], &ep->chan};
+        for (int i = 0; i < 3; i++) {
+            if (rc == 0 && uv_pipe_open(owners[i], fds[i]) != 0)
+                rc = EIO;
+            if (rc != 0)
+                close(fds[i]);
+        }
+        if (rc != 0) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
     }
     if (rc) {
         snprintf(err, errlen, "cannot start %s: %s", cfg->executor_path, strerror(rc));
