@@ -12,7 +12,7 @@
 #endif
 
 #include "config.h"
-#include "frontend.h"
+#include "front.h"
 #include "opts.h"
 #include "paths.h"
 #include "policy.h"

@@ -1,4 +1,4 @@
-#include "frontend.h"
+#include "front.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "frontend.h"
+#include "front.h"
 #include "out.h"
 #include "stmtbuf.h"
 

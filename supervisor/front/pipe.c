@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "front.h"
 #include "out.h"
 #include "proto.h"
 #include "stmtbuf.h"
