@@ -1,5 +1,6 @@
 /* aiobox: the supervisor. Parse options, load the policy, wire the session
  * to a front end, run the loop. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,10 +13,11 @@
 #endif
 
 #include "config.h"
-#include "front.h"
 #include "opts.h"
 #include "paths.h"
+#include "pipe.h"
 #include "policy.h"
+#include "term.h"
 
 /* --check-policy NAME|FILE, resolved as --policy is. */
 static int check_policy(const char *name_or_file)
@@ -145,7 +147,6 @@ int main(int argc, char **argv)
         .quiet = o.quiet,
         .standby = !o.no_standby,
         .restore = o.restore_replay ? SESSION_RESTORE_REPLAY : SESSION_RESTORE_NONE,
-        .sanitize_fd = {false, isatty(1) == 1, isatty(2) == 1},
     };
     snprintf(policy_name_buf, sizeof policy_name_buf, "%s", policy_name(pol));
     scfg.exec.policy_name = policy_name_buf;
@@ -155,14 +156,25 @@ int main(int argc, char **argv)
              "aiobox %s (Python %s), policy %s\n"
              "Use \"await\" directly. Type :help for supervisor commands, exit() or Ctrl-D to leave.\n",
              AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, policy_name_buf);
-    struct frontend_config fcfg = {.history_path = o.history, .banner = o.quiet ? NULL : banner};
+    struct front_config fcfg = {.history_path = o.history, .banner = o.quiet ? NULL : banner};
 
     /* Static: with piped input a read of stdin may still be pending in the
      * thread pool at exit, so the loop cannot always be closed. */
     static uv_loop_t loop;
-    uv_loop_init(&loop);
-    int rc = isatty(0) && isatty(1) ? term_run(&loop, &scfg, &fcfg)
-                                    : pipein_run(&loop, &scfg, &fcfg);
-    uv_loop_close(&loop);
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        fprintf(stderr, "aiobox: cannot start the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    rc = -ENOTTY;
+    if (isatty(0) && isatty(1)) {
+        rc = term_front_run(&loop, &scfg, &fcfg);
+        if (rc == -ENOTTY)
+            fputs("aiobox: cannot open the terminal for input; reading it as a pipe\n", stderr);
+    }
+    if (rc == -ENOTTY)
+        rc = pipe_front_run(&loop, &scfg, &fcfg);
+    /* EBUSY when a read of stdin is still pending: the process ends now. */
+    (void)uv_loop_close(&loop);
     finish(rc);
 }

@@ -1,30 +1,22 @@
-/* The two front ends: a terminal with readline (term.c) and piped stdin
- * (pipein.c). Each drives a session and reports the exit status. */
-#ifndef AIOBOX_FRONTEND_H
-#define AIOBOX_FRONTEND_H
+/* What the front ends share: their configuration, and the handling of
+ * text that crosses from the user to the executor and back (front/text.c). */
+#ifndef AIOBOX_FRONT_H
+#define AIOBOX_FRONT_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <uv.h>
 
-#include "session.h"
-
-struct frontend_config {
-    const char *history_path;  /* terminal only; NULL: no history file */
+struct front_config {
+    const char *history_path;  /* terminal only; NULL: the default file */
     const char *banner;        /* printed on stderr at start; NULL: none */
 };
 
-/* Both run until the session ends and return the process exit status. */
-int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
-               const struct frontend_config *fcfg);
-int term_run(uv_loop_t *loop, const struct session_config *scfg,
-             const struct frontend_config *fcfg);
-
-/* Shared by both: a line as typed becomes valid UTF-8 for the wire. Returns
- * a malloc'd copy (NUL-terminated, *outlen set) and says on stderr when
- * bytes had to be replaced. */
-char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
-                          void (*warn)(void *fe, const char *msg), void *fe);
+/* A line as typed becomes valid UTF-8 for the wire. Returns a malloc'd copy
+ * (NUL-terminated, *outlen set), or NULL when out of memory; when bytes had
+ * to be replaced, warn() is given a notice saying so (without "aiobox: "
+ * and without a newline). */
+char *front_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
+                       void (*warn)(void *fe, const char *msg), void *fe);
 
 /* A prompt that user code chose (sys.ps1, sys.ps2, input()'s argument),
  * made fit to show. With sanitize set (the output is a terminal), escape
@@ -33,7 +25,7 @@ char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned
  * sequence is wrapped in \001 \002 so that readline leaves it out of the
  * prompt's width. Returns a malloc'd, NUL-terminated copy (*outlen set; it
  * may hold NULs only without sanitize), or NULL when out of memory. */
-char *frontend_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
-                      size_t *outlen);
+char *front_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
+                   size_t *outlen);
 
 #endif

@@ -5,11 +5,18 @@
  *
  * Reading runs ahead of the executor: complete statements are submitted as
  * soon as they are read, and the session sends them ahead. What CPython
- * would print between them (prompts, our notices about the input) waits in
- * a queue of steps, in input order, until the statements before it have
+ * would print between them (prompts, notices about the input) waits in a
+ * queue of steps, in input order, until the statements before it have
  * finished, so the output is what a line-by-line REPL prints. When user
  * code calls input(), the lines read for later statements belong to it:
- * those statements are withdrawn and their lines read again. */
+ * those statements are withdrawn and their lines read again.
+ *
+ * Work per turn of the loop is bounded (LINES_PER_TURN), and a statement
+ * too large to judge at once is judged off the loop (stmtbuf), so signals
+ * and output are served whatever the input. */
+#include "pipe.h"
+
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,8 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "front.h"
-#include "out.h"
+#include "console.h"
 #include "proto.h"
 #include "stmtbuf.h"
 
@@ -27,10 +33,15 @@
 /* How far reading runs ahead of the running statement. */
 #define UNFINISHED_MAX 64
 #define STEPS_MAX 4096
+/* Lines handled in one turn of the loop before it serves everything else. */
+#define LINES_PER_TURN 512
+/* A statement still incomplete past this size is given up: nothing could
+ * run it (SESSION_SOURCE_MAX), and keeping it would only eat memory. */
+#define PENDING_STMT_MAX ((size_t)4 * SESSION_SOURCE_MAX)
 
 enum step_kind {
     STEP_PROMPT,    /* show sys.ps1 or sys.ps2 */
-    STEP_NOTICE,    /* our message about the input, for stderr */
+    STEP_NOTICE,    /* our notice about the input, for stderr */
     STEP_STMT,      /* a submitted statement; then the primary prompt */
     STEP_COMMAND,   /* a ':' command, run in its turn */
 };
@@ -45,7 +56,7 @@ struct step {
     int ps;                  /* STEP_PROMPT: 0 primary, 1 continuation */
     char *text;              /* STEP_NOTICE, STEP_COMMAND */
     size_t len;
-    uint64_t id;             /* STEP_STMT: 0 until session_submit returns */
+    uint64_t id;             /* STEP_STMT */
     bool done;               /* STEP_STMT: finished */
     bool exited;             /* ... by exit() */
     /* STEP_STMT: where its lines end, and after any line input() took. */
@@ -53,11 +64,13 @@ struct step {
     unsigned long end_no;
 };
 
-struct pipein {
+struct pipe_front {
     uv_loop_t *loop;
     struct session *session;
+    struct console *console;
     uv_fs_t read_req;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_idle_t resume;            /* more lines to handle next turn */
     char chunk[READ_CHUNK];
     /* Input bytes in[0..in_len) start at stream offset in_base; pos is
      * the offset of the next unread byte. Bytes stay from the first
@@ -67,44 +80,39 @@ struct pipein {
     uint64_t in_base, pos;
     uint64_t line_pos;           /* where the line being handled starts */
     unsigned long line_no;
-    bool eof, reading, finished, oversized, closed;
+    bool eof, reading, finished, closed, terminated;
     unsigned long lineno;
-    struct stmtbuf sb;
+    struct stmtbuf *sb;
     uint64_t stmt_pos;           /* where the statement in sb began */
     unsigned long stmt_no;
+    /* The line whose verdict is being computed off the loop. */
+    uint64_t judged_pos;
+    unsigned long judged_no;
     struct step *steps, *steps_tail;
     size_t nsteps, unfinished;   /* all steps; STEP_STMT not done */
-    struct step *submitting;     /* inside session_submit */
     struct step *asker;          /* the statement whose input() waits */
     bool want_input, command_waiting, exiting, flushing;
     int exit_code;
-    bool sanitize;               /* stdout is a terminal */
     char *ps[2];                 /* sys.ps1, sys.ps2 as the executor last said */
     size_t ps_len[2];
 };
 
-static void process(struct pipein *p);
-static void flush(struct pipein *p);
+static void process(struct pipe_front *p);
+static void flush(struct pipe_front *p);
 
-static void fe_write(void *fe, int fd, const char *data, size_t len)
-{
-    (void)fe;
-    out_write(fd, data, len);
-}
-
-static void show_prompt(struct pipein *p, int i)
+static void show_prompt(struct pipe_front *p, int i)
 {
     if (p->ps[i])
-        out_write(1, p->ps[i], p->ps_len[i]);
+        console_write(p->console, 1, p->ps[i], p->ps_len[i]);
     else
-        out_str(1, i ? "... " : ">>> ");
+        console_str(p->console, 1, i ? "... " : ">>> ");
 }
 
 /* Keeps the prompts user code chose, as CPython's piped REPL writes them. */
-static void set_prompt(struct pipein *p, int i, struct proto_str text)
+static void set_prompt(struct pipe_front *p, int i, struct proto_str text)
 {
     size_t len;
-    char *copy = frontend_prompt(text.ptr, text.len, p->sanitize, false, &len);
+    char *copy = front_prompt(text.ptr, text.len, console_is_tty(p->console, 1), false, &len);
     if (!copy)
         return;  /* out of memory: keep the old one */
     free(p->ps[i]);
@@ -122,7 +130,7 @@ static void step_free(struct step *st)
 
 /* Appends a step for the line at line_pos (line_no before it). NULL when
  * out of memory; the caller says so. */
-static struct step *add_step(struct pipein *p, enum step_kind kind, uint64_t line_pos,
+static struct step *add_step(struct pipe_front *p, enum step_kind kind, uint64_t line_pos,
                              unsigned long line_no)
 {
     struct step *st = calloc(1, sizeof *st);
@@ -142,7 +150,7 @@ static struct step *add_step(struct pipein *p, enum step_kind kind, uint64_t lin
     return st;
 }
 
-static void add_prompt(struct pipein *p, int ps, uint64_t line_pos, unsigned long line_no)
+static void add_prompt(struct pipe_front *p, int ps, uint64_t line_pos, unsigned long line_no)
 {
     struct step *st = add_step(p, STEP_PROMPT, line_pos, line_no);
     if (st)
@@ -151,16 +159,17 @@ static void add_prompt(struct pipein *p, int ps, uint64_t line_pos, unsigned lon
         show_prompt(p, ps);  /* out of memory: at least keep the output */
 }
 
-static void add_text(struct pipein *p, enum step_kind kind, const char *text, size_t len,
+/* A notice (text without "aiobox: ") or a command, in its turn. */
+static void add_text(struct pipe_front *p, enum step_kind kind, const char *text, size_t len,
                      uint64_t line_pos, unsigned long line_no)
 {
     struct step *st = add_step(p, kind, line_pos, line_no);
     char *copy = st ? malloc(len + 1) : NULL;
     if (!copy) {
         if (kind == STEP_NOTICE)
-            out_write(2, text, len);
+            console_notice(p->console, text, len);
         else
-            out_str(2, "aiobox: out of memory; command dropped\n");
+            console_notice(p->console, "out of memory; a command was dropped", 36);
         if (st)
             st->kind = STEP_NOTICE;  /* an empty one */
         return;
@@ -171,7 +180,7 @@ static void add_text(struct pipein *p, enum step_kind kind, const char *text, si
     st->len = len;
 }
 
-static struct step *find_stmt(struct pipein *p, uint64_t id)
+static struct step *find_stmt(struct pipe_front *p, uint64_t id)
 {
     for (struct step *st = p->steps; st; st = st->next)
         if (st->kind == STEP_STMT && !st->done && st->id == id)
@@ -181,7 +190,7 @@ static struct step *find_stmt(struct pipein *p, uint64_t id)
 
 /* Carries out the steps whose turn has come: everything up to the first
  * statement still running. */
-static void flush(struct pipein *p)
+static void flush(struct pipe_front *p)
 {
     if (p->flushing)
         return;
@@ -199,7 +208,8 @@ static void flush(struct pipein *p)
             show_prompt(p, st->ps);
             break;
         case STEP_NOTICE:
-            out_write(2, st->text, st->len);
+            if (st->len)
+                console_notice(p->console, st->text, st->len);
             break;
         case STEP_STMT:
             /* exit(): the session ends with no further prompt, as in CPython. */
@@ -209,9 +219,9 @@ static void flush(struct pipein *p)
                 show_prompt(p, 0);
             break;
         case STEP_COMMAND:
-            /* Its done() shows the next prompt. */
-            p->command_waiting = false;
+            /* Its done() (id 0) shows the next prompt and reading goes on. */
             session_command(p->session, st->text, st->len);
+            p->command_waiting = false;
             break;
         }
         if (p->asker == st)
@@ -223,12 +233,12 @@ static void flush(struct pipein *p)
 
 /* input() was called: the lines after the asking statement's are its to
  * read, so the statements read from them are withdrawn and their steps
- * dropped, and reading goes back to where they began. running == 0: no
+ * dropped, and reading goes back to where they began. id == 0: no
  * statement asked (a background task), and every statement not finished
  * was withdrawn by the session. */
-static void withdraw(struct pipein *p, uint64_t running)
+static void withdraw(struct pipe_front *p, uint64_t id)
 {
-    struct step *asker = running ? find_stmt(p, running) : NULL;
+    struct step *asker = id ? find_stmt(p, id) : NULL;
     uint64_t pos = p->pos;
     unsigned long no = p->lineno;
     bool rewind = false;
@@ -273,19 +283,18 @@ static void withdraw(struct pipein *p, uint64_t running)
     }
     p->pos = pos;
     p->lineno = no;
-    stmtbuf_reset(&p->sb);
-    p->oversized = false;
+    stmtbuf_reset(p->sb);
 }
 
 /* --- session events ---------------------------------------------------- */
 
 static void on_closed(void *arg)
 {
-    struct pipein *p = arg;
+    struct pipe_front *p = arg;
     p->closed = true;
 }
 
-static void finish(struct pipein *p, int code)
+static void finish(struct pipe_front *p, int code)
 {
     if (p->finished)
         return;
@@ -293,49 +302,67 @@ static void finish(struct pipein *p, int code)
     p->exit_code = code;
     session_close(p->session, on_closed, p);
     p->session = NULL;
-    uv_signal_stop(&p->sigint);
-    uv_signal_stop(&p->sigterm);
+    uv_idle_stop(&p->resume);
     uv_stop(p->loop);
 }
 
-static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
+static void fe_output(void *fe, uint64_t id, int fd, bool raw, const char *data, size_t len)
 {
-    struct pipein *p = fe;
+    struct pipe_front *p = fe;
+    (void)id;
+    console_output(p->console, fd, raw, data, len);
+}
+
+static void fe_notice(void *fe, uint64_t id, const char *text, size_t len)
+{
+    struct pipe_front *p = fe;
+    (void)id;
+    console_notice(p->console, text, len);
+}
+
+static void fe_text(void *fe, const char *text, size_t len)
+{
+    struct pipe_front *p = fe;
+    console_write(p->console, 1, text, len);
+}
+
+static void fe_done(void *fe, uint64_t id, const struct session_result *r)
+{
+    struct pipe_front *p = fe;
     if (id == 0) {
         /* A ':' command ran (from flush). */
         show_prompt(p, 0);
+        process(p);
         return;
     }
     struct step *st = find_stmt(p, id);
-    if (!st && p->submitting && !p->submitting->done)
-        st = p->submitting;
     if (!st)
-        return;
+        return;  /* withdrawn meanwhile */
     st->done = true;
     p->unfinished--;
     /* Interrupted or dead while its input() waited: the next line is a
      * statement again. */
     if (st == p->asker)
         p->want_input = false;
-    if (r) {
-        set_prompt(p, 0, r->ps1);
-        set_prompt(p, 1, r->ps2);
-        st->exited = r->status == PROTO_STATUS_EXIT;
+    if (r->r) {
+        set_prompt(p, 0, r->r->ps1);
+        set_prompt(p, 1, r->r->ps2);
     }
-    if (p->finished || p->submitting)
+    st->exited = r->status == SESSION_EXIT;
+    if (p->finished)
         return;
     flush(p);
     process(p);
 }
 
-static void fe_input(void *fe, uint64_t running, const char *text, size_t len)
+static void fe_input(void *fe, uint64_t id, const char *text, size_t len)
 {
-    struct pipein *p = fe;
+    struct pipe_front *p = fe;
     size_t n;
-    withdraw(p, running);
-    char *shown = frontend_prompt(text, len, p->sanitize, false, &n);
+    withdraw(p, id);
+    char *shown = front_prompt(text, len, console_is_tty(p->console, 1), false, &n);
     if (shown)
-        out_write(1, shown, n);
+        console_write(p->console, 1, shown, n);
     free(shown);
     p->want_input = true;
     process(p);
@@ -353,37 +380,59 @@ static void fe_exit(void *fe, int code)
 
 static void fe_state_lost(void *fe)
 {
-    struct pipein *p = fe;
+    struct pipe_front *p = fe;
     set_prompt(p, 0, (struct proto_str){">>> ", 4});
     set_prompt(p, 1, (struct proto_str){"... ", 4});
 }
 
-static const struct session_frontend pipein_ops = {fe_write, fe_done, fe_input,
-                                                   fe_completions, fe_exit, fe_state_lost};
+static const struct session_frontend pipe_ops = {
+    .output = fe_output,
+    .notice = fe_notice,
+    .text = fe_text,
+    .done = fe_done,
+    .input = fe_input,
+    .completions = fe_completions,
+    .exit = fe_exit,
+    .state_lost = fe_state_lost,
+};
+
+static void on_pressure(void *arg, bool high)
+{
+    struct pipe_front *p = arg;
+    if (p->session)
+        session_hold_output(p->session, high);
+}
 
 /* --- reading ----------------------------------------------------------- */
 
 static void on_read(uv_fs_t *req);
 
-static void start_read(struct pipein *p)
+static void start_read(struct pipe_front *p)
 {
     if (p->reading || p->eof || p->finished)
         return;
     p->reading = true;
     uv_buf_t b = uv_buf_init(p->chunk, sizeof p->chunk);
-    if (uv_fs_read(p->loop, &p->read_req, 0, &b, 1, -1, on_read)) {
+    int rc = uv_fs_read(p->loop, &p->read_req, 0, &b, 1, -1, on_read);
+    if (rc < 0) {
+        char msg[128];
+        int n = snprintf(msg, sizeof msg, "cannot read the input: %s; treating it as ended",
+                         uv_strerror(rc));
+        console_notice(p->console, msg, (size_t)n);
         p->reading = false;
         p->eof = true;
     }
 }
 
 /* Room for n more bytes, dropping what no step can read again. */
-static bool make_room(struct pipein *p, size_t n)
+static bool make_room(struct pipe_front *p, size_t n)
 {
     uint64_t keep = p->pos;
     for (struct step *st = p->steps; st; st = st->next)
         if (st->line_pos < keep)
             keep = st->line_pos;
+    if (!stmtbuf_empty(p->sb) && p->stmt_pos < keep)
+        keep = p->stmt_pos;
     size_t drop = (size_t)(keep - p->in_base);
     if (drop > 0) {
         memmove(p->in, p->in + drop, p->in_len - drop);
@@ -405,17 +454,23 @@ static bool make_room(struct pipein *p, size_t n)
 
 static void on_read(uv_fs_t *req)
 {
-    struct pipein *p = req->data;
+    struct pipe_front *p = req->data;
     ssize_t n = req->result;
     uv_fs_req_cleanup(req);
     p->reading = false;
     if (p->finished)
         return;
+    if (n < 0) {
+        char msg[128];
+        int len = snprintf(msg, sizeof msg, "cannot read the input: %s; treating it as ended",
+                           uv_strerror((int)n));
+        console_notice(p->console, msg, (size_t)len);
+    }
     if (n <= 0)
         p->eof = true;
     else {
         if (!make_room(p, (size_t)n)) {
-            out_str(2, "aiobox: out of memory reading input\n");
+            console_notice(p->console, "out of memory reading the input", 31);
             finish(p, 1);
             return;
         }
@@ -426,7 +481,7 @@ static void on_read(uv_fs_t *req)
 }
 
 /* The next whole line (without its newline), or NULL if none yet. */
-static const char *next_line(struct pipein *p, size_t *len)
+static const char *next_line(struct pipe_front *p, size_t *len)
 {
     p->line_pos = p->pos;
     p->line_no = p->lineno;
@@ -451,36 +506,79 @@ static const char *next_line(struct pipein *p, size_t *len)
  * statements before it. */
 static void warn(void *fe, const char *msg)
 {
-    struct pipein *p = fe;
+    struct pipe_front *p = fe;
     add_text(p, STEP_NOTICE, msg, strlen(msg), p->line_pos, p->line_no);
 }
 
-static void submit(struct pipein *p, size_t len, uint64_t line_pos, unsigned long line_no)
+static void submit(struct pipe_front *p, uint64_t line_pos, unsigned long line_no)
 {
     struct step *st = add_step(p, STEP_STMT, p->stmt_pos, p->stmt_no);
     if (!st) {
-        out_str(2, "aiobox: out of memory; statement dropped\n");
+        static const char msg[] = "out of memory; a statement was dropped";
+        console_notice(p->console, msg, sizeof msg - 1);
+        stmtbuf_reset(p->sb);
         add_prompt(p, 0, line_pos, line_no);
         return;
     }
     st->end_pos = p->pos;
     st->end_no = p->lineno;
-    /* The text stays in sb's buffer through the call; sb is empty first,
-     * so that a statement finishing at once leaves the primary prompt. */
-    stmtbuf_reset(&p->sb);
-    p->submitting = st;
-    st->id = session_submit(p->session, p->sb.buf, len, false);
-    p->submitting = NULL;
+    size_t len;
+    const char *text = stmtbuf_text(p->sb, &len);
+    st->id = session_submit(p->session, text, len, SESSION_SINGLE);
+    stmtbuf_reset(p->sb);
 }
 
-static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
+/* What the push loop said of the line at line_pos. */
+static void apply_verdict(struct pipe_front *p, enum stmtbuf_state state, uint64_t line_pos,
+                          unsigned long line_no)
 {
-    static const char no_line[] = "aiobox: out of memory; line dropped\n";
-    static const char no_stmt[] = "aiobox: out of memory; statement dropped\n";
+    switch (state) {
+    case STMTBUF_MORE: {
+        size_t len;
+        (void)stmtbuf_text(p->sb, &len);
+        if (len > PENDING_STMT_MAX) {
+            char msg[200];
+            int n = snprintf(msg, sizeof msg,
+                             "the statement starting at line %lu is over %zu bytes and still "
+                             "incomplete; lines %lu to %lu were not run",
+                             p->stmt_no + 1, PENDING_STMT_MAX, p->stmt_no + 1, p->lineno);
+            add_text(p, STEP_NOTICE, msg, (size_t)n, line_pos, line_no);
+            stmtbuf_reset(p->sb);
+            add_prompt(p, 0, line_pos, line_no);
+        } else
+            add_prompt(p, 1, line_pos, line_no);
+        break;
+    }
+    case STMTBUF_NOTHING:
+        stmtbuf_reset(p->sb);
+        add_prompt(p, 0, line_pos, line_no);
+        break;
+    case STMTBUF_READY:
+        submit(p, line_pos, line_no);
+        break;
+    case STMTBUF_PENDING:
+        p->judged_pos = line_pos;
+        p->judged_no = line_no;
+        break;
+    }
+}
+
+static void on_judged(void *arg, enum stmtbuf_state state)
+{
+    struct pipe_front *p = arg;
+    if (p->finished)
+        return;
+    apply_verdict(p, state, p->judged_pos, p->judged_no);
+    process(p);
+}
+
+static void handle_line(struct pipe_front *p, const char *raw, size_t rawlen)
+{
+    static const char no_line[] = "out of memory; an input line was dropped";
     uint64_t line_pos = p->line_pos;
     unsigned long line_no = p->line_no;
     size_t len;
-    char *line = frontend_clean_line(raw, rawlen, &len, ++p->lineno, warn, p);
+    char *line = front_clean_line(raw, rawlen, &len, ++p->lineno, warn, p);
     if (!line) {
         add_text(p, STEP_NOTICE, no_line, sizeof no_line - 1, line_pos, line_no);
         return;
@@ -495,62 +593,33 @@ static void handle_line(struct pipein *p, const char *raw, size_t rawlen)
         free(line);
         return;
     }
-    if (stmtbuf_empty(&p->sb) && len > 0 && line[0] == ':') {
+    if (stmtbuf_empty(p->sb) && len > 0 && line[0] == ':') {
         p->command_waiting = true;
         add_text(p, STEP_COMMAND, line, len, line_pos, line_no);
         free(line);
         return;
     }
-    if (stmtbuf_empty(&p->sb)) {
+    if (stmtbuf_empty(p->sb)) {
         p->stmt_pos = line_pos;
         p->stmt_no = line_no;
     }
-    if (p->oversized || p->sb.len + len + 1 > SESSION_SOURCE_MAX) {
-        /* Keep consuming the statement's lines but never send it. */
-        if (!p->oversized) {
-            char msg[160];
-            int n = snprintf(msg, sizeof msg,
-                             "aiobox: statement at line %lu exceeds %zu bytes; it was not run\n",
-                             p->lineno, (size_t)SESSION_SOURCE_MAX);
-            add_text(p, STEP_NOTICE, msg, (size_t)n, line_pos, line_no);
-        }
-        p->oversized = true;
-        enum stmtbuf_state st = stmtbuf_push(&p->sb, "", 0);
-        (void)st;
-        if (len == 0) {
-            p->oversized = false;
-            stmtbuf_reset(&p->sb);
-        }
-        add_prompt(p, stmtbuf_empty(&p->sb) ? 0 : 1, line_pos, line_no);
-        free(line);
+    int state = stmtbuf_push(p->sb, line, len);
+    free(line);
+    if (state < 0) {
+        static const char msg[] = "out of memory; the statement being read was dropped";
+        add_text(p, STEP_NOTICE, msg, sizeof msg - 1, line_pos, line_no);
+        stmtbuf_reset(p->sb);
+        add_prompt(p, 0, line_pos, line_no);
         return;
     }
-    enum stmtbuf_state state = stmtbuf_push(&p->sb, line, len);
-    switch (state) {
-    case STMTBUF_MORE:
-        add_prompt(p, 1, line_pos, line_no);
-        break;
-    case STMTBUF_NOTHING:
-        stmtbuf_reset(&p->sb);
-        add_prompt(p, 0, line_pos, line_no);
-        break;
-    case STMTBUF_READY:
-        submit(p, p->sb.len, line_pos, line_no);
-        break;
-    case STMTBUF_NOMEM:
-        add_text(p, STEP_NOTICE, no_stmt, sizeof no_stmt - 1, line_pos, line_no);
-        stmtbuf_reset(&p->sb);
-        add_prompt(p, 0, line_pos, line_no);
-        break;
-    }
-    free(line);
+    apply_verdict(p, (enum stmtbuf_state)state, line_pos, line_no);
 }
 
 /* ^C from a terminal while stdin is piped: interrupt the statement; at
  * the prompt there is nothing to discard. */
 static void on_sigint(uv_signal_t *h, int sig)
 {
-    struct pipein *p = h->data;
+    struct pipe_front *p = h->data;
     (void)sig;
     if (p->session)
         session_interrupt(p->session);
@@ -558,20 +627,36 @@ static void on_sigint(uv_signal_t *h, int sig)
 
 static void on_sigterm(uv_signal_t *h, int sig)
 {
-    finish(h->data, 128 + sig);
+    struct pipe_front *p = h->data;
+    p->terminated = true;
+    finish(p, 128 + sig);
+}
+
+static void on_resume(uv_idle_t *h)
+{
+    struct pipe_front *p = h->data;
+    uv_idle_stop(h);
+    process(p);
 }
 
 /* Reads and hands on lines while there is room ahead; ends the session at
  * the end of input once every step is done. */
-static void process(struct pipein *p)
+static void process(struct pipe_front *p)
 {
+    int budget = LINES_PER_TURN;
     while (!p->finished && !p->exiting) {
         flush(p);
-        if (p->finished || p->exiting)
+        if (p->finished || p->exiting || stmtbuf_pending(p->sb))
             return;
         if (!p->want_input && (p->command_waiting || p->unfinished >= UNFINISHED_MAX ||
                                p->nsteps >= STEPS_MAX))
             return;
+        if (budget-- == 0) {
+            /* The rest next turn, after signals, output and the executor. */
+            if (uv_idle_start(&p->resume, on_resume) < 0)
+                continue;
+            return;
+        }
         size_t len;
         const char *line = next_line(p, &len);
         if (!line) {
@@ -584,10 +669,15 @@ static void process(struct pipein *p)
                 session_input_reply(p->session, "", 0, true);
                 continue;
             }
-            if (!p->steps) {
+            if (!p->steps && stmtbuf_empty(p->sb)) {
                 /* As code.interact does at EOF. */
-                out_str(2, "\n");
+                console_str(p->console, 2, "\n");
                 finish(p, 0);
+            } else if (!p->steps && !stmtbuf_empty(p->sb)) {
+                /* Input ended inside a statement: as CPython, it is
+                 * dropped with the newline of EOF. */
+                stmtbuf_reset(p->sb);
+                continue;
             }
             return;
         }
@@ -595,45 +685,63 @@ static void process(struct pipein *p)
     }
 }
 
-int pipein_run(uv_loop_t *loop, const struct session_config *scfg,
-               const struct frontend_config *fcfg)
+int pipe_front_run(uv_loop_t *loop, const struct session_config *scfg,
+                   const struct front_config *fcfg)
 {
     /* Static: a read of stdin may still be pending in libuv's thread pool
      * when this returns, and it will write into this state. */
-    static struct pipein p;
+    static struct pipe_front p;
     memset(&p, 0, sizeof p);
     p.loop = loop;
     p.read_req.data = &p;
-    p.sanitize = scfg->sanitize_fd[1];
-    stmtbuf_init(&p.sb);
-    if (fcfg->banner)
-        out_str(2, fcfg->banner);
-    if (session_new(&p.session, loop, scfg, &pipein_ops, &p)) {
-        out_str(2, "aiobox: out of memory\n");
+    int rc = console_open(&p.console, loop, on_pressure, &p);
+    if (rc < 0) {
+        fprintf(stderr, "aiobox: cannot set up the output: %s\n", strerror(-rc));
         return 1;
     }
+    if (stmtbuf_new(&p.sb, loop, on_judged, &p) < 0 ||
+        session_new(&p.session, loop, scfg, &pipe_ops, &p) < 0) {
+        console_str(p.console, 2, "aiobox: out of memory\n");
+        console_drain(p.console, 1000);
+        stmtbuf_free(p.sb);
+        console_close(p.console);
+        return 1;
+    }
+    if (fcfg->banner)
+        console_str(p.console, 2, fcfg->banner);
     session_start(p.session);
-    uv_signal_init(loop, &p.sigint);
-    uv_signal_init(loop, &p.sigterm);
-    p.sigint.data = p.sigterm.data = &p;
-    uv_signal_start(&p.sigint, on_sigint, SIGINT);
-    uv_signal_start(&p.sigterm, on_sigterm, SIGTERM);
+    uv_signal_t *sigs[] = {&p.sigint, &p.sigterm, &p.sighup};
+    int signums[] = {SIGINT, SIGTERM, SIGHUP};
+    (void)uv_idle_init(loop, &p.resume);  /* cannot fail */
+    p.resume.data = &p;
+    for (int i = 0; i < 3; i++) {
+        (void)uv_signal_init(loop, sigs[i]);  /* cannot fail: the loop's signal pipe exists */
+        sigs[i]->data = &p;
+        if (uv_signal_start(sigs[i], i == 0 ? on_sigint : on_sigterm, signums[i]) < 0)
+            console_notice(p.console, "cannot watch a signal; it will end aiobox abruptly", 50);
+    }
     show_prompt(&p, 0);
     process(&p);
     uv_run(loop, UV_RUN_DEFAULT);
-    /* Run until the session has closed its handles. A read may still be
-     * pending on stdin; it cannot be cancelled, so the loop is not drained. */
-    uv_close((uv_handle_t *)&p.sigint, NULL);
-    uv_close((uv_handle_t *)&p.sigterm, NULL);
+    /* Run until the session has closed its handles and every executor is
+     * reaped, then until the output is out (a stalled reader can hold it:
+     * SIGTERM or SIGHUP then ends the wait). A read may still be pending
+     * on stdin; it cannot be cancelled, so the loop is not drained. */
     while (!p.closed || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
+    while (!p.terminated && console_pending(p.console) > 0)
+        uv_run(loop, UV_RUN_ONCE);
+    for (int i = 0; i < 3; i++)
+        uv_close((uv_handle_t *)sigs[i], NULL);
+    uv_close((uv_handle_t *)&p.resume, NULL);
+    console_close(p.console);
     uv_run(loop, UV_RUN_NOWAIT);
     while (p.steps) {
         struct step *next = p.steps->next;
         step_free(p.steps);
         p.steps = next;
     }
-    stmtbuf_free(&p.sb);
+    stmtbuf_free(p.sb);
     free(p.in);
     free(p.ps[0]);
     free(p.ps[1]);

@@ -3,8 +3,15 @@
  * statement runs the terminal is back in cooked mode, so type-ahead waits
  * in the kernel (echoed, as CPython's REPL does) and ^C reaches us as a
  * signal. Output that arrives while the prompt is up is printed above it
- * and the prompt and the partial line are redrawn. */
+ * and the prompt and the partial line are redrawn.
+ *
+ * Readline must never be reinstalled from inside its own line handler (it
+ * resets the line after the handler returns), so on_line only records
+ * what to do, and the prompt comes back once rl_callback_read_char has
+ * returned, or from a session callback, which the loop delivers. */
 #define _GNU_SOURCE
+#include "term.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,8 +23,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "front.h"
-#include "out.h"
+#include "console.h"
 #include "stmtbuf.h"
 
 #define COMPLETION_TIMEOUT_MS 100
@@ -32,22 +38,21 @@ enum term_mode {
 };
 
 struct term {
+    uv_loop_t *loop;
     struct session *session;
+    struct console *console;
     int tty_fd;                  /* a private description of the terminal */
     FILE *tty_in;
     uv_poll_t poll;
     uv_signal_t sigint, sigwinch, sigterm, sighup;
     uv_timer_t complete_timer;
     enum term_mode mode;
-    struct stmtbuf sb;
+    struct stmtbuf *sb;
     char *history_path;
-    bool finished, closed;
+    bool finished, closed, terminated;
+    bool command_running;        /* a ':' command: the prompt waits for its done() */
     int exit_code;
     int handles_open;
-    /* Readline must not be reinstalled from inside its own line handler
-     * (it resets the line after the handler returns): a prompt wanted
-     * meanwhile is shown once rl_callback_read_char is back. */
-    bool in_readline, prompt_wanted;
     char *ps[2];                 /* readline forms of sys.ps1, sys.ps2 */
     char *input_prompt;
     /* The prompt's partial line, kept while a background task's input()
@@ -70,43 +75,66 @@ static void finish(struct term *t, int code);
 
 /* --- output ------------------------------------------------------------- */
 
-static void fe_write(void *fe, int fd, const char *data, size_t len)
+/* Runs write(t) above the prompt when one is up: the prompt and the
+ * partial line are cleared, and drawn again below what was written. */
+static void clear_prompt(struct term *t)
+{
+    if (t->mode != MODE_IDLE)
+        rl_clear_visible_line();
+}
+
+static void redraw_prompt(struct term *t, bool ended_line)
+{
+    if (t->mode == MODE_IDLE)
+        return;
+    if (!ended_line)
+        console_str(t->console, 1, "\n");
+    rl_on_new_line();
+    rl_redisplay();
+}
+
+static void fe_output(void *fe, uint64_t id, int fd, bool raw, const char *data, size_t len)
 {
     struct term *t = fe;
-    if (!len)
-        return;
-    if (t->mode != MODE_IDLE) {
-        /* Above the prompt: clear it, print, redraw prompt and line. */
-        rl_clear_visible_line();
-        fflush(rl_outstream);
-        out_write(fd, data, len);
-        if (data[len - 1] != '\n')
-            out_write(fd, "\n", 1);
-        rl_on_new_line();
-        rl_redisplay();
-        fflush(rl_outstream);
-        return;
-    }
-    fflush(rl_outstream);
-    out_write(fd, data, len);
+    (void)id;
+    clear_prompt(t);
+    console_output(t->console, fd, raw, data, len);
+    redraw_prompt(t, len && data[len - 1] == '\n');
+}
+
+static void fe_notice(void *fe, uint64_t id, const char *text, size_t len)
+{
+    struct term *t = fe;
+    (void)id;
+    clear_prompt(t);
+    console_notice(t->console, text, len);
+    redraw_prompt(t, true);
+}
+
+static void fe_text(void *fe, const char *text, size_t len)
+{
+    struct term *t = fe;
+    clear_prompt(t);
+    console_write(t->console, 1, text, len);
+    redraw_prompt(t, len && text[len - 1] == '\n');
 }
 
 static void warn(void *fe, const char *msg)
 {
-    fe_write(fe, 2, msg, strlen(msg));
+    fe_notice(fe, 0, msg, strlen(msg));
 }
 
 /* --- prompts ------------------------------------------------------------ */
 
 static const char *current_prompt(const struct term *t)
 {
-    return t->ps[stmtbuf_empty(&t->sb) ? 0 : 1];
+    return t->ps[stmtbuf_empty(t->sb) ? 0 : 1];
 }
 
 static void set_prompt(struct term *t, int i, struct proto_str text)
 {
     size_t len;
-    char *p = frontend_prompt(text.ptr, text.len, true, true, &len);
+    char *p = front_prompt(text.ptr, text.len, true, true, &len);
     if (!p)
         return;  /* out of memory: keep the old one */
     free(t->ps[i]);
@@ -146,31 +174,27 @@ static void on_tty_readable(uv_poll_t *p, int status, int events)
     (void)events;
     if (status < 0 || t->mode == MODE_IDLE)
         return;
-    t->in_readline = true;
     rl_callback_read_char();
-    t->in_readline = false;
-    if (t->prompt_wanted) {
-        t->prompt_wanted = false;
-        show_prompt(t);
-    }
+    /* A line handled inside left the prompt; it comes back now, outside
+     * readline's handler, unless a statement runs. */
+    show_prompt(t);
 }
 
 static void install(struct term *t, enum term_mode mode, const char *prompt)
 {
     t->mode = mode;
     rl_callback_handler_install(prompt, on_line);
-    fflush(rl_outstream);
-    uv_poll_start(&t->poll, UV_READABLE, on_tty_readable);
+    if (uv_poll_start(&t->poll, UV_READABLE, on_tty_readable) < 0) {
+        console_notice(t->console, "cannot read the terminal", 24);
+        finish(t, 1);
+    }
 }
 
 static void show_prompt(struct term *t)
 {
-    if (t->finished || t->mode != MODE_IDLE || session_busy(t->session))
+    if (t->finished || t->mode != MODE_IDLE || session_busy(t->session) ||
+        stmtbuf_pending(t->sb) || t->command_running)
         return;
-    if (t->in_readline) {
-        t->prompt_wanted = true;
-        return;
-    }
     install(t, MODE_PROMPT, current_prompt(t));
     if (t->saved_line) {
         rl_replace_line(t->saved_line, 0);
@@ -178,7 +202,6 @@ static void show_prompt(struct term *t)
         free(t->saved_line);
         t->saved_line = NULL;
         rl_redisplay();
-        fflush(rl_outstream);
     }
 }
 
@@ -200,33 +223,51 @@ static void remember(struct term *t, const char *src, size_t len)
     free(entry);
 }
 
+static void apply_verdict(struct term *t, enum stmtbuf_state state)
+{
+    switch (state) {
+    case STMTBUF_MORE:
+    case STMTBUF_PENDING:
+        return;
+    case STMTBUF_NOTHING:
+        stmtbuf_reset(t->sb);
+        return;
+    case STMTBUF_READY: {
+        size_t len;
+        const char *text = stmtbuf_text(t->sb, &len);
+        remember(t, text, len);
+        session_submit(t->session, text, len, SESSION_SINGLE);
+        stmtbuf_reset(t->sb);
+        return;
+    }
+    }
+}
+
+static void on_judged(void *arg, enum stmtbuf_state state)
+{
+    struct term *t = arg;
+    if (t->finished)
+        return;
+    apply_verdict(t, state);
+    show_prompt(t);
+}
+
 /* One typed line through the push loop. */
 static void push_line(struct term *t, const char *line, size_t len)
 {
-    if (stmtbuf_empty(&t->sb) && len > 0 && line[0] == ':') {
+    if (stmtbuf_empty(t->sb) && len > 0 && line[0] == ':') {
         remember(t, line, len);
+        t->command_running = true;
         session_command(t->session, line, len);
         return;
     }
-    switch (stmtbuf_push(&t->sb, line, len)) {
-    case STMTBUF_MORE:
-        return;
-    case STMTBUF_NOTHING:
-        stmtbuf_reset(&t->sb);
-        return;
-    case STMTBUF_READY:
-        remember(t, t->sb.buf, t->sb.len);
-        /* Empty the push loop first (the text stays in place): if the
-         * session answers at once, the next prompt must be the primary. */
-        size_t ready = t->sb.len;
-        stmtbuf_reset(&t->sb);
-        session_submit(t->session, t->sb.buf, ready, false);
-        return;
-    case STMTBUF_NOMEM:
-        warn(t, "aiobox: out of memory; statement dropped\n");
-        stmtbuf_reset(&t->sb);
+    int state = stmtbuf_push(t->sb, line, len);
+    if (state < 0) {
+        warn(t, "out of memory; the statement being typed was dropped");
+        stmtbuf_reset(t->sb);
         return;
     }
+    apply_verdict(t, (enum stmtbuf_state)state);
 }
 
 /* A line with embedded newlines (a bracketed paste, or a multi-line
@@ -235,20 +276,23 @@ static void push_line(struct term *t, const char *line, size_t len)
  * 3.13's REPL runs a paste. Inside a pending block its lines are typed. */
 static void push_block(struct term *t, const char *text, size_t len)
 {
-    if (stmtbuf_empty(&t->sb)) {
+    if (stmtbuf_empty(t->sb)) {
         remember(t, text, len);
-        session_submit(t->session, text, len, true);
+        session_submit(t->session, text, len, SESSION_BLOCK);
         return;
     }
     const char *p = text, *end = text + len;
-    for (;;) {
+    while (!stmtbuf_pending(t->sb)) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         push_line(t, p, n);
         if (!nl)
-            break;
+            return;
         p = nl + 1;
     }
+    /* A line of the paste is being judged: the rest of it is lost to the
+     * push loop, and the user is told so. */
+    warn(t, "a pasted line is still being judged; the rest of the paste was dropped");
 }
 
 static void input_line(struct term *t, char *line)
@@ -258,12 +302,11 @@ static void input_line(struct term *t, char *line)
         session_input_reply(t->session, "", 0, true);
     else {
         size_t len;
-        char *clean = frontend_clean_line(line, strlen(line), &len, 0, warn, t);
+        char *clean = front_clean_line(line, strlen(line), &len, 0, warn, t);
         session_input_reply(t->session, clean ? clean : "", clean ? len : 0, false);
         free(clean);
     }
     free(line);
-    show_prompt(t);  /* a background task's input(): back to the prompt */
 }
 
 static void on_line(char *line)
@@ -273,8 +316,8 @@ static void on_line(char *line)
         input_line(t, line);
         return;
     }
-    /* Off the prompt first: the session may answer at once (a ':' command,
-     * no executor), and that answer must not land inside readline's line. */
+    /* Off the prompt first: what the line causes must not land inside
+     * readline's line. */
     leave_prompt(t);
     if (!line) {
         /* Ctrl-D: as code.interact does at EOF. */
@@ -282,8 +325,8 @@ static void on_line(char *line)
         return;
     }
     size_t len;
-    char *clean = frontend_clean_line(line, strlen(line), &len, (unsigned long)history_length + 1,
-                                      warn, t);
+    char *clean = front_clean_line(line, strlen(line), &len, (unsigned long)history_length + 1,
+                                   warn, t);
     free(line);
     if (clean) {
         if (memchr(clean, '\n', len))
@@ -292,21 +335,21 @@ static void on_line(char *line)
             push_line(t, clean, len);
         free(clean);
     }
-    show_prompt(t);
 }
 
 /* --- session events ----------------------------------------------------- */
 
-static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
+static void fe_done(void *fe, uint64_t id, const struct session_result *r)
 {
     struct term *t = fe;
-    (void)id;
-    if (r) {
-        set_prompt(t, 0, r->ps1);
-        set_prompt(t, 1, r->ps2);
-        if (r->status == PROTO_STATUS_EXIT)
-            return;  /* fe_exit follows: no prompt in between */
+    if (id == 0)
+        t->command_running = false;
+    if (r->r) {
+        set_prompt(t, 0, r->r->ps1);
+        set_prompt(t, 1, r->r->ps2);
     }
+    if (r->status == SESSION_EXIT)
+        return;  /* exit() follows: no prompt in between */
     if (t->mode == MODE_INPUT) {
         /* The statement ended (its executor died) while input() waited. */
         discard_line();
@@ -316,14 +359,14 @@ static void fe_done(void *fe, uint64_t id, const struct proto_result *r)
     show_prompt(t);
 }
 
-static void fe_input(void *fe, uint64_t running, const char *prompt, size_t len)
+static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len)
 {
     struct term *t = fe;
-    (void)running;
+    (void)id;
     if (t->finished)
         return;
     size_t n;
-    char *shown = frontend_prompt(prompt, len, true, true, &n);
+    char *shown = front_prompt(prompt, len, true, true, &n);
     free(t->input_prompt);
     t->input_prompt = shown;
     if (t->mode == MODE_PROMPT) {
@@ -345,6 +388,17 @@ static void fe_input(void *fe, uint64_t running, const char *prompt, size_t len)
 static void fe_exit(void *fe, int code)
 {
     finish(fe, code);
+}
+
+static void fe_state_lost(void *fe)
+{
+    struct term *t = fe;
+    set_prompt(t, 0, (struct proto_str){">>> ", 4});
+    set_prompt(t, 1, (struct proto_str){"... ", 4});
+    /* Died while idle: the prompt on screen changes with the notice
+     * that is about to be printed above it. */
+    if (t->mode == MODE_PROMPT)
+        rl_set_prompt(current_prompt(t));
 }
 
 /* --- completion --------------------------------------------------------- */
@@ -408,7 +462,6 @@ static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, siz
     rl_complete_internal(t->complete_list ? '!' : '\t');
     free_matches(t);
     rl_redisplay();
-    fflush(rl_outstream);
 }
 
 static void on_complete_timeout(uv_timer_t *timer)
@@ -454,31 +507,33 @@ static void on_sigint(uv_signal_t *h, int sig)
     (void)sig;
     if (t->finished)
         return;
-    if (t->mode == MODE_PROMPT) {
+    if (t->mode == MODE_PROMPT || stmtbuf_pending(t->sb)) {
         /* Discard the line and any pending block, as CPython 3.13 does. */
         discard_line();
         cancel_completion(t);
-        stmtbuf_reset(&t->sb);
+        stmtbuf_reset(t->sb);
         free(t->saved_line);
         t->saved_line = NULL;
-        rl_crlf();
-        fflush(rl_outstream);
-        out_str(2, "KeyboardInterrupt\n");
-        rl_set_prompt(t->ps[0]);
-        rl_on_new_line();
-        rl_redisplay();
-        fflush(rl_outstream);
+        if (t->mode == MODE_PROMPT) {
+            rl_crlf();
+            console_str(t->console, 2, "KeyboardInterrupt\n");
+            rl_set_prompt(t->ps[0]);
+            rl_on_new_line();
+            rl_redisplay();
+        } else {
+            console_str(t->console, 2, "\nKeyboardInterrupt\n");
+            show_prompt(t);
+        }
         return;
     }
     if (t->mode == MODE_INPUT) {
         discard_line();
         rl_crlf();
-        fflush(rl_outstream);
         leave_prompt(t);
         if (!session_busy(t->session)) {
             /* A background task's input(): nothing to interrupt, so it
              * gets end of input rather than waiting for ever. */
-            out_str(2, "KeyboardInterrupt\n");
+            console_str(t->console, 2, "KeyboardInterrupt\n");
             session_input_reply(t->session, "", 0, true);
             show_prompt(t);
             return;
@@ -498,7 +553,15 @@ static void on_sigwinch(uv_signal_t *h, int sig)
 static void on_sigterm(uv_signal_t *h, int sig)
 {
     struct term *t = h->data;
+    t->terminated = true;
     finish(t, 128 + sig);
+}
+
+static void on_pressure(void *arg, bool high)
+{
+    struct term *t = arg;
+    if (t->session)
+        session_hold_output(t->session, high);
 }
 
 /* --- life cycle --------------------------------------------------------- */
@@ -524,31 +587,24 @@ static void finish(struct term *t, int code)
     t->exit_code = code;
     if (t->history_path)
         history_truncate_file(t->history_path, HISTORY_MAX);
-    if (t->session)
-        session_close(t->session, on_session_closed, t);
-    else
-        t->closed = true;
+    session_close(t->session, on_session_closed, t);
     t->session = NULL;
-    uv_handle_t *hs[] = {(uv_handle_t *)&t->poll, (uv_handle_t *)&t->sigint,
-                         (uv_handle_t *)&t->sigwinch, (uv_handle_t *)&t->sigterm,
-                         (uv_handle_t *)&t->sighup, (uv_handle_t *)&t->complete_timer};
+    uv_handle_t *hs[] = {(uv_handle_t *)&t->poll, (uv_handle_t *)&t->sigwinch,
+                         (uv_handle_t *)&t->complete_timer};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         uv_close(hs[i], on_handle_closed);
 }
 
-static void fe_state_lost(void *fe)
-{
-    struct term *t = fe;
-    set_prompt(t, 0, (struct proto_str){">>> ", 4});
-    set_prompt(t, 1, (struct proto_str){"... ", 4});
-    /* Died while idle: the prompt on screen changes with the notice
-     * that is about to be printed above it. */
-    if (t->mode == MODE_PROMPT)
-        rl_set_prompt(current_prompt(t));
-}
-
-static const struct session_frontend term_ops = {fe_write, fe_done, fe_input, fe_completions,
-                                                 fe_exit, fe_state_lost};
+static const struct session_frontend term_ops = {
+    .output = fe_output,
+    .notice = fe_notice,
+    .text = fe_text,
+    .done = fe_done,
+    .input = fe_input,
+    .completions = fe_completions,
+    .exit = fe_exit,
+    .state_lost = fe_state_lost,
+};
 
 static char *default_history(void)
 {
@@ -572,45 +628,19 @@ static void open_history(struct term *t, const char *path)
         rc = fd >= 0 ? 0 : errno;
     }
     if (rc) {
-        fprintf(stderr, "aiobox: history %s: %s; history will not be saved\n",
-                t->history_path, strerror(rc));
+        char msg[600];
+        int n = snprintf(msg, sizeof msg, "history %s: %s; history will not be saved",
+                         t->history_path, strerror(rc));
+        console_notice(t->console, msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1));
         free(t->history_path);
         t->history_path = NULL;
     }
 }
 
-int term_run(uv_loop_t *loop, const struct session_config *scfg,
-             const struct frontend_config *fcfg)
+static void setup_readline(struct term *t)
 {
-    struct term t;
-    memset(&t, 0, sizeof t);
-    g_term = &t;
-    stmtbuf_init(&t.sb);
-
-    /* A private open file description: polling makes it non-blocking, and
-     * fds 0-2 of a terminal share one, which would make stdout fail with
-     * EAGAIN (and leave the user's shell non-blocking). */
-    const char *name = ttyname(0);
-    t.tty_fd = name ? open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC) : -1;
-    if (t.tty_fd < 0 || !(t.tty_in = fdopen(t.tty_fd, "r"))) {
-        out_str(2, "aiobox: cannot open the terminal for input; reading it as a pipe\n");
-        if (t.tty_fd >= 0)
-            close(t.tty_fd);
-        g_term = NULL;
-        return pipein_run(loop, scfg, fcfg);
-    }
-    t.ps[0] = strdup(">>> ");
-    t.ps[1] = strdup("... ");
-    if (!t.ps[0] || !t.ps[1]) {
-        out_str(2, "aiobox: out of memory\n");
-        free(t.ps[0]);
-        free(t.ps[1]);
-        fclose(t.tty_in);
-        return 1;
-    }
-
-    rl_instream = t.tty_in;
-    rl_outstream = stdout;
+    rl_instream = t->tty_in;
+    rl_outstream = console_stream(t->console);
     rl_catch_signals = 0;
     rl_catch_sigwinch = 0;
     rl_readline_name = "aiobox";
@@ -624,35 +654,86 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
     history_write_timestamps = 1;
     history_multiline_entries = 1;
     using_history();
+}
+
+int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
+                   const struct front_config *fcfg)
+{
+    struct term t;
+    memset(&t, 0, sizeof t);
+    t.loop = loop;
+
+    /* A private open file description: polling makes it non-blocking, and
+     * fds 0-2 of a terminal share one, which would make stdout fail with
+     * EAGAIN (and leave the user's shell non-blocking). */
+    char name[256];
+    if (ttyname_r(0, name, sizeof name) != 0)
+        return -ENOTTY;
+    t.tty_fd = open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (t.tty_fd < 0)
+        return -ENOTTY;
+    if (!(t.tty_in = fdopen(t.tty_fd, "r"))) {
+        close(t.tty_fd);
+        return -ENOTTY;
+    }
+    int rc = console_open(&t.console, loop, on_pressure, &t);
+    if (rc < 0) {
+        fprintf(stderr, "aiobox: cannot set up the output: %s\n", strerror(-rc));
+        fclose(t.tty_in);
+        return 1;
+    }
+    t.ps[0] = strdup(">>> ");
+    t.ps[1] = strdup("... ");
+    if (!t.ps[0] || !t.ps[1] || !console_stream(t.console) ||
+        stmtbuf_new(&t.sb, loop, on_judged, &t) < 0 ||
+        session_new(&t.session, loop, scfg, &term_ops, &t) < 0) {
+        fputs("aiobox: out of memory\n", stderr);
+        free(t.ps[0]);
+        free(t.ps[1]);
+        stmtbuf_free(t.sb);
+        console_close(t.console);
+        fclose(t.tty_in);
+        return 1;
+    }
+    g_term = &t;
+    setup_readline(&t);
     open_history(&t, fcfg->history_path);
 
-    uv_poll_init(loop, &t.poll, t.tty_fd);
-    uv_signal_init(loop, &t.sigint);
-    uv_signal_init(loop, &t.sigwinch);
-    uv_signal_init(loop, &t.sigterm);
-    uv_signal_init(loop, &t.sighup);
-    uv_timer_init(loop, &t.complete_timer);
-    t.poll.data = t.sigint.data = t.sigwinch.data = t.sigterm.data = t.sighup.data = &t;
-    t.complete_timer.data = &t;
-    t.handles_open = 6;
-    uv_signal_start(&t.sigint, on_sigint, SIGINT);
-    uv_signal_start(&t.sigwinch, on_sigwinch, SIGWINCH);
-    uv_signal_start(&t.sigterm, on_sigterm, SIGTERM);
-    uv_signal_start(&t.sighup, on_sigterm, SIGHUP);
+    /* Initialising these handles cannot fail once the loop exists. */
+    (void)uv_poll_init(loop, &t.poll, t.tty_fd);
+    (void)uv_timer_init(loop, &t.complete_timer);
+    uv_signal_t *sigs[] = {&t.sigint, &t.sigwinch, &t.sigterm, &t.sighup};
+    uv_signal_cb cbs[] = {on_sigint, on_sigwinch, on_sigterm, on_sigterm};
+    int signums[] = {SIGINT, SIGWINCH, SIGTERM, SIGHUP};
+    t.poll.data = t.complete_timer.data = &t;
+    t.handles_open = 3;
+    for (int i = 0; i < 4; i++) {
+        (void)uv_signal_init(loop, sigs[i]);
+        sigs[i]->data = &t;
+        if (uv_signal_start(sigs[i], cbs[i], signums[i]) < 0)
+            console_notice(t.console, "cannot watch a signal; it will end aiobox abruptly", 50);
+    }
 
     if (fcfg->banner)
-        out_str(2, fcfg->banner);
-    if (session_new(&t.session, loop, scfg, &term_ops, &t)) {
-        out_str(2, "aiobox: out of memory\n");
-        finish(&t, 1);
-    }
+        console_str(t.console, 2, fcfg->banner);
     /* The prompt first: the spawn (about 0.5 ms) is all it would wait
      * for, and the executor's start-up takes tens of ms anyway. */
     show_prompt(&t);
     session_start(t.session);
     while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
+    /* The output is out before we go, unless a signal ended us (the
+     * terminal may be stopped with ^S: then SIGTERM or SIGHUP ends the
+     * wait). */
+    while (!t.terminated && console_pending(t.console) > 0)
+        uv_run(loop, UV_RUN_ONCE);
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
+            uv_close((uv_handle_t *)sigs[i], NULL);
     rl_callback_handler_remove();
+    rl_outstream = stdout;
+    console_close(t.console);
+    uv_run(loop, UV_RUN_NOWAIT);
     free_matches(&t);
     free(t.line_at_tab);
     free(t.saved_line);
@@ -660,7 +741,7 @@ int term_run(uv_loop_t *loop, const struct session_config *scfg,
     free(t.history_path);
     free(t.ps[0]);
     free(t.ps[1]);
-    stmtbuf_free(&t.sb);
+    stmtbuf_free(t.sb);
     clear_history();
     fclose(t.tty_in);
     g_term = NULL;

@@ -1,5 +1,6 @@
 #include "front.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 #include "sanitize.h"
 #include "utf8.h"
 
-char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
+char *front_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,
                           void (*warn)(void *fe, const char *msg), void *fe)
 {
     size_t bad;
@@ -29,8 +30,8 @@ char *frontend_clean_line(const char *line, size_t len, size_t *outlen, unsigned
     clean[*outlen] = '\0';
     char msg[160];
     snprintf(msg, sizeof msg,
-             "aiobox: input line %lu is not valid UTF-8 (byte 0x%02x at column %zu); "
-             "invalid bytes were replaced by U+FFFD\n",
+             "input line %lu is not valid UTF-8 (byte 0x%02x at column %zu); "
+             "invalid bytes were replaced by U+FFFD",
              lineno, (unsigned char)line[bad], bad + 1);
     warn(fe, msg);
     return clean;
@@ -65,7 +66,7 @@ static char *mark_colours(const char *s, size_t len, size_t *outlen)
     return out;
 }
 
-char *frontend_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
+char *front_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
                       size_t *outlen)
 {
     char *clean = NULL;

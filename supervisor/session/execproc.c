@@ -31,7 +31,8 @@ struct execproc {
     pid_t pid;
     int handles_open;            /* freed when this drops to zero */
     int streams_open;            /* chan + out[0] + out[1] until EOF */
-    int exited, ready, bad, reported, destroyed;
+    unsigned eof;                /* bit i: stream i (chan, out[0], out[1]) ended */
+    int exited, ready, bad, reported, destroyed, held;
     int64_t exit_status;
     int term_signal;
     int64_t denied_syscall;      /* last `denied` seen, -1 for none */
@@ -46,8 +47,6 @@ unsigned execproc_live(void) { return live_count; }
 void *execproc_data(const struct execproc *ep) { return ep->data; }
 void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
-int execproc_is_ready(const struct execproc *ep) { return ep->ready; }
-uint64_t execproc_started_ms(const struct execproc *ep) { return ep->started_ms; }
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -76,8 +75,21 @@ static void kill_group(struct execproc *ep)
     }
 }
 
-static void describe_death(struct execproc *ep, char *buf, size_t n)
+/* What is known of the death, in words: the cause we gave when we killed
+ * it, else what waitpid and the channel said. */
+static void describe_death(struct execproc *ep, struct execproc_death *d, char *syscall,
+                           size_t syscall_len, char *buf, size_t n)
 {
+    d->term_signal = ep->term_signal;
+    d->exit_status = ep->term_signal ? -1 : (int)ep->exit_status;
+    d->denied_syscall = NULL;
+    d->cause = buf;
+    if (ep->term_signal == SIGSYS && ep->denied_syscall >= 0) {
+        char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)ep->denied_syscall);
+        snprintf(syscall, syscall_len, "%s", name ? name : "unknown system call");
+        free(name);
+        d->denied_syscall = syscall;
+    }
     if (ep->cause[0]) {
         snprintf(buf, n, "%s", ep->cause);
         return;
@@ -85,17 +97,16 @@ static void describe_death(struct execproc *ep, char *buf, size_t n)
     if (ep->term_signal) {
         const char *abbrev = sigabbrev_np(ep->term_signal);
         int len = snprintf(buf, n, "executor killed by SIG%s", abbrev ? abbrev : "?");
-        if (ep->term_signal == SIGSYS && len > 0 && (size_t)len < n) {
-            if (ep->denied_syscall >= 0) {
-                char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-                                                              (int)ep->denied_syscall);
+        if (len < 0 || (size_t)len >= n)
+            return;
+        if (ep->term_signal == SIGSYS) {
+            if (d->denied_syscall)
                 snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s",
-                         ep->policy_name, name ? name : "unknown system call");
-                free(name);
-            } else
+                         ep->policy_name, d->denied_syscall);
+            else
                 snprintf(buf + len, n - (size_t)len,
                          ": a system call blocked by policy %s", ep->policy_name);
-        } else if (ep->term_signal == SIGKILL && len > 0 && (size_t)len < n)
+        } else if (ep->term_signal == SIGKILL)
             snprintf(buf + len, n - (size_t)len, " (from outside aiobox, or out of memory)");
         return;
     }
@@ -104,20 +115,27 @@ static void describe_death(struct execproc *ep, char *buf, size_t n)
 
 static void maybe_report(struct execproc *ep)
 {
-    char cause[600];
+    char cause[600], syscall[64];
+    struct execproc_death death;
     if (ep->reported || ep->destroyed || !ep->exited)
         return;
     if (ep->streams_open > 0 && uv_is_active((uv_handle_t *)&ep->drain_timer))
         return;
     ep->reported = 1;
     uv_timer_stop(&ep->drain_timer);
-    describe_death(ep, cause, sizeof cause);
-    ep->cb->dead(ep, cause);
+    describe_death(ep, &death, syscall, sizeof syscall, cause, sizeof cause);
+    ep->cb->dead(ep, &death);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
     struct execproc *ep = t->data;
+    if (ep->held && !ep->bad) {
+        /* Its output waits for the front end: the death is reported
+         * after it, not over it. */
+        uv_timer_start(&ep->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+        return;
+    }
     if (!ep->exited) {
         /* The channel closed and the process did not follow. */
         execproc_kill(ep, "executor closed its channel");
@@ -164,9 +182,15 @@ static void on_sigchld(uv_signal_t *h, int signum)
         process_exited(ep, WEXITSTATUS(status), 0);
 }
 
+static int stream_index(const struct execproc *ep, const uv_stream_t *s)
+{
+    return s == (const uv_stream_t *)&ep->chan ? 0 : s == (const uv_stream_t *)&ep->out[0] ? 1 : 2;
+}
+
 static void stream_done(struct execproc *ep, uv_stream_t *s)
 {
     uv_read_stop(s);
+    ep->eof |= 1u << stream_index(ep, s);
     if (ep->streams_open > 0)
         ep->streams_open--;
     if (ep->exited && ep->streams_open == 0) {
@@ -362,21 +386,70 @@ static int spawn_executor(const char *path, char *const *args, int parent[3], pi
     return rc;
 }
 
+/* The executor's command line: its own options, then the policy's extra
+ * paths (as many as the user gave). NULL when out of memory. */
+static char **executor_args(const struct execproc_config *cfg)
+{
+    size_t n = 6 + 2 * (cfg->n_allow_read + cfg->n_allow_write) + 1, na = 0;
+    char **args = calloc(n, sizeof *args);
+    if (!args)
+        return NULL;
+    args[na++] = (char *)cfg->executor_path;
+    args[na++] = "--fd";
+    args[na++] = "3";
+    if (cfg->policy_path) {
+        args[na++] = "--policy";
+        args[na++] = (char *)cfg->policy_path;
+    } else
+        args[na++] = "--no-sandbox";
+    for (size_t i = 0; i < cfg->n_allow_read; i++) {
+        args[na++] = "--allow-read";
+        args[na++] = (char *)cfg->allow_read[i];
+    }
+    for (size_t i = 0; i < cfg->n_allow_write; i++) {
+        args[na++] = "--allow-write";
+        args[na++] = (char *)cfg->allow_write[i];
+    }
+    args[na] = NULL;
+    return args;
+}
+
+/* Closes what execproc_start opened before it failed; handles that were
+ * initialised close through the loop and free ep when the last is done. */
+static int start_failed(struct execproc *ep, int handles, int rc, char *err, size_t errlen,
+                        const char *path)
+{
+    snprintf(err, errlen, "cannot start %s: %s", path, strerror(-rc));
+    ep->destroyed = 1;
+    ep->exited = 1;
+    uv_handle_t *hs[] = {(uv_handle_t *)&ep->sigchld, (uv_handle_t *)&ep->chan,
+                         (uv_handle_t *)&ep->out[0], (uv_handle_t *)&ep->out[1],
+                         (uv_handle_t *)&ep->drain_timer};
+    if (handles == 0) {
+        proto_reader_free(&ep->reader);
+        free(ep);
+        live_count--;
+        return rc;
+    }
+    ep->handles_open = handles;
+    for (int i = 0; i < handles; i++)
+        close_handle(ep, hs[i]);
+    return rc;
+}
+
 int execproc_start(struct execproc **out, uv_loop_t *loop,
                    const struct execproc_config *cfg,
                    const struct execproc_cb *cb, void *data, char *err,
                    size_t errlen)
 {
     struct execproc *ep = calloc(1, sizeof *ep);
-    char *args[16 + 2 * 64];
-    size_t na = 0;
     int fds[3];
     pid_t pid;
     int rc;
 
     if (!ep) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     live_count++;
     ep->loop = loop;
@@ -386,72 +459,63 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
     ep->denied_syscall = -1;
     proto_reader_init(&ep->reader, PROTO_FRAME_MAX_DEFAULT);
 
-    args[na++] = (char *)cfg->executor_path;
-    args[na++] = "--fd";
-    args[na++] = "3";
-    if (cfg->policy_path) {
-        args[na++] = "--policy";
-        args[na++] = (char *)cfg->policy_path;
-    } else
-        args[na++] = "--no-sandbox";
-    for (size_t i = 0; i < cfg->n_allow_read && i < 64; i++) {
-        args[na++] = "--allow-read";
-        args[na++] = (char *)cfg->allow_read[i];
-    }
-    for (size_t i = 0; i < cfg->n_allow_write && i < 64 - cfg->n_allow_read; i++) {
-        args[na++] = "--allow-write";
-        args[na++] = (char *)cfg->allow_write[i];
-    }
-    args[na] = NULL;
-
-    uv_pipe_init(loop, &ep->chan, 0);
-    uv_pipe_init(loop, &ep->out[0], 0);
-    uv_pipe_init(loop, &ep->out[1], 0);
-    uv_timer_init(loop, &ep->drain_timer);
-    /* Watching before the spawn: a child that dies at once is still seen. */
-    uv_signal_init(loop, &ep->sigchld);
-    ep->chan.data = ep->out[0].data = ep->out[1].data = ep->drain_timer.data = ep;
+    /* Watching before the spawn: a child that dies at once is still seen.
+     * The handles in the order start_failed closes them. */
+    if ((rc = uv_signal_init(loop, &ep->sigchld)) < 0)
+        return start_failed(ep, 0, rc, err, errlen, cfg->executor_path);
     ep->sigchld.data = ep;
-    ep->handles_open = 5;
-    uv_signal_start(&ep->sigchld, on_sigchld, SIGCHLD);
+    if ((rc = uv_pipe_init(loop, &ep->chan, 0)) < 0)
+        return start_failed(ep, 1, rc, err, errlen, cfg->executor_path);
+    if ((rc = uv_pipe_init(loop, &ep->out[0], 0)) < 0)
+        return start_failed(ep, 2, rc, err, errlen, cfg->executor_path);
+    if ((rc = uv_pipe_init(loop, &ep->out[1], 0)) < 0)
+        return start_failed(ep, 3, rc, err, errlen, cfg->executor_path);
+    (void)uv_timer_init(loop, &ep->drain_timer);  /* cannot fail */
+    ep->chan.data = ep->out[0].data = ep->out[1].data = ep->drain_timer.data = ep;
+    if ((rc = uv_signal_start(&ep->sigchld, on_sigchld, SIGCHLD)) < 0)
+        return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
 
+    char **args = executor_args(cfg);
+    if (!args)
+        return start_failed(ep, 5, -ENOMEM, err, errlen, cfg->executor_path);
     ep->started_ms = now_ms();
-    rc = spawn_executor(cfg->executor_path, args, fds, &pid);
-    if (rc == 0) {
-        /* A handle owns its fd from here on (close_handle closes it); one
-         * that could not take its fd leaves it to us. */
-        uv_pipe_t *owners[3] = {&ep->out[0], &ep->out[1], &ep->chan};
-        for (int i = 0; i < 3; i++) {
-            if (rc == 0 && uv_pipe_open(owners[i], fds[i]) != 0)
-                rc = EIO;
-            if (rc != 0)
-                close(fds[i]);
-        }
-        if (rc != 0) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
+    rc = -spawn_executor(cfg->executor_path, args, fds, &pid);
+    free(args);
+    if (rc < 0)
+        return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
+    /* A handle owns its fd from here on (close_handle closes it); one that
+     * could not take its fd leaves it to us. */
+    uv_pipe_t *owners[3] = {&ep->out[0], &ep->out[1], &ep->chan};
+    for (int i = 0; i < 3; i++) {
+        if (rc == 0)
+            rc = uv_pipe_open(owners[i], fds[i]);
+        if (rc < 0)
+            close(fds[i]);
     }
-    if (rc) {
-        snprintf(err, errlen, "cannot start %s: %s", cfg->executor_path, strerror(rc));
-        ep->destroyed = 1;
-        ep->exited = 1;
-        close_handle(ep, (uv_handle_t *)&ep->sigchld);
-        close_handle(ep, (uv_handle_t *)&ep->chan);
-        close_handle(ep, (uv_handle_t *)&ep->out[0]);
-        close_handle(ep, (uv_handle_t *)&ep->out[1]);
-        close_handle(ep, (uv_handle_t *)&ep->drain_timer);
-        return -1;
+    if (rc < 0) {
+        kill(-pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
     }
     ep->pid = pid;
     ep->streams_open = 3;
-    uv_read_start((uv_stream_t *)&ep->chan, alloc_cb, on_chan_read);
-    uv_read_start((uv_stream_t *)&ep->out[0], alloc_cb, on_out_read);
-    uv_read_start((uv_stream_t *)&ep->out[1], alloc_cb, on_out_read);
+    ep->handles_open = 5;
+    if ((rc = uv_read_start((uv_stream_t *)&ep->chan, alloc_cb, on_chan_read)) < 0 ||
+        (rc = uv_read_start((uv_stream_t *)&ep->out[0], alloc_cb, on_out_read)) < 0 ||
+        (rc = uv_read_start((uv_stream_t *)&ep->out[1], alloc_cb, on_out_read)) < 0) {
+        snprintf(err, errlen, "cannot read from %s: %s", cfg->executor_path, uv_strerror(rc));
+        execproc_destroy(ep);
+        return rc;
+    }
 
     struct proto_msg hello = {.type = PROTO_HELLO};
     hello.u.hello.version = PROTO_VERSION;
-    execproc_send(ep, &hello);
+    if ((rc = execproc_send(ep, &hello)) < 0) {
+        snprintf(err, errlen, "cannot talk to %s: %s", cfg->executor_path, strerror(-rc));
+        execproc_destroy(ep);
+        return rc;
+    }
     *out = ep;
     return 0;
 }
@@ -472,13 +536,14 @@ static void on_written(uv_write_t *req, int status)
 int execproc_send(struct execproc *ep, const struct proto_msg *msg)
 {
     if (ep->bad || ep->exited || ep->destroyed)
-        return -1;
+        return -EPIPE;
     struct write_req *w = calloc(1, sizeof *w);
     if (!w)
-        return -2;
-    if (proto_encode(msg, &w->buf)) {
+        return -ENOMEM;
+    int rc = proto_encode(msg, &w->buf);
+    if (rc) {
         free(w);
-        return -2;
+        return rc == PROTO_E_NOMEM ? -ENOMEM : -EMSGSIZE;
     }
     uv_buf_t b = uv_buf_init(w->buf.data, (unsigned)w->buf.len);
     /* The socket nearly always takes a frame whole: writing it now spares
@@ -496,22 +561,41 @@ int execproc_send(struct execproc *ep, const struct proto_msg *msg)
     } else if (n != UV_EAGAIN) {
         proto_buf_free(&w->buf);
         free(w);
-        return -1;
+        return -EPIPE;
     }
-    if (uv_write(&w->req, (uv_stream_t *)&ep->chan, &b, 1, on_written)) {
+    if (uv_write(&w->req, (uv_stream_t *)&ep->chan, &b, 1, on_written) < 0) {
         proto_buf_free(&w->buf);
         free(w);
-        return -1;
+        return -EPIPE;
     }
     return 0;
+}
+
+void execproc_hold_output(struct execproc *ep, bool hold)
+{
+    if (ep->held == (int)hold)
+        return;
+    ep->held = hold;
+    if (ep->bad || ep->destroyed)
+        return;
+    uv_stream_t *streams[3] = {(uv_stream_t *)&ep->chan, (uv_stream_t *)&ep->out[0],
+                               (uv_stream_t *)&ep->out[1]};
+    for (int i = 0; i < 3; i++) {
+        if ((ep->eof & (1u << i)) || uv_is_closing((uv_handle_t *)streams[i]))
+            continue;
+        if (hold)
+            uv_read_stop(streams[i]);
+        else if (uv_read_start(streams[i], alloc_cb, i ? on_out_read : on_chan_read) < 0)
+            execproc_kill(ep, "cannot read from the executor");
+    }
 }
 
 int execproc_interrupt(struct execproc *ep, uint64_t id)
 {
     if (ep->exited || ep->pid <= 0)
-        return -1;
+        return -ESRCH;
     union sigval v = {.sival_int = (int)(id & 0x7fffffff)};
-    return sigqueue(ep->pid, SIGINT, v);
+    return sigqueue(ep->pid, SIGINT, v) < 0 ? -errno : 0;
 }
 
 void execproc_destroy(struct execproc *ep)

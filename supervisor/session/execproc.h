@@ -4,6 +4,7 @@
 #ifndef AIOBOX_EXECPROC_H
 #define AIOBOX_EXECPROC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -22,6 +23,14 @@ struct execproc_config {
     size_t n_allow_write;
 };
 
+/* How an executor ended. */
+struct execproc_death {
+    int term_signal;              /* the signal that ended it, or 0 */
+    int exit_status;              /* its exit status, or -1 */
+    const char *denied_syscall;   /* the call the sandbox trapped, or NULL */
+    const char *cause;            /* all of it in words */
+};
+
 struct execproc_cb {
     /* The executor said ready (after a matching version). */
     void (*ready)(struct execproc *ep, const struct proto_ready *ready);
@@ -29,11 +38,12 @@ struct execproc_cb {
     void (*message)(struct execproc *ep, const struct proto_msg *msg);
     /* Bytes the executor wrote to its fd 1 or fd 2. */
     void (*raw)(struct execproc *ep, int fd, const char *data, size_t len);
-    /* The executor is gone; cause says why in words. Called once; the
-     * owner must then call execproc_destroy. */
-    void (*dead)(struct execproc *ep, const char *cause);
+    /* The executor is gone. Called once; the owner must then call
+     * execproc_destroy. */
+    void (*dead)(struct execproc *ep, const struct execproc_death *death);
 };
 
+/* 0, or a negative errno with err saying why in words. */
 int execproc_start(struct execproc **out, uv_loop_t *loop,
                    const struct execproc_config *cfg,
                    const struct execproc_cb *cb, void *data, char *err,
@@ -42,13 +52,14 @@ void *execproc_data(const struct execproc *ep);
 /* A warm spare becomes the current executor: its events go elsewhere. */
 void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb);
 pid_t execproc_pid(const struct execproc *ep);
-int execproc_is_ready(const struct execproc *ep);
-uint64_t execproc_started_ms(const struct execproc *ep);
-/* 0 when sent (or queued); -1 when the executor is gone or going (its
- * death will be reported); -2 when the message could not be encoded (too
- * large, out of memory): the executor is fine and never saw it. */
+/* 0 when sent (or queued); -EMSGSIZE or -ENOMEM when the message could
+ * not be encoded: the executor is fine and never saw it; -EPIPE when the
+ * executor is gone or going (its death will be reported). */
 int execproc_send(struct execproc *ep, const struct proto_msg *msg);
-/* SIGINT tagged with the statement id (sigqueue). */
+/* Stops reading the executor's channel and output (it then waits when its
+ * pipes fill), or starts again. */
+void execproc_hold_output(struct execproc *ep, bool hold);
+/* SIGINT tagged with the statement id (sigqueue). 0, or a negative errno. */
 int execproc_interrupt(struct execproc *ep, uint64_t id);
 /* Kills the process group; the dead callback reports reason if given. */
 void execproc_kill(struct execproc *ep, const char *reason);

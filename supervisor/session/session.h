@@ -1,7 +1,14 @@
-/* The REPL session: statements in order, one executor at a time (plus a
- * warm spare), interrupts, timeouts, the output cap, deaths and restarts.
- * It knows nothing about terminals: a front end (term.c, pipein.c) feeds it
- * statements and receives output through session_frontend. */
+/* The session engine: one REPL session's statements, in order, on one
+ * executor at a time (plus a warm spare), with interrupts, timeouts, the
+ * output cap, deaths, restarts and the replay journal. It knows nothing of
+ * terminals, pipes or sockets: a front end submits statements and hears of
+ * everything through struct session_frontend.
+ *
+ * The contract with front ends: every callback is delivered from the
+ * loop, in the order the events happened, and never from inside a call the
+ * front end made. A front end may call any session function from inside a
+ * callback; what that call causes is delivered after the callback returns.
+ * The data a callback receives is valid only during the callback. */
 #ifndef AIOBOX_SESSION_H
 #define AIOBOX_SESSION_H
 
@@ -11,27 +18,62 @@
 
 #include "execproc.h"
 
+/* How a statement ended. */
+enum session_status {
+    SESSION_OK,            /* ran to the end */
+    SESSION_ERROR,         /* an exception (its traceback went to stderr) */
+    SESSION_INTERRUPTED,   /* SIGINT or the timeout: KeyboardInterrupt or cancellation */
+    SESSION_EXIT,          /* exit(), quit(), SystemExit: see exit_code */
+    SESSION_CRASHED,       /* the executor died while it ran */
+    SESSION_NOT_RUN,       /* refused or dropped before it started: see why */
+};
+
+struct session_result {
+    enum session_status status;
+    /* The executor's result, when it sent one (OK, ERROR, INTERRUPTED,
+     * EXIT): its ps1/ps2 are user code's next prompts, unsanitised. */
+    const struct proto_result *r;
+    int exit_code;            /* SESSION_EXIT */
+    bool timed_out;           /* the statement's wall-clock limit fired */
+    bool output_capped;       /* its output reached the cap and was cut */
+    /* SESSION_CRASHED: how the executor ended (a signal number, or -1 and
+     * an exit status), and the call the sandbox trapped (NULL if none). */
+    int term_signal;
+    int exit_status;
+    const char *denied_syscall;
+    const char *why;          /* CRASHED, NOT_RUN: in words; else NULL */
+    uint64_t wall_us;         /* from its start in the executor to its end */
+};
+
 struct session_frontend {
-    /* Output for the user's fd 1 or 2, already sanitised when that fd is
-     * a terminal. */
-    void (*write)(void *fe, int fd, const char *data, size_t len);
-    /* A statement finished, whatever its outcome. r is the executor's
-     * result (its ps1/ps2 are the next prompts, unsanitised), or NULL when
-     * there was none: the executor died, the statement was dropped, or a
-     * supervisor command ran (id 0). */
-    void (*done)(void *fe, uint64_t id, const struct proto_result *r);
+    /* Output of user code, as the executor wrote it: fd 1 or 2; raw is
+     * true for bytes written to the executor's own fds (os.write, C
+     * code), false for sys.stdout/sys.stderr. id: the statement running
+     * when it was written, 0 between statements (background tasks). A
+     * front end that shows it on a terminal sanitises it. */
+    void (*output)(void *fe, uint64_t id, int fd, bool raw, const char *data, size_t len);
+    /* aiobox's own words: a notice about the session (one line, with no
+     * "aiobox: " prefix and no newline), about statement id or 0. */
+    void (*notice)(void *fe, uint64_t id, const char *text, size_t len);
+    /* Text aiobox prints for the user on stdout (':' commands). */
+    void (*text)(void *fe, const char *text, size_t len);
+    /* A statement finished, however: every id session_submit returned
+     * gets exactly one done(), in submission order. */
+    void (*done)(void *fe, uint64_t id, const struct session_result *r);
     /* input() in user code wants a line: answer with session_input_reply.
-     * running is the statement that asked, 0 when none runs (a background
+     * id is the statement that asked, 0 when none runs (a background
      * task). Statements submitted after it are back in the session's
      * queue, not yet sent; a front end that took their lines from the same
      * input the answer comes from withdraws them (session_withdraw). */
-    void (*input)(void *fe, uint64_t running, const char *prompt, size_t len);
+    void (*input)(void *fe, uint64_t id, const char *prompt, size_t len);
+    /* The answer to session_complete. */
     void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);
-    /* exit(), quit() or SystemExit: the session is over with this code. */
+    /* exit(), quit() or SystemExit ended the session with this code; its
+     * statement's done() came first. */
     void (*exit)(void *fe, int code);
     /* The executor is gone with everything user code set in it, sys.ps1
-     * and sys.ps2 included: the next prompts are the defaults. Called
-     * before the statements it ran are finished. */
+     * and sys.ps2 included: the next prompts are the defaults. Comes
+     * before the done() of the statement it ended. */
     void (*state_lost)(void *fe);
 };
 
@@ -40,47 +82,54 @@ enum session_restore { SESSION_RESTORE_NONE, SESSION_RESTORE_REPLAY };
 struct session_config {
     struct execproc_config exec;
     double timeout_s;          /* statement wall clock; 0 = none */
-    double grace_s;            /* interrupt to kill */
-    size_t output_cap;         /* bytes per statement */
-    bool quiet;
+    double grace_s;            /* interrupt to kill; 0 = never kill */
+    size_t output_cap;         /* bytes per statement; 0 = none */
+    bool quiet;                /* no "executor ready" notice */
     bool standby;              /* keep a warm spare executor */
     enum session_restore restore;
-    bool sanitize_fd[3];       /* which of our fds are terminals */
 };
-
-struct session;
 
 /* The longest statement source an exec frame carries (the rest of the
  * frame's limit is left for its other fields). */
 #define SESSION_SOURCE_MAX (PROTO_FRAME_MAX_EXEC - 4096)
 
+enum session_mode {
+    SESSION_SINGLE,   /* one statement as the push loop assembled it */
+    SESSION_BLOCK,    /* a pasted block: its statements in order, as 3.13 runs a paste */
+};
+
+struct session;
+
+/* 0, or -ENOMEM. Spawns nothing yet: see session_start. */
 int session_new(struct session **out, uv_loop_t *loop, const struct session_config *cfg,
                 const struct session_frontend *fe, void *fe_data);
 /* Spawns the first executor. Apart from session_new so that a front end
  * chooses the moment: as early as it can, since the executor's start-up
  * is what the first answer waits for. */
 void session_start(struct session *s);
-/* Queues a complete statement (the executor reports any error in it), or
- * with block set a pasted block of statements. Returns its id. Statements
- * run in order; the session sends some ahead of the running one. done()
- * may come during the call (the statement could not be sent, or is longer
- * than SESSION_SOURCE_MAX), and may then come out of order. */
-uint64_t session_submit(struct session *s, const char *src, size_t len, bool block);
-/* Runs a ':' command typed at the primary prompt. */
+/* Queues source (valid UTF-8) to run after everything submitted before
+ * it; returns its id (never 0). Its done() always follows, also when it
+ * cannot run (too long, no executor, out of memory). The session sends
+ * some statements ahead of the running one. */
+uint64_t session_submit(struct session *s, const char *src, size_t len, enum session_mode mode);
+/* Runs a ':' command typed at the primary prompt; its done() has id 0. */
 void session_command(struct session *s, const char *line, size_t len);
+/* Whether any statement is submitted and not yet done. */
 bool session_busy(const struct session *s);
-/* Drops every statement submitted that is not running, without a done
- * call: the front end will submit them again. */
+/* Drops every submitted statement that has not been sent, with no done()
+ * for them: the front end submits them again. */
 void session_withdraw(struct session *s);
-bool session_ready(const struct session *s);
-/* Ctrl-C: interrupt the running statement (no-op when idle). */
+/* Ctrl-C: interrupt the running statement (nothing when idle). */
 void session_interrupt(struct session *s);
 void session_input_reply(struct session *s, const char *text, size_t len, bool eof);
 /* Asks for completions of text; returns the request id, 0 if the executor
- * cannot answer now (busy, not ready). */
+ * cannot answer now (busy, not ready): then no completions() follows. */
 uint64_t session_complete(struct session *s, const char *text, size_t len);
-/* Stops every executor and closes every handle; frees s, then calls
- * closed(arg) (from the loop). */
+/* The front end cannot take more output now (its reader stalls): stop
+ * reading from the executor, which then waits, until called with false. */
+void session_hold_output(struct session *s, bool hold);
+/* Stops every executor and closes every handle; then frees s and calls
+ * closed(arg), from the loop. No callback comes after this call. */
 void session_close(struct session *s, void (*closed)(void *arg), void *arg);
 
 #endif

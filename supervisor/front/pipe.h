@@ -1,0 +1,14 @@
+/* The piped front end: stdin is not a terminal. */
+#ifndef AIOBOX_PIPE_H
+#define AIOBOX_PIPE_H
+
+#include <uv.h>
+
+#include "front.h"
+#include "session.h"
+
+/* Runs until the session ends; returns the process exit status. */
+int pipe_front_run(uv_loop_t *loop, const struct session_config *scfg,
+                   const struct front_config *fcfg);
+
+#endif
