@@ -16,8 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_FRAME_MAX_DEFAULT ((size_t)1 << 20)
+/* What the supervisor accepts from an executor: a display of a large
+ * image fits. */
+#define PROTO_FRAME_MAX_EXECUTOR ((size_t)8 << 20)
 /* Statements may be larger than other frames: the executor accepts exec
  * frames up to this size. */
 #define PROTO_FRAME_MAX_EXEC ((size_t)16 << 20)
@@ -37,6 +40,13 @@ enum proto_type {
     PROTO_INTERRUPT_ACK,   /* executor -> supervisor */
     PROTO_DENIED,          /* executor -> supervisor: sandbox trapped a call */
     PROTO_ERROR,           /* either way: the peer is about to give up */
+    PROTO_STARTED,         /* executor -> supervisor: a statement began */
+    PROTO_DISPLAY,         /* executor -> supervisor: display() of a MIME bundle */
+    PROTO_CLEAR_OUTPUT,    /* executor -> supervisor: clear_output() */
+    PROTO_INSPECT,         /* supervisor -> executor: what is this name? */
+    PROTO_INSPECTION,      /* executor -> supervisor: its answer */
+    PROTO_PAGE,            /* executor -> supervisor: text for a pager (help()) */
+    PROTO_SHUTDOWN,        /* supervisor -> executor: finish as CPython does at exit */
     PROTO_TYPE_COUNT
 };
 
@@ -57,7 +67,14 @@ struct proto_str {
     size_t len;
 };
 
-struct proto_hello { uint32_t version; };
+/* Features of hello: what the front end wants of the runtime. */
+enum {
+    /* Notebook behaviour: display() and clear_output() as builtins, rich
+     * representations of values, help() through a pager message. */
+    PROTO_FEATURE_RICH = 1,
+};
+
+struct proto_hello { uint32_t version; uint64_t features; };
 struct proto_ready {
     uint32_t version;
     struct proto_str python;   /* "3.11.2" */
@@ -66,9 +83,18 @@ struct proto_ready {
 };
 /* single: one statement as the REPL's push loop assembled it (compiled in
  * 'single' mode). block: a pasted block, run statement by statement, only
- * the last one displaying its value, as CPython 3.13's REPL does. */
-enum proto_exec_mode { PROTO_EXEC_SINGLE = 0, PROTO_EXEC_BLOCK = 1 };
-struct proto_exec { uint64_t id; struct proto_str source; enum proto_exec_mode mode; };
+ * the last one displaying its value, as CPython 3.13's REPL does. cell: a
+ * notebook cell: as block, but the last expression's value is returned
+ * in the result, not displayed. */
+enum proto_exec_mode { PROTO_EXEC_SINGLE = 0, PROTO_EXEC_BLOCK = 1, PROTO_EXEC_CELL = 2 };
+struct proto_exec {
+    uint64_t id;
+    struct proto_str source;
+    enum proto_exec_mode mode;
+    uint64_t output_cap;       /* bytes; 0: the policy's */
+    bool rich;                 /* cell: the value's rich representations too */
+    bool silent;               /* nothing displayed */
+};
 struct proto_output {
     bool has_id;               /* false: a background task wrote it */
     uint64_t id;
@@ -83,20 +109,52 @@ struct proto_result {
     /* str(sys.ps1), str(sys.ps2) after the statement: user code may set
      * them, so they are untrusted text for the next prompts. */
     struct proto_str ps1, ps2;
+    /* cell: the final expression's value as a MIME bundle (a JSON object
+     * as text), or empty. */
+    struct proto_str value;
+    /* error: the exception, as fields (the traceback with the user's
+     * frames only, as printed); compile_error when compiling failed. */
+    struct proto_str error_type, error_message, traceback;
+    bool compile_error;
+    /* A call the sandbox refused with an errno while it ran, by name, or
+     * empty: what made a PermissionError. */
+    struct proto_str denied;
+    uint64_t cpu_us;           /* the executor's CPU time while it ran */
+    uint64_t max_rss_kb;       /* the executor's peak resident memory so far */
 };
-struct proto_complete { uint64_t id; struct proto_str text; };
+/* Completion at cursor (in code points) of code. */
+struct proto_complete { uint64_t id; struct proto_str code; uint64_t cursor; };
 struct proto_completions {
     uint64_t id;
     size_t count;
     struct proto_str *matches; /* owned by the message: proto_msg_release */
+    /* The matches replace code[start:end] (code points). */
+    uint64_t start, end;
 };
-struct proto_input { uint64_t id; struct proto_str prompt; };
+/* line: input(); password: getpass() (no echo); stdin: a read of
+ * sys.stdin (the answer keeps its newline; end of file is eof). */
+enum proto_input_kind { PROTO_INPUT_LINE = 0, PROTO_INPUT_PASSWORD = 1, PROTO_INPUT_STDIN = 2 };
+struct proto_input { uint64_t id; struct proto_str prompt; enum proto_input_kind kind; };
 struct proto_input_reply { uint64_t id; bool eof; struct proto_str text; };
 struct proto_interrupt_ack { uint64_t id; };
 /* The receiver names the call itself (seccomp_syscall_resolve_num_arch):
  * the executor is not trusted to say what it was denied. */
 struct proto_denied { int64_t syscall; };
 struct proto_error { struct proto_str message; };
+struct proto_started { uint64_t id; };
+/* data and metadata: JSON objects as text. display_id: empty or the id
+ * display(..., display_id=X) gave; update: replace what that id shows. */
+struct proto_display {
+    bool has_id;
+    uint64_t id;
+    struct proto_str data, metadata, display_id;
+    bool update;
+};
+struct proto_clear_output { bool has_id; uint64_t id; bool wait; };
+struct proto_inspect { uint64_t id; struct proto_str code; uint64_t cursor; uint64_t detail; };
+struct proto_inspection { uint64_t id; bool found; struct proto_str data; };
+struct proto_page { bool has_id; uint64_t id; struct proto_str text; };
+struct proto_shutdown { uint32_t version; };
 
 struct proto_msg {
     enum proto_type type;
@@ -113,6 +171,13 @@ struct proto_msg {
         struct proto_interrupt_ack interrupt_ack;
         struct proto_denied denied;
         struct proto_error error;
+        struct proto_started started;
+        struct proto_display display;
+        struct proto_clear_output clear_output;
+        struct proto_inspect inspect;
+        struct proto_inspection inspection;
+        struct proto_page page;
+        struct proto_shutdown shutdown;
     } u;
     void *priv;                /* decoder state; NULL for messages built by hand */
 };
@@ -136,6 +201,7 @@ bool proto_str_eq(struct proto_str s, const char *c);
 const char *proto_type_name(enum proto_type t);
 const char *proto_status_name(enum proto_status s);
 const char *proto_stream_name(enum proto_stream s);
+const char *proto_mode_name(enum proto_exec_mode m);
 
 /* --- framing and validation (proto_frame.c, proto_validate.c) ---------- */
 

@@ -18,7 +18,8 @@ enum field_kind {
     F_OPT_ID,    /* uint64_t or nil; presence in the bool at aux */
     F_STREAM,    /* enum proto_stream as "stdout" / "stderr" */
     F_STATUS,    /* enum proto_status as "ok" / "error" / ... */
-    F_MODE,      /* enum proto_exec_mode as "single" / "block" */
+    F_MODE,      /* enum proto_exec_mode as "single" / "block" / "cell" */
+    F_KIND,      /* enum proto_input_kind as "line" / "password" / "stdin" */
     F_STRS,      /* struct proto_str * array; count in the size_t at aux */
 };
 
@@ -40,7 +41,9 @@ struct schema {
     sizeof((const struct field[]){__VA_ARGS__}) / sizeof(struct field)
 
 static const struct schema schemas[PROTO_TYPE_COUNT] = {
-    [PROTO_HELLO] = {"hello", FIELDS({"v", F_U32, U(hello.version), 0})},
+    [PROTO_HELLO] = {"hello", FIELDS(
+        {"v", F_U32, U(hello.version), 0},
+        {"features", F_UINT, U(hello.features), 0})},
     [PROTO_READY] = {"ready", FIELDS(
         {"v", F_U32, U(ready.version), 0},
         {"python", F_STR, U(ready.python), 0},
@@ -49,7 +52,10 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
     [PROTO_EXEC] = {"exec", FIELDS(
         {"id", F_UINT, U(exec.id), 0},
         {"source", F_STR, U(exec.source), 0},
-        {"mode", F_MODE, U(exec.mode), 0})},
+        {"mode", F_MODE, U(exec.mode), 0},
+        {"output_cap", F_UINT, U(exec.output_cap), 0},
+        {"rich", F_BOOL, U(exec.rich), 0},
+        {"silent", F_BOOL, U(exec.silent), 0})},
     [PROTO_OUTPUT] = {"output", FIELDS(
         {"id", F_OPT_ID, U(output.id), U(output.has_id)},
         {"stream", F_STREAM, U(output.stream), 0},
@@ -60,16 +66,28 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"display", F_STR, U(result.display), 0},
         {"code", F_INT, U(result.exit_code), 0},
         {"ps1", F_STR, U(result.ps1), 0},
-        {"ps2", F_STR, U(result.ps2), 0})},
+        {"ps2", F_STR, U(result.ps2), 0},
+        {"value", F_STR, U(result.value), 0},
+        {"error_type", F_STR, U(result.error_type), 0},
+        {"error_message", F_STR, U(result.error_message), 0},
+        {"traceback", F_STR, U(result.traceback), 0},
+        {"compile_error", F_BOOL, U(result.compile_error), 0},
+        {"denied", F_STR, U(result.denied), 0},
+        {"cpu_us", F_UINT, U(result.cpu_us), 0},
+        {"max_rss_kb", F_UINT, U(result.max_rss_kb), 0})},
     [PROTO_COMPLETE] = {"complete", FIELDS(
         {"id", F_UINT, U(complete.id), 0},
-        {"text", F_STR, U(complete.text), 0})},
+        {"code", F_STR, U(complete.code), 0},
+        {"cursor", F_UINT, U(complete.cursor), 0})},
     [PROTO_COMPLETIONS] = {"completions", FIELDS(
         {"id", F_UINT, U(completions.id), 0},
-        {"matches", F_STRS, U(completions.matches), U(completions.count)})},
+        {"matches", F_STRS, U(completions.matches), U(completions.count)},
+        {"start", F_UINT, U(completions.start), 0},
+        {"end", F_UINT, U(completions.end), 0})},
     [PROTO_INPUT] = {"input", FIELDS(
         {"id", F_UINT, U(input.id), 0},
-        {"prompt", F_STR, U(input.prompt), 0})},
+        {"prompt", F_STR, U(input.prompt), 0},
+        {"kind", F_KIND, U(input.kind), 0})},
     [PROTO_INPUT_REPLY] = {"input_reply", FIELDS(
         {"id", F_UINT, U(input_reply.id), 0},
         {"eof", F_BOOL, U(input_reply.eof), 0},
@@ -80,11 +98,37 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"syscall", F_INT, U(denied.syscall), 0})},
     [PROTO_ERROR] = {"error", FIELDS(
         {"message", F_STR, U(error.message), 0})},
+    [PROTO_STARTED] = {"started", FIELDS(
+        {"id", F_UINT, U(started.id), 0})},
+    [PROTO_DISPLAY] = {"display", FIELDS(
+        {"id", F_OPT_ID, U(display.id), U(display.has_id)},
+        {"data", F_STR, U(display.data), 0},
+        {"metadata", F_STR, U(display.metadata), 0},
+        {"display_id", F_STR, U(display.display_id), 0},
+        {"update", F_BOOL, U(display.update), 0})},
+    [PROTO_CLEAR_OUTPUT] = {"clear_output", FIELDS(
+        {"id", F_OPT_ID, U(clear_output.id), U(clear_output.has_id)},
+        {"wait", F_BOOL, U(clear_output.wait), 0})},
+    [PROTO_INSPECT] = {"inspect", FIELDS(
+        {"id", F_UINT, U(inspect.id), 0},
+        {"code", F_STR, U(inspect.code), 0},
+        {"cursor", F_UINT, U(inspect.cursor), 0},
+        {"detail", F_UINT, U(inspect.detail), 0})},
+    [PROTO_INSPECTION] = {"inspection", FIELDS(
+        {"id", F_UINT, U(inspection.id), 0},
+        {"found", F_BOOL, U(inspection.found), 0},
+        {"data", F_STR, U(inspection.data), 0})},
+    [PROTO_PAGE] = {"page", FIELDS(
+        {"id", F_OPT_ID, U(page.id), U(page.has_id)},
+        {"text", F_STR, U(page.text), 0})},
+    [PROTO_SHUTDOWN] = {"shutdown", FIELDS(
+        {"v", F_U32, U(shutdown.version), 0})},
 };
 
 static const char *const status_names[] = {"ok", "error", "interrupted", "exit"};
 static const char *const stream_names[] = {"stdout", "stderr"};
-static const char *const mode_names[] = {"single", "block"};
+static const char *const mode_names[] = {"single", "block", "cell"};
+static const char *const kind_names[] = {"line", "password", "stdin"};
 
 struct proto_str proto_str_c(const char *s)
 {
@@ -126,6 +170,11 @@ const char *proto_status_name(enum proto_status s)
 const char *proto_stream_name(enum proto_stream s)
 {
     return (unsigned)s < 2 ? stream_names[s] : "?";
+}
+
+const char *proto_mode_name(enum proto_exec_mode m)
+{
+    return (unsigned)m < 3 ? mode_names[m] : "?";
 }
 
 /* --- decoding ----------------------------------------------------------- */
@@ -291,7 +340,10 @@ static int decode_field(const struct schema *sc, const struct field *f,
         return pick_name(type, f->key, o, status_names, 4, (int *)(base + f->off), err,
                          errlen);
     case F_MODE:
-        return pick_name(type, f->key, o, mode_names, 2, (int *)(base + f->off), err,
+        return pick_name(type, f->key, o, mode_names, 3, (int *)(base + f->off), err,
+                         errlen);
+    case F_KIND:
+        return pick_name(type, f->key, o, kind_names, 3, (int *)(base + f->off), err,
                          errlen);
     case F_STRS: {
         if (o->type != MSGPACK_OBJECT_ARRAY)
@@ -481,7 +533,11 @@ static int pack_field(msgpack_packer *pk, const struct field *f, const struct pr
     }
     case F_MODE: {
         unsigned v = *(const unsigned *)(base + f->off);
-        return v < 2 ? pack_cstr(pk, mode_names[v]) : PROTO_E_SCHEMA;
+        return v < 3 ? pack_cstr(pk, mode_names[v]) : PROTO_E_SCHEMA;
+    }
+    case F_KIND: {
+        unsigned v = *(const unsigned *)(base + f->off);
+        return v < 3 ? pack_cstr(pk, kind_names[v]) : PROTO_E_SCHEMA;
     }
     case F_STRS: {
         const struct proto_str *v = *(struct proto_str *const *)(base + f->off);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,17 +36,25 @@
 /* Bytes one recv() call takes before letting the loop run again. */
 #define RECV_BUDGET ((size_t)1 << 20)
 
+/* A traceback or an error message in a result: more is no use to anyone. */
+#define TRACEBACK_MAX ((size_t)64 << 10)
+/* A display's data: what the supervisor accepts, less room for the rest. */
+#define DISPLAY_DATA_MAX (PROTO_FRAME_MAX_EXECUTOR - ((size_t)64 << 10))
+
 static struct {
     int fd;
     struct proto_reader reader;
     struct proto_buf out;
     bool hello_seen;
+    uint64_t features;
+    bool shutdown_wanted;        /* came inside input(): recv() reports it */
 } chan = {.fd = -1};
 
 /* An input() wait: which reply it wants and, once done, the line. */
 struct reply_wait {
     uint64_t id;
     bool done;
+    bool shutdown;   /* ended by a shutdown, not a reply */
     PyObject *line;  /* str, or None at EOF */
 };
 
@@ -204,13 +213,16 @@ static PyObject *text_of(struct proto_str s)
     return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
 }
 
+/* Appends (kind, id, text, a, b, c) to list: what the runtime takes from
+ * recv(). */
 static int append_request(PyObject *list, const char *kind, uint64_t id,
-                          struct proto_str text)
+                          struct proto_str text, unsigned long long a, unsigned long long b,
+                          unsigned long long c)
 {
     PyObject *t = text_of(text);
     if (!t)
         return -1;
-    PyObject *item = Py_BuildValue("(sKN)", kind, (unsigned long long)id, t);
+    PyObject *item = Py_BuildValue("(sKNKKK)", kind, (unsigned long long)id, t, a, b, c);
     if (!item)
         return -1;
     int rc = PyList_Append(list, item);
@@ -218,10 +230,18 @@ static int append_request(PyObject *list, const char *kind, uint64_t id,
     return rc;
 }
 
-static void send_no_completions(uint64_t id)
+static void send_no_completions(uint64_t id, uint64_t cursor)
 {
     struct proto_msg m = {.type = PROTO_COMPLETIONS};
     m.u.completions.id = id;
+    m.u.completions.start = m.u.completions.end = cursor;
+    send_msg(&m);
+}
+
+static void send_no_inspection(uint64_t id)
+{
+    struct proto_msg m = {.type = PROTO_INSPECTION};
+    m.u.inspection.id = id;
     send_msg(&m);
 }
 
@@ -234,6 +254,7 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
             chan_fail(EXEC_EXIT_PROTOCOL, "expected 'hello' first, got '%s'",
                       proto_type_name(m->type));
         chan.hello_seen = true;
+        chan.features = m->u.hello.features;
         return 0;
     }
     switch (m->type) {
@@ -243,15 +264,37 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
          * whatever should still run once it has answered. */
         if (wait)
             return 0;
-        return append_request(list, m->u.exec.mode == PROTO_EXEC_BLOCK ? "block" : "exec",
-                              m->u.exec.id, m->u.exec.source);
+        return append_request(list, proto_mode_name(m->u.exec.mode), m->u.exec.id,
+                              m->u.exec.source, m->u.exec.output_cap, m->u.exec.rich,
+                              m->u.exec.silent);
     case PROTO_COMPLETE:
         /* Completing would run user code in the middle of input(). */
         if (wait) {
-            send_no_completions(m->u.complete.id);
+            send_no_completions(m->u.complete.id, m->u.complete.cursor);
             return 0;
         }
-        return append_request(list, "complete", m->u.complete.id, m->u.complete.text);
+        return append_request(list, "complete", m->u.complete.id, m->u.complete.code,
+                              m->u.complete.cursor, 0, 0);
+    case PROTO_INSPECT:
+        if (wait) {
+            send_no_inspection(m->u.inspect.id);
+            return 0;
+        }
+        return append_request(list, "inspect", m->u.inspect.id, m->u.inspect.code,
+                              m->u.inspect.cursor, m->u.inspect.detail, 0);
+    case PROTO_SHUTDOWN:
+        /* Inside input() the answer is end of file, then the runtime
+         * finishes; outside, it finishes from the loop. */
+        if (wait && !wait->done) {
+            Py_INCREF(Py_None);
+            wait->line = Py_None;
+            wait->done = true;
+            wait->shutdown = true;
+        }
+        if (list)
+            return append_request(list, "shutdown", 0, proto_str_c(""), 0, 0, 0);
+        chan.shutdown_wanted = true;
+        return 0;
     case PROTO_INPUT_REPLY:
         /* A reply nobody waits for is stale (the statement was interrupted). */
         if (wait && !wait->done && m->u.input_reply.id == wait->id) {
@@ -301,6 +344,11 @@ static PyObject *mod_recv(PyObject *self, PyObject *noargs)
 
     if (!list)
         return NULL;
+    if (chan.shutdown_wanted) {
+        chan.shutdown_wanted = false;
+        if (append_request(list, "shutdown", 0, proto_str_c(""), 0, 0, 0) < 0)
+            goto fail;
+    }
     if (drain_frames(list, NULL) < 0)
         goto fail;
     while (total < RECV_BUDGET && (n = read_some()) > 0) {
@@ -386,49 +434,213 @@ static struct proto_str capped_text(PyObject *b, size_t max)
     return proto_str_n(s, utf8_cut(s, (size_t)PyBytes_GET_SIZE(b), max));
 }
 
+/* Text fields given as str: each encoded, kept alive in keep, and cut to
+ * max bytes on a character boundary. */
+static bool text_arg(PyObject *keep, PyObject *o, size_t max, struct proto_str *out)
+{
+    if (!o || o == Py_None) {
+        *out = proto_str_c("");
+        return true;
+    }
+    PyObject *b = utf8_of(o);
+    if (!b)
+        return false;
+    int rc = PyList_Append(keep, b);
+    Py_DECREF(b);
+    if (rc < 0)
+        return false;
+    *out = capped_text(b, max);
+    return true;
+}
+
+static bool uint_arg(PyObject *o, uint64_t *out)
+{
+    if (!o || o == Py_None) {
+        *out = 0;
+        return true;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return false;
+    *out = v;
+    return true;
+}
+
+/* send_result(id, status, display, exit_code, ps1, ps2, extra): extra is a
+ * dict of the optional fields (value, error_type, error_message,
+ * traceback, compile_error, denied, cpu_us, max_rss_kb). */
 static PyObject *mod_send_result(PyObject *self, PyObject *args)
 {
     unsigned long long id;
     int status;
-    PyObject *display, *ps1, *ps2;
+    PyObject *display, *ps1, *ps2, *extra;
     long long code;
     struct proto_msg m = {.type = PROTO_RESULT};
+    struct proto_result *r = &m.u.result;
 
-    if (!PyArg_ParseTuple(args, "KiULUU:send_result", &id, &status, &display, &code, &ps1,
-                          &ps2))
+    if (!PyArg_ParseTuple(args, "KiULUUO!:send_result", &id, &status, &display, &code, &ps1,
+                          &ps2, &PyDict_Type, &extra))
         return NULL;
     if (status < PROTO_STATUS_OK || status > PROTO_STATUS_EXIT) {
         PyErr_SetString(PyExc_ValueError, "bad status");
         return NULL;
     }
-    PyObject *b = utf8_of(display), *b1 = b ? utf8_of(ps1) : NULL, *b2 = b1 ? utf8_of(ps2) : NULL;
-    if (!b2) {
-        Py_XDECREF(b);
-        Py_XDECREF(b1);
+    PyObject *keep = PyList_New(0);
+    if (!keep)
+        return NULL;
+    PyObject *ce = PyDict_GetItemString(extra, "compile_error");
+    r->id = id;
+    r->status = (enum proto_status)status;
+    r->exit_code = code;
+    r->compile_error = ce && PyObject_IsTrue(ce) == 1;
+    if (text_arg(keep, display, DISPLAY_MAX, &r->display) &&
+        text_arg(keep, ps1, PS_MAX, &r->ps1) && text_arg(keep, ps2, PS_MAX, &r->ps2) &&
+        text_arg(keep, PyDict_GetItemString(extra, "value"), DISPLAY_DATA_MAX, &r->value) &&
+        text_arg(keep, PyDict_GetItemString(extra, "error_type"), ERROR_MAX, &r->error_type) &&
+        text_arg(keep, PyDict_GetItemString(extra, "error_message"), TRACEBACK_MAX,
+                 &r->error_message) &&
+        text_arg(keep, PyDict_GetItemString(extra, "traceback"), TRACEBACK_MAX,
+                 &r->traceback) &&
+        text_arg(keep, PyDict_GetItemString(extra, "denied"), ERROR_MAX, &r->denied) &&
+        uint_arg(PyDict_GetItemString(extra, "cpu_us"), &r->cpu_us) &&
+        uint_arg(PyDict_GetItemString(extra, "max_rss_kb"), &r->max_rss_kb))
+        send_msg(&m);
+    Py_DECREF(keep);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_started(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    struct proto_msg m = {.type = PROTO_STARTED};
+    if (!PyArg_ParseTuple(args, "K:send_started", &id))
+        return NULL;
+    m.u.started.id = id;
+    send_msg(&m);
+    Py_RETURN_NONE;
+}
+
+/* send_display(id or None, data_json, metadata_json, display_id, update) */
+static PyObject *mod_send_display(PyObject *self, PyObject *args)
+{
+    PyObject *ido, *data, *meta, *did;
+    int update;
+    struct proto_msg m = {.type = PROTO_DISPLAY};
+    struct proto_display *d = &m.u.display;
+    if (!PyArg_ParseTuple(args, "OUUUp:send_display", &ido, &data, &meta, &did, &update) ||
+        !parse_id(ido, &d->has_id, &d->id))
+        return NULL;
+    PyObject *keep = PyList_New(0);
+    if (!keep)
+        return NULL;
+    d->update = update;
+    bool ok = text_arg(keep, data, SIZE_MAX, &d->data) &&
+              text_arg(keep, meta, DISPLAY_DATA_MAX, &d->metadata) &&
+              text_arg(keep, did, ERROR_MAX, &d->display_id);
+    if (ok && d->data.len + d->metadata.len > DISPLAY_DATA_MAX) {
+        Py_DECREF(keep);
+        PyErr_Format(PyExc_ValueError, "display data of %zu bytes is over the limit of %zu",
+                     d->data.len + d->metadata.len, (size_t)DISPLAY_DATA_MAX);
         return NULL;
     }
-    m.u.result.id = id;
-    m.u.result.status = (enum proto_status)status;
-    m.u.result.display = capped_text(b, DISPLAY_MAX);
-    m.u.result.exit_code = code;
-    m.u.result.ps1 = capped_text(b1, PS_MAX);
-    m.u.result.ps2 = capped_text(b2, PS_MAX);
-    send_msg(&m);
-    Py_DECREF(b);
-    Py_DECREF(b1);
-    Py_DECREF(b2);
+    if (ok)
+        send_msg(&m);
+    Py_DECREF(keep);
+    if (PyErr_Occurred())
+        return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_clear_output(PyObject *self, PyObject *args)
+{
+    PyObject *ido;
+    int wait;
+    struct proto_msg m = {.type = PROTO_CLEAR_OUTPUT};
+    if (!PyArg_ParseTuple(args, "Op:send_clear_output", &ido, &wait) ||
+        !parse_id(ido, &m.u.clear_output.has_id, &m.u.clear_output.id))
+        return NULL;
+    m.u.clear_output.wait = wait;
+    send_msg(&m);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_inspection(PyObject *self, PyObject *args)
+{
+    unsigned long long id;
+    int found;
+    PyObject *data;
+    struct proto_msg m = {.type = PROTO_INSPECTION};
+    if (!PyArg_ParseTuple(args, "KpU:send_inspection", &id, &found, &data))
+        return NULL;
+    PyObject *keep = PyList_New(0);
+    if (!keep)
+        return NULL;
+    m.u.inspection.id = id;
+    m.u.inspection.found = found;
+    if (text_arg(keep, data, DISPLAY_DATA_MAX, &m.u.inspection.data))
+        send_msg(&m);
+    Py_DECREF(keep);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_send_page(PyObject *self, PyObject *args)
+{
+    PyObject *ido, *text;
+    struct proto_msg m = {.type = PROTO_PAGE};
+    if (!PyArg_ParseTuple(args, "OU:send_page", &ido, &text) ||
+        !parse_id(ido, &m.u.page.has_id, &m.u.page.id))
+        return NULL;
+    PyObject *keep = PyList_New(0);
+    if (!keep)
+        return NULL;
+    if (text_arg(keep, text, DISPLAY_DATA_MAX, &m.u.page.text))
+        send_msg(&m);
+    Py_DECREF(keep);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* exit(status): the runtime has flushed what it had; the process ends
+ * now, with no finalisation (user code must not run any more). */
+static PyObject *mod_exit(PyObject *self, PyObject *args)
+{
+    int status;
+    if (!PyArg_ParseTuple(args, "i:exit", &status))
+        return NULL;
+    _exit(status);
+}
+
+static PyObject *mod_features(PyObject *self, PyObject *noargs)
+{
+    return PyLong_FromUnsignedLongLong(chan.features);
+}
+
+/* (CPU microseconds, peak resident KiB) of the whole process so far. */
+static PyObject *mod_rusage(PyObject *self, PyObject *noargs)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    unsigned long long cpu = (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+                                 1000000ULL +
+                             (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return Py_BuildValue("(KK)", cpu, (unsigned long long)ru.ru_maxrss);
 }
 
 static PyObject *mod_send_completions(PyObject *self, PyObject *args)
 {
-    unsigned long long id;
+    unsigned long long id, start, end;
     PyObject *seq, *fast = NULL, *keep = NULL;
     struct proto_str *v = NULL;
     struct proto_msg m = {.type = PROTO_COMPLETIONS};
     PyObject *ret = NULL;
 
-    if (!PyArg_ParseTuple(args, "KO:send_completions", &id, &seq))
+    if (!PyArg_ParseTuple(args, "KOKK:send_completions", &id, &seq, &start, &end))
         return NULL;
     if (!(fast = PySequence_Fast(seq, "matches must be a sequence")))
         return NULL;
@@ -454,6 +666,8 @@ static PyObject *mod_send_completions(PyObject *self, PyObject *args)
         v[count++] = proto_str_n(PyBytes_AS_STRING(b), len);
     }
     m.u.completions.id = id;
+    m.u.completions.start = start;
+    m.u.completions.end = end;
     m.u.completions.count = count;
     m.u.completions.matches = v;
     send_msg(&m);
@@ -488,11 +702,17 @@ static PyObject *mod_input(PyObject *self, PyObject *args)
 {
     unsigned long long id;
     PyObject *prompt;
+    int kind = PROTO_INPUT_LINE;
     struct proto_msg m = {.type = PROTO_INPUT};
     struct reply_wait wait = {0};
 
-    if (!PyArg_ParseTuple(args, "KU:input", &id, &prompt))
+    if (!PyArg_ParseTuple(args, "KU|i:input", &id, &prompt, &kind))
         return NULL;
+    if (kind < PROTO_INPUT_LINE || kind > PROTO_INPUT_STDIN) {
+        PyErr_SetString(PyExc_ValueError, "bad input kind");
+        return NULL;
+    }
+    m.u.input.kind = (enum proto_input_kind)kind;
     PyObject *b = utf8_of(prompt);
     if (!b)
         return NULL;
@@ -579,13 +799,25 @@ static PyMethodDef mod_methods[] = {
     {"send_output", mod_send_output, METH_VARARGS,
      "send_output(stream, id or None, utf8_bytes)"},
     {"send_result", mod_send_result, METH_VARARGS,
-     "send_result(id, status, display, exit_code, ps1, ps2)"},
+     "send_result(id, status, display, exit_code, ps1, ps2, extra)"},
     {"send_completions", mod_send_completions, METH_VARARGS,
-     "send_completions(id, matches)"},
+     "send_completions(id, matches, start, end)"},
+    {"send_started", mod_send_started, METH_VARARGS, "send_started(id)"},
+    {"send_display", mod_send_display, METH_VARARGS,
+     "send_display(id or None, data_json, metadata_json, display_id, update)"},
+    {"send_clear_output", mod_send_clear_output, METH_VARARGS,
+     "send_clear_output(id or None, wait)"},
+    {"send_inspection", mod_send_inspection, METH_VARARGS,
+     "send_inspection(id, found, data_json)"},
+    {"send_page", mod_send_page, METH_VARARGS, "send_page(id or None, text)"},
+    {"features", mod_features, METH_NOARGS, "features() -> what hello asked for"},
+    {"exit", mod_exit, METH_VARARGS, "exit(status): end the process now"},
+    {"rusage", mod_rusage, METH_NOARGS,
+     "rusage() -> (cpu microseconds, peak resident KiB) of the process"},
     {"send_interrupt_ack", mod_send_interrupt_ack, METH_VARARGS,
      "send_interrupt_ack(id)"},
     {"input", mod_input, METH_VARARGS,
-     "input(id, prompt) -> line, or None at end of input"},
+     "input(id, prompt, kind=LINE) -> line, or None at end of input"},
     {"set_interrupt_target", mod_set_interrupt_target, METH_O,
      "set_interrupt_target(tag): SIGINTs for other tags are ignored; -1 for none"},
     {"take_interrupt", mod_take_interrupt, METH_NOARGS,
@@ -620,7 +852,11 @@ PyObject *chan_py_init(void)
         PyModule_AddIntConstant(mod, "ERROR", PROTO_STATUS_ERROR) < 0 ||
         PyModule_AddIntConstant(mod, "INTERRUPTED", PROTO_STATUS_INTERRUPTED) < 0 ||
         PyModule_AddIntConstant(mod, "EXIT", PROTO_STATUS_EXIT) < 0 ||
-        PyModule_AddIntConstant(mod, "EXIT_RUNTIME", EXEC_EXIT_RUNTIME) < 0) {
+        PyModule_AddIntConstant(mod, "EXIT_RUNTIME", EXEC_EXIT_RUNTIME) < 0 ||
+        PyModule_AddIntConstant(mod, "INPUT_LINE", PROTO_INPUT_LINE) < 0 ||
+        PyModule_AddIntConstant(mod, "INPUT_PASSWORD", PROTO_INPUT_PASSWORD) < 0 ||
+        PyModule_AddIntConstant(mod, "INPUT_STDIN", PROTO_INPUT_STDIN) < 0 ||
+        PyModule_AddIntConstant(mod, "FEATURE_RICH", PROTO_FEATURE_RICH) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

@@ -31,6 +31,9 @@ import concurrent.futures
 import contextvars
 import inspect
 import io
+import json
+import linecache
+import re
 import selectors
 import signal
 import site
@@ -55,12 +58,15 @@ class _Output:
     between statements, may send."""
 
     def __init__(self, cap):
+        self.policy_cap = cap
         self.cap = cap
         self.tag = None
         self.sent = 0
         self.cut = False
 
-    def retag(self, tag):
+    def retag(self, tag, cap=0):
+        # A statement's own cap applies where it is lower than the policy's.
+        self.cap = min(cap, self.policy_cap) if cap else self.policy_cap
         self.tag = tag
         self.sent = 0
         self.cut = False
@@ -205,14 +211,22 @@ class _Interpreter(code.InteractiveInterpreter):
 
 class _Statement:
     """One exec, from its arrival to its result."""
-    __slots__ = ('id', 'task', 'phase', 'interrupted', 'cancelled')
+    __slots__ = ('id', 'task', 'phase', 'interrupted', 'cancelled', 'mode', 'rich',
+                 'silent', 'usage', 'value', 'has_value', 'compile_error')
 
-    def __init__(self, sid):
+    def __init__(self, sid, mode='single', rich=False, silent=False):
         self.id = sid
         self.task = None
         self.phase = 'queued'      # then 'sync', maybe 'task', then 'done'
         self.interrupted = False   # a SIGINT reached it
         self.cancelled = False     # ... and cancelled its task
+        self.mode = mode           # 'single', 'block' or 'cell'
+        self.rich = rich           # cell: rich representations of the value
+        self.silent = silent
+        self.usage = _aiobox.rusage()
+        self.value = None          # cell: the last expression's value
+        self.has_value = False
+        self.compile_error = False
 
 
 def _as_future_result(exc):
@@ -327,6 +341,229 @@ class _Selector(selectors.EpollSelector):
         return super().select(timeout)
 
 
+# The dotted name right before the cursor: what completion replaces.
+_WORD_BEFORE = re.compile(r'[\w.]*\Z')
+# A dotted name: what inspection looks up.
+_DOTTED = re.compile(r'[^\W\d]\w*(?:\.[^\W\d]\w*)*')
+
+
+def _error_fields(exc, text=None):
+    """The exception as the result's fields: its type, its message and the
+    traceback as it was printed (user frames only)."""
+    try:
+        message = str(exc)
+    except BaseException:
+        message = ''
+    if text is None:
+        try:
+            if isinstance(exc, SyntaxError) or exc.__traceback__ is None:
+                text = ''.join(traceback.format_exception_only(type(exc), exc))
+            else:
+                text = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        except BaseException:
+            text = ''
+    return {'error_type': type(exc).__name__, 'error_message': message,
+            'traceback': text or ''}
+
+
+# Rich representations, in the order IPython's display formatter asks.
+_REPR_METHODS = (
+    ('text/html', '_repr_html_'), ('text/markdown', '_repr_markdown_'),
+    ('image/svg+xml', '_repr_svg_'), ('image/png', '_repr_png_'),
+    ('image/jpeg', '_repr_jpeg_'), ('text/latex', '_repr_latex_'),
+    ('application/json', '_repr_json_'), ('application/javascript', '_repr_javascript_'),
+    ('application/pdf', '_repr_pdf_'),
+)
+_BINARY_MIME = ('image/png', 'image/jpeg', 'application/pdf')
+_pretty = None
+
+
+def _plain(obj, rich):
+    """text/plain: IPython's pretty printer where it is there (as
+    ipykernel shows values), else repr()."""
+    global _pretty
+    if rich:
+        if _pretty is None:
+            try:
+                from IPython.lib.pretty import pretty as _p
+                _pretty = _p
+            except BaseException:
+                _pretty = False
+        if _pretty:
+            return _pretty(obj)
+    return repr(obj)
+
+
+def _mime_value(mime, value):
+    if mime in _BINARY_MIME and isinstance(value, (bytes, bytearray)):
+        import base64
+        return base64.b64encode(value).decode('ascii')
+    return value
+
+
+def _mime_bundle(obj, rich, include=None, exclude=None):
+    """(data, metadata) for obj: text/plain always; with rich, what its
+    _repr_*_ methods give. A method that fails is reported on stderr and
+    left out, as IPython does."""
+    data, meta = {}, {}
+    if rich and not isinstance(obj, type):
+        method = getattr(obj, '_repr_mimebundle_', None)
+        if callable(method):
+            try:
+                got = method(include=include, exclude=exclude)
+                if isinstance(got, tuple):
+                    got, more = got
+                    meta.update(more or {})
+                for mime, value in (got or {}).items():
+                    data[mime] = _mime_value(mime, value)
+            except BaseException as exc:
+                sys.stderr.write(f'aiobox: {type(obj).__name__}._repr_mimebundle_ failed: '
+                                 f'{_summary(exc)}\n')
+        for mime, name in _REPR_METHODS:
+            if mime in data:
+                continue
+            method = getattr(obj, name, None)
+            if not callable(method):
+                continue
+            try:
+                value = method()
+            except BaseException as exc:
+                sys.stderr.write(f'aiobox: {type(obj).__name__}.{name} failed: '
+                                 f'{_summary(exc)}\n')
+                continue
+            if value is None:
+                continue
+            if isinstance(value, tuple) and len(value) == 2:
+                value, more = value
+                meta[mime] = more
+            data[mime] = _mime_value(mime, value)
+    if 'text/plain' not in data:
+        data['text/plain'] = _plain(obj, rich)
+    if include:
+        data = {k: v for k, v in data.items() if k in include}
+    if exclude:
+        data = {k: v for k, v in data.items() if k not in exclude}
+    return data, meta
+
+
+def _lookup(ns, dotted):
+    parts = dotted.split('.')
+    if parts[0] in ns:
+        obj = ns[parts[0]]
+    elif hasattr(builtins, parts[0]):
+        obj = getattr(builtins, parts[0])
+    else:
+        raise LookupError(dotted)
+    for part in parts[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _describe(ns, code, cursor, detail):
+    """(found, MIME bundle) for the name at the cursor, as IPython's
+    `name?` (detail 0) and `name??` (detail 1) show it."""
+    name = None
+    for m in _DOTTED.finditer(code):
+        if m.start() <= cursor <= m.end():
+            name = m.group()
+            break
+    if name is None:
+        before = code[:cursor].rstrip('( ')
+        m = _DOTTED.search(before)
+        while m and m.end() != len(before):
+            m = _DOTTED.search(before, m.end())
+        if m is None:
+            return False, {}
+        name = m.group()
+    obj = _lookup(ns, name)
+    lines = []
+    try:
+        sig = str(inspect.signature(obj)) if callable(obj) else None
+    except (TypeError, ValueError):
+        sig = None
+    if sig is not None:
+        lines.append(f'Signature: {name}{sig}')
+    else:
+        lines.append(f'String form: {_short(repr(obj))}')
+    source = None
+    if detail:
+        try:
+            source = inspect.getsource(obj)
+        except BaseException:
+            source = None
+    if source:
+        lines.append('Source:')
+        lines.append(source.rstrip('\n'))
+    else:
+        doc = inspect.getdoc(obj)
+        lines.append('Docstring:' + ('\n' + doc if doc else ' <no docstring>'))
+    try:
+        filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except BaseException:
+        filename = None
+    if filename:
+        lines.append(f'File:      {filename}')
+    lines.append(f'Type:      {type(obj).__name__}')
+    return True, {'text/plain': '\n'.join(lines)}
+
+
+def _short(text, limit=200):
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class _DisplayHandle:
+    """What display(obj, display_id=...) returns, as IPython's."""
+
+    def __init__(self, runtime, display_id):
+        self.display_id = display_id
+        self._runtime = runtime
+
+    def display(self, obj, **kwargs):
+        self._runtime.display(obj, display_id=self.display_id, **kwargs)
+
+    def update(self, obj, **kwargs):
+        self._runtime.display(obj, display_id=self.display_id, update=True, **kwargs)
+
+    def __repr__(self):
+        return f'<DisplayHandle display_id={self.display_id}>'
+
+
+def _install_rich(runtime):
+    """Notebook behaviour: display() and clear_output() as builtins, and
+    help() through the front end's pager."""
+    def display(*objs, include=None, exclude=None, metadata=None, transient=None,
+                display_id=None, raw=False, clear=False, update=False, **kwargs):
+        """Display objects in the front end, as IPython.display.display."""
+        if clear:
+            clear_output(wait=True)
+        if display_id is True:
+            import uuid
+            display_id = uuid.uuid4().hex
+        for obj in objs:
+            runtime.display(obj, include=include, exclude=exclude, metadata=metadata,
+                            display_id=display_id, raw=raw, update=update)
+        if display_id:
+            return _DisplayHandle(runtime, display_id)
+        return None
+
+    def clear_output(wait=False):
+        """Clear the output of the current cell, as IPython's."""
+        runtime.streams.flush_all()
+        st = runtime.current
+        _aiobox.send_clear_output(st.id if st is not None else None, bool(wait))
+
+    builtins.display = display
+    builtins.clear_output = clear_output
+    import pydoc
+
+    def pager(text):
+        runtime.streams.flush_all()
+        st = runtime.current
+        _aiobox.send_page(st.id if st is not None else None, pydoc.plain(text))
+
+    pydoc.pager = pager
+
+
 def _prompt(name, default):
     """str(sys.ps1) or str(sys.ps2) for the supervisor's next prompt, as
     CPython's REPL would show it; user code may have set anything there."""
@@ -372,6 +609,9 @@ class Runtime:
         self.essential_modules = {name: sys.modules[name] for name in _ESSENTIAL_MODULES
                                   if name in sys.modules}
         self.sync_running = False
+        self.features_taken = False
+        self.rich = False
+        self.cells = 0
 
     def install(self):
         site.setquit()
@@ -423,34 +663,83 @@ class Runtime:
 
     def _on_channel(self):
         # Statements wait in the queue; _Selector starts them.
-        for kind, rid, text in _aiobox.recv():
-            if kind in ('exec', 'block'):
-                self.queue.append((rid, text, kind == 'block'))
-            else:
-                self._complete(rid, text)
+        items = _aiobox.recv()
+        if not self.features_taken:
+            self._take_features()
+        for kind, rid, text, a, b, c in items:
+            if kind in ('single', 'block', 'cell'):
+                self.queue.append((rid, text, kind, a, bool(b), bool(c)))
+            elif kind == 'complete':
+                self._complete(rid, text, a)
+            elif kind == 'inspect':
+                self._inspect(rid, text, a, b)
+            elif kind == 'shutdown':
+                self._shutdown()
+
+    def _take_features(self):
+        # hello came in the first frames read: what the front end wants.
+        self.features_taken = True
+        if _aiobox.features() & _aiobox.FEATURE_RICH:
+            self.rich = True
+            _install_rich(self)
 
     def start_next(self):
-        sid, source, block = self.queue.popleft()
+        sid, source, mode, cap, rich, silent = self.queue.popleft()
         try:
-            self._start(sid, source, block)
+            self._start(sid, source, mode, cap, rich, silent)
         except BaseException as exc:
             # Called from the selector, where no Handle catches for us.
             st = self.current
             if st is not None and st.id == sid:
                 self._conclude(st, exc)
 
-    def _complete(self, rid, text):
+    def _complete(self, rid, code, cursor):
+        # The dotted name that ends at the cursor, completed as
+        # rlcompleter completes it; the matches replace it whole.
+        text = code[:cursor]
+        word = _WORD_BEFORE.search(text).group()
+        start = len(text) - len(word)
         matches = []
         try:
             completer = rlcompleter.Completer(self.ns)
             while len(matches) < _MAX_MATCHES:
-                match = completer.complete(text, len(matches))
+                match = completer.complete(word, len(matches))
                 if match is None:
                     break
                 matches.append(match)
         except BaseException:
             pass
-        _aiobox.send_completions(rid, matches)
+        _aiobox.send_completions(rid, matches, start, cursor)
+
+    def _inspect(self, rid, code, cursor, detail):
+        try:
+            found, data = _describe(self.ns, code, cursor, detail)
+        except BaseException:
+            found, data = False, {}
+        _aiobox.send_inspection(rid, found, json.dumps(data) if found else '')
+
+    def _shutdown(self):
+        # As CPython ends: atexit handlers, then the output is flushed.
+        try:
+            import atexit
+            atexit._run_exitfuncs()
+        except BaseException:
+            pass
+        self.streams.flush_all()
+        _aiobox.exit(0)
+
+    def display(self, obj, include=None, exclude=None, metadata=None, display_id=None,
+                raw=False, update=False):
+        self.streams.flush_all()
+        if raw:
+            data, meta = dict(obj), {}
+        else:
+            data, meta = _mime_bundle(obj, True, include, exclude)
+        if metadata:
+            meta.update(metadata)
+        st = self.current
+        _aiobox.send_display(st.id if st is not None else None, json.dumps(data),
+                             json.dumps(meta), display_id or '', bool(update))
 
     def _make_input(self):
         runtime = self
@@ -484,7 +773,7 @@ class Runtime:
 
     # --- statements ----------------------------------------------------
 
-    def _start(self, sid, source, block=False):
+    def _start(self, sid, source, mode='single', cap=0, rich=False, silent=False):
         # User code may empty or poison sys.modules; what the runtime and
         # the stdlib code it calls look up there (codeop's warnings,
         # traceback's linecache, ...) is put back before each statement.
@@ -492,21 +781,55 @@ class Runtime:
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
         self.streams.flush_all()
-        st = self.current = _Statement(sid)
-        self.output.retag(sid)
+        # Before anything of the statement's: from here on the supervisor
+        # knows it runs.
+        _aiobox.send_started(sid)
+        st = self.current = _Statement(sid, mode, rich, silent)
+        self.output.retag(sid, cap)
         _aiobox.set_interrupt_target(sid & 0x7fffffff)
+        last_is_value = False
         try:
-            codes = self._compile_block(source) if block else [self._compile(source)]
+            if mode == 'block':
+                codes = self._compile_block(source)
+            elif mode == 'cell':
+                self.cells += 1
+                codes, last_is_value = self._compile_cell(source, f'<cell {self.cells}>')
+            else:
+                codes = [self._compile(source)]
         except (OverflowError, SyntaxError, ValueError) as exc:
-            self.interp.showsyntaxerror('<console>')
-            return self._finish(st, _aiobox.ERROR, _summary(exc))
+            st.compile_error = True
+            if not self.rich:
+                self.interp.showsyntaxerror('<console>')
+            return self._finish(st, _aiobox.ERROR, _summary(exc), error=exc)
         except BaseException as exc:
             return self._conclude(st, exc)
         funcs = [types.FunctionType(code, self.ns) for code in codes]
         # A callback of its own, in the session's context, as CPython's
         # REPL runs a statement (which also gives user code the same stack
         # depth as there).
-        self.loop.call_soon(self._run, st, funcs, context=self.context)
+        self.loop.call_soon(self._run, st, funcs, last_is_value, context=self.context)
+
+    def _compile_cell(self, source, filename):
+        # A notebook cell: parsed whole, each top-level statement compiled
+        # on its own; a final expression in 'eval' mode, so that its value
+        # is returned rather than displayed. Its source goes to linecache
+        # so that tracebacks show its lines.
+        compiler = self.compiler.compiler
+        flags = compiler.flags & ~(codeop.PyCF_DONT_IMPLY_DEDENT
+                                   | codeop.PyCF_ALLOW_INCOMPLETE_INPUT)
+        tree = compile(source, filename, 'exec', flags | ast.PyCF_ONLY_AST, True)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        body = tree.body
+        last_is_value = bool(body) and isinstance(body[-1], ast.Expr)
+        codes = []
+        for i, stmt in enumerate(body):
+            if last_is_value and i == len(body) - 1:
+                expr = ast.Expression(stmt.value)
+                ast.copy_location(expr, stmt)
+                codes.append(compiler(expr, filename, 'eval'))
+            else:
+                codes.append(compiler(ast.Module([stmt], []), filename, 'exec'))
+        return codes, last_is_value
 
     def _compile_block(self, source):
         # A pasted block, as CPython 3.13's REPL runs one: parsed whole,
@@ -525,11 +848,13 @@ class Runtime:
         return codes
 
     async def _rest_of_block(self, first, funcs):
-        await first
+        # The value of the last statement, which a cell may want.
+        result = await first
         for func in funcs:
             result = func()
             if inspect.iscoroutine(result):
-                await result
+                result = await result
+        return result
 
     def _compile(self, source):
         # codeop compiles a statement twice: with warnings ignored, to see
@@ -556,7 +881,7 @@ class Runtime:
             compiled = self.compiler.compiler(source, '<console>', 'single')
         return compiled
 
-    def _run(self, st, funcs):
+    def _run(self, st, funcs, last_is_value=False):
         st.phase = 'sync'
         if st.interrupted:
             # Interrupted before it began: do not begin.
@@ -574,7 +899,9 @@ class Runtime:
             self.sync_running = False
             return self._conclude(st, exc)
         self.sync_running = False
+        st.has_value = last_is_value
         if not inspect.iscoroutine(result):
+            st.value = result
             return self._finish(st, _aiobox.OK)
         st.phase = 'task'
         try:
@@ -592,6 +919,7 @@ class Runtime:
         else:
             exc = task.exception()
             if exc is None:
+                st.value = task.result()
                 return self._finish(st, _aiobox.OK)
             exc = _as_future_result(exc)
         self._conclude(st, exc)
@@ -603,15 +931,15 @@ class Runtime:
             self._write_stderr('\nKeyboardInterrupt\n')
             return self._finish(st, _aiobox.INTERRUPTED, 'KeyboardInterrupt')
         summary = _summary(exc)
-        self._show_traceback(exc)
-        if self.hint and _involves(exc, PermissionError):
+        text = self._show_traceback(exc, show=not self.rich)
+        if not self.rich and self.hint and _involves(exc, PermissionError):
             self._write_stderr(
                 f"aiobox: denied by the sandbox (policy '{self.policy}'); choose "
                 "another with --policy, or grant a path with "
                 "--allow-read/--allow-write\n")
-        self._finish(st, _aiobox.ERROR, summary)
+        self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text)
 
-    def _finish(self, st, status, display='', exit_code=0):
+    def _finish(self, st, status, display='', exit_code=0, error=None, traceback_text=None):
         if st.phase == 'done':
             return
         st.phase = 'done'
@@ -620,8 +948,22 @@ class Runtime:
         self.streams.flush_all()
         if st.interrupted:
             _aiobox.send_interrupt_ack(st.id)
+        extra = {}
+        if st.has_value and st.value is not None and status == _aiobox.OK and not st.silent:
+            builtins._ = st.value
+            try:
+                data, _meta = _mime_bundle(st.value, st.rich)
+                extra['value'] = json.dumps(data)
+            except BaseException as exc:
+                self._write_stderr(f'aiobox: the value could not be shown: {_summary(exc)}\n')
+        if error is not None:
+            extra.update(_error_fields(error, traceback_text))
+            extra['compile_error'] = st.compile_error
+        cpu, rss = _aiobox.rusage()
+        extra['cpu_us'] = max(0, cpu - st.usage[0])
+        extra['max_rss_kb'] = rss
         _aiobox.send_result(st.id, status, display, exit_code,
-                            _prompt('ps1', '>>> '), _prompt('ps2', '... '))
+                            _prompt('ps1', '>>> '), _prompt('ps2', '... '), extra)
         self.current = None
         self.output.retag(None)
 
@@ -667,21 +1009,28 @@ class Runtime:
         except BaseException:
             self.streams.stderr.write(text)
 
-    def _show_traceback(self, exc):
+    def _show_traceback(self, exc, show=True):
         """As code.InteractiveConsole.showtraceback, with the user's frames
-        only."""
+        only; returns the text (written to stderr when show is set)."""
         _strip_runtime(exc)
         tb = exc.__traceback__
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+        text = None
         try:
-            if sys.excepthook is sys.__excepthook__:
-                lines = traceback.format_exception(type(exc), exc, tb)
-                if tb is None:
-                    # CPython always has its own frames to show here.
-                    at = max((i + 1 for i, line in enumerate(lines)
-                              if line in _CHAIN_SEPARATORS), default=0)
-                    lines.insert(at, _TRACEBACK_HEADER)
-                self._write_stderr(''.join(lines))
+            lines = traceback.format_exception(type(exc), exc, tb)
+            if tb is None:
+                # CPython always has its own frames to show here.
+                at = max((i + 1 for i, line in enumerate(lines)
+                          if line in _CHAIN_SEPARATORS), default=0)
+                lines.insert(at, _TRACEBACK_HEADER)
+            text = ''.join(lines)
+        except BaseException:
+            text = None
+        if not show:
+            return text
+        try:
+            if sys.excepthook is sys.__excepthook__ and text is not None:
+                self._write_stderr(text)
             else:
                 sys.excepthook(type(exc), exc, tb)
         except BaseException as failure:
@@ -693,6 +1042,7 @@ class Runtime:
                 type(failure), failure, failure.__traceback__, chain=False)))
             out.write('\nOriginal exception was:\n')
             out.write(''.join(traceback.format_exception(type(exc), exc, tb)))
+        return text
 
 
 def prepare(output_cap, policy, hint):

@@ -355,8 +355,10 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
     process(p);
 }
 
-static void fe_input(void *fe, uint64_t id, const char *text, size_t len)
+static void fe_input(void *fe, uint64_t id, const char *text, size_t len,
+                     enum proto_input_kind kind)
 {
+    (void)kind;
     struct pipe_front *p = fe;
     size_t n;
     withdraw(p, id);
@@ -368,9 +370,10 @@ static void fe_input(void *fe, uint64_t id, const char *text, size_t len)
     process(p);
 }
 
-static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n)
+static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n,
+                           size_t start, size_t end)
 {
-    (void)fe; (void)id; (void)m; (void)n;
+    (void)fe; (void)id; (void)m; (void)n; (void)start; (void)end;
 }
 
 static void fe_exit(void *fe, int code)

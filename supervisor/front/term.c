@@ -63,7 +63,7 @@ struct term {
     uint64_t complete_id;
     bool complete_list;          /* a second TAB: list the matches */
     char *line_at_tab;
-    int point_at_tab;
+    int point_at_tab, word_at_tab;
     char **matches;              /* the reply, NULL-terminated */
     size_t match_next;
 };
@@ -359,8 +359,10 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
     show_prompt(t);
 }
 
-static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len)
+static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
+                     enum proto_input_kind kind)
 {
+    (void)kind;
     struct term *t = fe;
     (void)id;
     if (t->finished)
@@ -437,9 +439,29 @@ static char **attempted_completion(const char *text, int start, int end)
     return rl_completion_matches(text, match_generator);
 }
 
-static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n)
+/* Byte offset of code point cp of s[0..len) (len if there are fewer). */
+static size_t byte_of(const char *s, size_t len, size_t cp)
+{
+    size_t seen = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80 && seen++ == cp)
+            return i;
+    return len;
+}
+
+static size_t code_points(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
+static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n,
+                           size_t start, size_t end)
 {
     struct term *t = fe;
+    (void)end;
     if (id != t->complete_id || t->mode != MODE_PROMPT)
         return;
     cancel_completion(t);
@@ -447,16 +469,32 @@ static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, siz
     if (!t->line_at_tab || strcmp(t->line_at_tab, rl_line_buffer) != 0 ||
         t->point_at_tab != rl_point)
         return;
+    /* The matches replace the line from start on; readline replaces its
+     * own word, which begins at word: each match is made to begin there. */
+    size_t line_len = strlen(rl_line_buffer);
+    size_t from = start ? byte_of(rl_line_buffer, line_len, start) : 0;
+    size_t word = (size_t)t->word_at_tab;
+    if (from > (size_t)rl_point)
+        return;
     free_matches(t);
     t->matches = calloc(n + 1, sizeof *t->matches);
     if (!t->matches)
         return;
     for (size_t i = 0, j = 0; i < n; i++) {
-        char *s = proto_str_dup(m[i]);
-        if (s && !memchr(s, '\n', m[i].len) && strlen(s) == m[i].len)
+        char *s = NULL;
+        if (memchr(m[i].ptr, '\n', m[i].len) || memchr(m[i].ptr, '\0', m[i].len))
+            continue;
+        if (from <= word) {
+            /* Drop what lies between start and readline's word. */
+            size_t skip = word - from;
+            if (m[i].len < skip || memcmp(m[i].ptr, rl_line_buffer + from, skip) != 0)
+                continue;
+            s = strndup(m[i].ptr + skip, m[i].len - skip);
+        } else if (asprintf(&s, "%.*s%.*s", (int)(from - word), rl_line_buffer + word,
+                            (int)m[i].len, m[i].ptr) < 0)
+            s = NULL;
+        if (s)
             t->matches[j++] = s;
-        else
-            free(s);
     }
     /* '!': complete what is common, and list the candidates if several. */
     rl_complete_internal(t->complete_list ? '!' : '\t');
@@ -492,8 +530,9 @@ static int on_tab(int count, int key)
     free(t->line_at_tab);
     t->line_at_tab = strdup(rl_line_buffer);
     t->point_at_tab = rl_point;
-    t->complete_id = session_complete(t->session, rl_line_buffer + start,
-                                      (size_t)(rl_point - start));
+    t->word_at_tab = start;
+    t->complete_id = session_complete(t->session, rl_line_buffer, (size_t)rl_point,
+                                      code_points(rl_line_buffer, (size_t)rl_point));
     if (t->complete_id)
         uv_timer_start(&t->complete_timer, on_complete_timeout, COMPLETION_TIMEOUT_MS, 0);
     return 0;

@@ -239,7 +239,8 @@ static void dispatch(struct execproc *ep, struct proto_msg *m)
     }
     switch (m->type) {
     case PROTO_OUTPUT: case PROTO_RESULT: case PROTO_COMPLETIONS: case PROTO_INPUT:
-    case PROTO_INTERRUPT_ACK: case PROTO_ERROR:
+    case PROTO_INTERRUPT_ACK: case PROTO_ERROR: case PROTO_STARTED: case PROTO_DISPLAY:
+    case PROTO_CLEAR_OUTPUT: case PROTO_INSPECTION: case PROTO_PAGE:
         ep->cb->message(ep, m);
         return;
     case PROTO_DENIED:
@@ -457,7 +458,7 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
     ep->data = data;
     ep->policy_name = cfg->policy_name ? cfg->policy_name : "none";
     ep->denied_syscall = -1;
-    proto_reader_init(&ep->reader, PROTO_FRAME_MAX_DEFAULT);
+    proto_reader_init(&ep->reader, PROTO_FRAME_MAX_EXECUTOR);
 
     /* Watching before the spawn: a child that dies at once is still seen.
      * The handles in the order start_failed closes them. */
@@ -511,6 +512,7 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
 
     struct proto_msg hello = {.type = PROTO_HELLO};
     hello.u.hello.version = PROTO_VERSION;
+    hello.u.hello.features = cfg->features;
     if ((rc = execproc_send(ep, &hello)) < 0) {
         snprintf(err, errlen, "cannot talk to %s: %s", cfg->executor_path, strerror(-rc));
         execproc_destroy(ep);

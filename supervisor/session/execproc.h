@@ -21,6 +21,7 @@ struct execproc_config {
     size_t n_allow_read;
     const char *const *allow_write;
     size_t n_allow_write;
+    uint64_t features;            /* PROTO_FEATURE_*, sent in hello */
 };
 
 /* How an executor ended. */

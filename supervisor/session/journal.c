@@ -15,7 +15,7 @@ void journal_add(struct session *s, const struct stmt *st)
         return;
     struct stmt *copy = NULL;
     if (s->journal.bytes + st->len <= JOURNAL_BYTES_MAX)
-        copy = stmt_new(st->id, st->src, st->len, st->mode);
+        copy = stmt_new(st->id, st->src, st->len, &st->opts);
     if (!copy) {
         /* Replaying a prefix with a later statement missing would build a
          * state the user never had: the journal ends here for good. */
@@ -46,7 +46,7 @@ void journal_begin_replay(struct session *s)
         return;
     struct stmt_list replays = {0};
     for (struct stmt *j = s->journal.head; j; j = j->next) {
-        struct stmt *st = stmt_new(++s->next_id, j->src, j->len, j->mode);
+        struct stmt *st = stmt_new(++s->next_id, j->src, j->len, &j->opts);
         if (!st) {
             stmt_list_clear(&replays);
             emit_notice(s, 0, "out of memory: the session was not replayed");

@@ -19,7 +19,8 @@
 #define AHEAD_MAX 64
 #define AHEAD_BYTES_MAX ((size_t)1 << 20)
 
-struct stmt *stmt_new(uint64_t id, const char *src, size_t len, enum session_mode mode)
+struct stmt *stmt_new(uint64_t id, const char *src, size_t len,
+                      const struct session_run_opts *opts)
 {
     struct stmt *st = calloc(1, sizeof *st);
     if (!st)
@@ -34,7 +35,7 @@ struct stmt *stmt_new(uint64_t id, const char *src, size_t len, enum session_mod
     st->src[len] = '\0';
     st->len = len;
     st->id = id;
-    st->mode = mode;
+    st->opts = *opts;
     return st;
 }
 
@@ -103,7 +104,7 @@ static void on_timeout(uv_timer_t *t)
     if (!s->running)
         return;
     emit_notice(s, s->running->id, "statement timed out after %g s; interrupting it",
-                s->cfg.timeout_s);
+                queue_timeout(s, s->running));
     s->timed_out = true;
     queue_interrupt(s);
 }
@@ -130,17 +131,43 @@ static uint64_t ms_of(double seconds)
     return (uint64_t)(seconds * 1000);
 }
 
+/* A statement's own limit, where it is below the session's (0: none). */
+static double lower_seconds(double session, double own)
+{
+    return own > 0 && (session <= 0 || own < session) ? own : session;
+}
+
+static size_t lower_bytes(size_t session, size_t own)
+{
+    return own > 0 && (session == 0 || own < session) ? own : session;
+}
+
+double queue_timeout(const struct session *s, const struct stmt *st)
+{
+    return lower_seconds(s->cfg.timeout_s, st->opts.timeout_s);
+}
+
+size_t queue_output_cap(const struct session *s, const struct stmt *st)
+{
+    return lower_bytes(s->cfg.output_cap, st->opts.output_cap);
+}
+
 /* st becomes the running statement: its output cap and its clock start. */
 static void begin_running(struct session *s, struct stmt *st)
 {
     s->running = st;
+    s->running_started = false;
     s->out_used = 0;
+    s->out_cap = queue_output_cap(s, st);
     s->out_capped = false;
     s->timed_out = false;
     s->interrupted = false;
     st->started_us = session_now_us();
-    if (s->cfg.timeout_s > 0)
-        uv_timer_start(&s->timeout_timer, on_timeout, ms_of(s->cfg.timeout_s), 0);
+    double timeout = queue_timeout(s, st);
+    if (timeout > 0)
+        uv_timer_start(&s->timeout_timer, on_timeout, ms_of(timeout), 0);
+    if (st->cancelled)
+        queue_interrupt(s);
 }
 
 void queue_interrupt(struct session *s)
@@ -170,6 +197,7 @@ void queue_finish_running(struct session *s, const struct session_result *given)
     struct session_result res = *given;
     res.timed_out = s->timed_out;
     res.output_capped = s->out_capped;
+    res.cancelled = st && st->cancelled;
     s->running = NULL;
     s->interrupted = s->timed_out = false;
     /* An input() the statement left unanswered is over: the executor only
@@ -188,6 +216,34 @@ void queue_finish_running(struct session *s, const struct session_result *given)
     stmt_free(st);
 }
 
+bool queue_cancel(struct session *s, uint64_t id)
+{
+    if (s->running && s->running->id == id) {
+        s->running->cancelled = true;
+        queue_interrupt(s);
+        return true;
+    }
+    for (struct stmt *st = s->ahead.head; st; st = st->next)
+        if (st->id == id) {
+            /* Sent: it is interrupted as soon as it runs. */
+            st->cancelled = true;
+            return true;
+        }
+    for (struct stmt *st = s->queued.head; st; st = st->next) {
+        if (st->id != id || st->replay)
+            continue;
+        /* It ends in its turn, as any statement that is not run. */
+        if (!st->refused) {
+            st->refused = "cancelled";
+            st->refused_owned = false;
+        }
+        st->cancelled = true;
+        queue_pump(s);
+        return true;
+    }
+    return false;
+}
+
 void queue_unsend(struct session *s)
 {
     stmt_list_prepend(&s->queued, &s->ahead);
@@ -200,7 +256,8 @@ void queue_fail_all(struct session *s, const char *why)
     while ((st = stmt_list_pop(&s->queued))) {
         if (!st->replay) {
             struct session_result res = {.status = SESSION_NOT_RUN,
-                                         .why = st->refused ? st->refused : why};
+                                         .why = st->refused ? st->refused : why,
+                                         .cancelled = st->cancelled};
             emit_notice(s, st->id, "%s", res.why);
             emit_done(s, st->id, &res);
         }
@@ -229,8 +286,10 @@ static bool finish_refused(struct session *s)
     if (!st || !st->refused || s->running || s->ahead.head)
         return false;
     stmt_list_pop(&s->queued);
-    struct session_result res = {.status = SESSION_NOT_RUN, .why = st->refused};
-    emit_notice(s, st->id, "%s", st->refused);
+    struct session_result res = {.status = SESSION_NOT_RUN, .why = st->refused,
+                                 .cancelled = st->cancelled};
+    if (!st->cancelled)
+        emit_notice(s, st->id, "%s", st->refused);
     emit_done(s, st->id, &res);
     stmt_free(st);
     return true;
@@ -248,7 +307,9 @@ void queue_pump(struct session *s)
             return;
         if (!s->ep) {
             if (s->gave_up)
-                queue_fail_all(s, "no executor is running; type :restart to start one");
+                queue_fail_all(s, s->cfg.no_restart
+                                      ? "the executor is gone; the statement was not run"
+                                      : "no executor is running; type :restart to start one");
             return;
         }
         if (!s->ep_ready || s->input_pending || !may_send(s, st))
@@ -258,7 +319,12 @@ void queue_pump(struct session *s)
         struct proto_msg m = {.type = PROTO_EXEC};
         m.u.exec.id = st->id;
         m.u.exec.source = proto_str_n(st->src, st->len);
-        m.u.exec.mode = st->mode == SESSION_BLOCK ? PROTO_EXEC_BLOCK : PROTO_EXEC_SINGLE;
+        m.u.exec.mode = st->opts.mode == SESSION_BLOCK  ? PROTO_EXEC_BLOCK
+                        : st->opts.mode == SESSION_CELL ? PROTO_EXEC_CELL
+                                                        : PROTO_EXEC_SINGLE;
+        m.u.exec.output_cap = queue_output_cap(s, st);
+        m.u.exec.rich = st->opts.rich;
+        m.u.exec.silent = st->opts.silent;
         int rc = execproc_send(s->ep, &m);
         if (rc == -EMSGSIZE || rc == -ENOMEM) {
             /* Never seen by the executor, which goes on; the statement
@@ -284,15 +350,28 @@ void queue_pump(struct session *s)
 
 /* --- what the executor says about statements ----------------------------- */
 
+void queue_started(struct session *s, uint64_t id)
+{
+    if (!s->running || s->running->id != id || s->running_started) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "executor sent an invalid frame: statement %llu started out of turn",
+                 (unsigned long long)id);
+        execproc_kill(s->ep, why);
+        return;
+    }
+    s->running_started = true;
+}
+
 void queue_result(struct session *s, const struct proto_result *r)
 {
     struct stmt *st = s->running;
-    if (!st || r->id != st->id) {
+    if (!st || r->id != st->id || !s->running_started) {
         char why[160];
         snprintf(why, sizeof why,
-                 "executor sent an invalid frame: result for statement %llu, which is not "
-                 "running",
-                 (unsigned long long)r->id);
+                 "executor sent an invalid frame: result for statement %llu, which %s",
+                 (unsigned long long)r->id,
+                 st && r->id == st->id ? "never started" : "is not running");
         execproc_kill(s->ep, why);
         return;
     }
@@ -328,13 +407,21 @@ void queue_result(struct session *s, const struct proto_result *r)
 /* input(): the executor has dropped every statement it had not started. */
 void queue_input(struct session *s, const struct proto_input *in)
 {
-    bool asked_by_running = s->running && in->id == s->running->id;
-    if (in->id != 0 && !asked_by_running) {
+    bool asked_by_running = s->running && in->id == s->running->id && s->running_started;
+    /* Asked by no statement while one has started, or by one that is not
+     * running: the executor is not following the protocol (user code
+     * writing frames of its own), and nothing it says can be believed. */
+    if ((in->id != 0 && !asked_by_running) || (in->id == 0 && s->running_started)) {
         char why[160];
         snprintf(why, sizeof why,
                  "executor sent an invalid frame: input for statement %llu, which is not "
                  "running",
                  (unsigned long long)in->id);
+        if (in->id == 0)
+            snprintf(why, sizeof why,
+                     "executor sent an invalid frame: input for no statement while "
+                     "statement %llu runs",
+                     (unsigned long long)s->running->id);
         execproc_kill(s->ep, why);
         return;
     }
@@ -357,5 +444,5 @@ void queue_input(struct session *s, const struct proto_input *in)
         session_input_reply(s, "", 0, true);
         return;
     }
-    emit_input(s, asked_by_running ? in->id : 0, in->prompt);
+    emit_input(s, asked_by_running ? in->id : 0, in->prompt, in->kind);
 }

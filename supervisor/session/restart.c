@@ -49,6 +49,11 @@ static void on_restart_timer(uv_timer_t *t)
 
 void restart_after_death(struct session *s, uint64_t uptime_ms)
 {
+    if (s->cfg.no_restart) {
+        /* Its pump fails whatever is still queued. */
+        s->gave_up = true;
+        return;
+    }
     s->rapid_deaths = uptime_ms < STABLE_MS ? s->rapid_deaths + 1 : 1;
     if (s->rapid_deaths >= RAPID_DEATHS_MAX) {
         s->gave_up = true;

@@ -32,16 +32,28 @@ uint64_t session_now_ms(void)
 
 /* --- events ------------------------------------------------------------- */
 
+/* The text fields of a result an event holds copies of. */
+#define RESULT_STRINGS(r) \
+    { &(r)->display, &(r)->ps1, &(r)->ps2, &(r)->value, &(r)->error_type, \
+      &(r)->error_message, &(r)->traceback, &(r)->denied }
+
+static void result_strings_free(struct proto_result *r)
+{
+    struct proto_str *fields[] = RESULT_STRINGS(r);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        free((char *)fields[i]->ptr);
+}
+
 static void event_free(struct event *ev)
 {
     free(ev->data);
     free((char *)ev->res.why);
     free((char *)ev->res.denied_syscall);
-    if (ev->has_r) {
-        free((char *)ev->r.display.ptr);
-        free((char *)ev->r.ps1.ptr);
-        free((char *)ev->r.ps2.ptr);
-    }
+    if (ev->has_r)
+        result_strings_free(&ev->r);
+    free((char *)ev->display.data.ptr);
+    free((char *)ev->display.metadata.ptr);
+    free((char *)ev->display.display_id.ptr);
     for (size_t i = 0; i < ev->nmatches; i++)
         free((char *)ev->matches[i].ptr);
     free(ev->matches);
@@ -125,10 +137,28 @@ static void deliver(struct session *s, struct event *ev)
         fe->done(s->fe_data, ev->id, &ev->res);
         break;
     case EV_INPUT:
-        fe->input(s->fe_data, ev->id, ev->data, ev->len);
+        fe->input(s->fe_data, ev->id, ev->data, ev->len, (enum proto_input_kind)ev->code);
         break;
     case EV_COMPLETIONS:
-        fe->completions(s->fe_data, ev->id, ev->matches, ev->nmatches);
+        fe->completions(s->fe_data, ev->id, ev->matches, ev->nmatches, ev->start, ev->end);
+        break;
+    case EV_INSPECTION:
+        if (fe->inspection)
+            fe->inspection(s->fe_data, ev->id, ev->code != 0, ev->data, ev->len);
+        break;
+    case EV_DISPLAY:
+        if (fe->display)
+            fe->display(s->fe_data, ev->id, &ev->display);
+        break;
+    case EV_CLEAR_OUTPUT:
+        if (fe->clear_output)
+            fe->clear_output(s->fe_data, ev->id, ev->flag);
+        break;
+    case EV_PAGE:
+        if (fe->page)
+            fe->page(s->fe_data, ev->id, ev->data, ev->len);
+        else
+            fe->output(s->fe_data, ev->id, 1, false, ev->data, ev->len);
         break;
     case EV_EXIT:
         fe->exit(s->fe_data, ev->code);
@@ -227,18 +257,17 @@ void emit_done(struct session *s, uint64_t id, const struct session_result *res)
     if (ok && res->r) {
         ev->has_r = true;
         ev->r = *res->r;
-        ev->r.display = ev->r.ps1 = ev->r.ps2 = (struct proto_str){NULL, 0};
-        ok = copy_str(&ev->r.display, res->r->display) && copy_str(&ev->r.ps1, res->r->ps1) &&
-             copy_str(&ev->r.ps2, res->r->ps2);
+        struct proto_str *to[] = RESULT_STRINGS(&ev->r);
+        const struct proto_str *from[] = RESULT_STRINGS(res->r);
+        for (size_t i = 0; i < sizeof to / sizeof *to; i++)
+            *to[i] = (struct proto_str){NULL, 0};
+        for (size_t i = 0; ok && i < sizeof to / sizeof *to; i++)
+            ok = copy_str(to[i], *from[i]);
     }
-    if (!ok) {
+    if (!ok && ev->has_r) {
         /* Without its result a done() still ends the statement. */
-        if (ev->has_r) {
-            free((char *)ev->r.display.ptr);
-            free((char *)ev->r.ps1.ptr);
-            free((char *)ev->r.ps2.ptr);
-            ev->has_r = false;
-        }
+        result_strings_free(&ev->r);
+        ev->has_r = false;
     }
     enqueue(s, ev);
 }
@@ -248,15 +277,25 @@ void emit_state_lost(struct session *s)
     enqueue(s, event_new(EV_STATE_LOST, 0));
 }
 
-void emit_input(struct session *s, uint64_t id, struct proto_str prompt)
+/* An event carrying one text, or NULL when out of memory. */
+static struct event *text_event(enum event_kind kind, uint64_t id, const char *data, size_t len)
 {
-    struct event *ev = event_new(EV_INPUT, id);
-    if (ev && !copy_bytes(&ev->data, prompt.ptr, prompt.len)) {
+    struct event *ev = event_new(kind, id);
+    if (ev && !copy_bytes(&ev->data, data, len)) {
         free(ev);
-        ev = NULL;
+        return NULL;
     }
     if (ev)
-        ev->len = prompt.len;
+        ev->len = len;
+    return ev;
+}
+
+void emit_input(struct session *s, uint64_t id, struct proto_str prompt,
+                enum proto_input_kind kind)
+{
+    struct event *ev = text_event(EV_INPUT, id, prompt.ptr, prompt.len);
+    if (ev)
+        ev->code = (int)kind;
     enqueue(s, ev);
 }
 
@@ -268,9 +307,14 @@ void emit_exit(struct session *s, int code)
     enqueue(s, ev);
 }
 
-static void emit_completions(struct session *s, uint64_t id, const struct proto_str *m, size_t n)
+static void emit_completions(struct session *s, uint64_t id, const struct proto_str *m, size_t n,
+                             size_t start, size_t end)
 {
     struct event *ev = event_new(EV_COMPLETIONS, id);
+    if (ev) {
+        ev->start = start;
+        ev->end = end;
+    }
     if (ev && n) {
         ev->matches = calloc(n, sizeof *ev->matches);
         if (!ev->matches)
@@ -292,15 +336,17 @@ static bool within_cap(struct session *s, size_t len)
 {
     if (s->out_capped)
         return false;
-    if (!s->cfg.output_cap || s->out_used + len <= s->cfg.output_cap) {
+    size_t cap = s->running ? s->out_cap : s->cfg.output_cap;
+    if (!cap || s->out_used + len <= cap) {
         s->out_used += len;
         return true;
     }
     s->out_capped = true;
     char marker[128];
-    int n = snprintf(marker, sizeof marker, "\n[aiobox: output truncated at %zu bytes]\n",
-                     s->cfg.output_cap);
+    int n = snprintf(marker, sizeof marker, "\n[aiobox: output truncated at %zu bytes]\n", cap);
     emit_output(s, s->running ? s->running->id : 0, 2, false, marker, (size_t)n);
+    if (s->running && s->running->opts.stop_at_cap)
+        queue_interrupt(s);
     return false;
 }
 
@@ -311,6 +357,142 @@ static void route_output(struct session *s, uint64_t id, int fd, bool raw, const
         return;
     if (within_cap(s, len))
         emit_output(s, id, fd, raw, data, len);
+}
+
+/* --- completions and inspections ----------------------------------------- */
+
+/* At most this many wait for an executor; older ones are answered empty. */
+#define QUERIES_MAX 16
+
+static void query_free(struct query *q)
+{
+    free(q->code);
+    free(q);
+}
+
+/* An empty answer, for a query the executor will never answer. */
+static void query_unanswered(struct session *s, struct query *q)
+{
+    if (q->inspect) {
+        struct event *ev = text_event(EV_INSPECTION, q->id, "", 0);
+        enqueue(s, ev);
+    } else
+        emit_completions(s, q->id, NULL, 0, q->cursor, q->cursor);
+}
+
+static void query_send(struct session *s, struct query *q)
+{
+    struct proto_msg m = {.type = q->inspect ? PROTO_INSPECT : PROTO_COMPLETE};
+    if (q->inspect) {
+        m.u.inspect.id = q->id;
+        m.u.inspect.code = proto_str_n(q->code, q->len);
+        m.u.inspect.cursor = q->cursor;
+        m.u.inspect.detail = (uint64_t)q->detail;
+    } else {
+        m.u.complete.id = q->id;
+        m.u.complete.code = proto_str_n(q->code, q->len);
+        m.u.complete.cursor = q->cursor;
+    }
+    /* A failure shows up as the executor's death, which answers it. */
+    q->sent = execproc_send(s->ep, &m) == 0;
+}
+
+static void queries_send(struct session *s)
+{
+    if (!s->ep || !s->ep_ready)
+        return;
+    for (struct query *q = s->queries; q; q = q->next)
+        if (!q->sent)
+            query_send(s, q);
+}
+
+/* The executor is gone: what it was asked gets an empty answer. */
+static void queries_fail(struct session *s)
+{
+    while (s->queries) {
+        struct query *q = s->queries;
+        s->queries = q->next;
+        s->nqueries--;
+        query_unanswered(s, q);
+        query_free(q);
+    }
+}
+
+/* Whether id is an outstanding query of that kind (then it is done). */
+static bool query_answered(struct session *s, uint64_t id, bool inspect)
+{
+    for (struct query **pp = &s->queries; *pp; pp = &(*pp)->next) {
+        struct query *q = *pp;
+        if (q->id != id || q->inspect != inspect || !q->sent)
+            continue;
+        *pp = q->next;
+        s->nqueries--;
+        query_free(q);
+        return true;
+    }
+    return false;
+}
+
+static uint64_t query_ask(struct session *s, bool inspect, const char *code, size_t len,
+                          size_t cursor, int detail)
+{
+    if (s->closing || s->running || (!s->ep && s->gave_up))
+        return 0;
+    struct query *q = calloc(1, sizeof *q);
+    if (!q || !copy_bytes(&q->code, code, len)) {
+        free(q);
+        return 0;
+    }
+    q->id = ++s->next_id;
+    q->inspect = inspect;
+    q->len = len;
+    q->cursor = cursor;
+    q->detail = detail;
+    if (s->nqueries == QUERIES_MAX) {
+        struct query *old = s->queries;
+        s->queries = old->next;
+        s->nqueries--;
+        query_unanswered(s, old);
+        query_free(old);
+    }
+    struct query **pp = &s->queries;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = q;
+    s->nqueries++;
+    queries_send(s);
+    return q->id;
+}
+
+uint64_t session_complete(struct session *s, const char *code, size_t len, size_t cursor)
+{
+    return query_ask(s, false, code, len, cursor, 0);
+}
+
+uint64_t session_inspect(struct session *s, const char *code, size_t len, size_t cursor,
+                         int detail)
+{
+    return query_ask(s, true, code, len, cursor, detail);
+}
+
+static void emit_display(struct session *s, const struct proto_display *d)
+{
+    if (s->running && s->running->replay)
+        return;
+    struct event *ev = event_new(EV_DISPLAY, d->has_id ? d->id : 0);
+    if (!ev) {
+        enqueue(s, NULL);
+        return;
+    }
+    ev->display = *d;
+    ev->display.data = ev->display.metadata = ev->display.display_id = (struct proto_str){0};
+    if (!copy_str(&ev->display.data, d->data) || !copy_str(&ev->display.metadata, d->metadata) ||
+        !copy_str(&ev->display.display_id, d->display_id)) {
+        event_free(ev);
+        enqueue(s, NULL);
+        return;
+    }
+    enqueue(s, ev);
 }
 
 /* --- executor events ---------------------------------------------------- */
@@ -326,6 +508,7 @@ static void became_ready(struct session *s, const struct proto_ready *r)
                     (int)(r->python.len > 32 ? 32 : r->python.len), r->python.ptr,
                     (int)(r->sandbox.len > 300 ? 300 : r->sandbox.len), r->sandbox.ptr);
     s->ready_said = true;
+    queries_send(s);
     queue_pump(s);
     /* Not before now, so that it never competes with the executor the
      * user is waiting for. */
@@ -357,13 +540,42 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     case PROTO_INPUT:
         queue_input(s, &m->u.input);
         break;
-    case PROTO_COMPLETIONS:
-        if (m->u.completions.id && m->u.completions.id == s->complete_id) {
-            s->complete_id = 0;
-            emit_completions(s, m->u.completions.id, m->u.completions.matches,
-                             m->u.completions.count);
+    case PROTO_STARTED:
+        queue_started(s, m->u.started.id);
+        break;
+    case PROTO_COMPLETIONS: {
+        const struct proto_completions *c = &m->u.completions;
+        if (query_answered(s, c->id, false))
+            emit_completions(s, c->id, c->matches, c->count, (size_t)c->start, (size_t)c->end);
+        break;
+    }
+    case PROTO_INSPECTION: {
+        const struct proto_inspection *in = &m->u.inspection;
+        struct event *ev;
+        if (query_answered(s, in->id, true) &&
+            (ev = text_event(EV_INSPECTION, in->id, in->data.ptr, in->data.len))) {
+            ev->code = in->found;
+            enqueue(s, ev);
         }
         break;
+    }
+    case PROTO_DISPLAY:
+        emit_display(s, &m->u.display);
+        break;
+    case PROTO_CLEAR_OUTPUT: {
+        const struct proto_clear_output *c = &m->u.clear_output;
+        struct event *ev = event_new(EV_CLEAR_OUTPUT, c->has_id ? c->id : 0);
+        if (ev)
+            ev->flag = c->wait;
+        enqueue(s, ev);
+        break;
+    }
+    case PROTO_PAGE: {
+        const struct proto_page *pg = &m->u.page;
+        if (within_cap(s, pg->text.len))
+            enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
+        break;
+    }
     case PROTO_ERROR: {
         /* The protocol makes it the executor's last frame: it is giving
          * up, or something in it forged one. Either way it is done. */
@@ -408,10 +620,10 @@ static void on_dead(struct execproc *ep, const struct execproc_death *d)
     s->ep = NULL;
     s->ep_ready = false;
     s->input_pending = false;
-    s->complete_id = 0;
     s->deaths++;
     if (s->closing)
         return;
+    queries_fail(s);
     /* What was sent behind the running statement never ran: the next
      * executor gets it. */
     queue_unsend(s);
@@ -436,7 +648,9 @@ const struct execproc_cb session_current_cb = {on_ready, on_message, on_raw, on_
 int session_spawn(struct session *s, struct execproc **out, const struct execproc_cb *cb)
 {
     char err[512];
-    int rc = execproc_start(out, s->loop, &s->cfg.exec, cb, s, err, sizeof err);
+    struct execproc_config exec = s->cfg.exec;
+    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    int rc = execproc_start(out, s->loop, &exec, cb, s, err, sizeof err);
     if (rc < 0) {
         *out = NULL;
         emit_notice(s, 0, "%s", err);
@@ -463,7 +677,7 @@ void session_drop_executor(struct session *s, struct execproc *ep)
         s->ep = NULL;
         s->ep_ready = false;
         s->input_pending = false;
-        s->complete_id = 0;
+        queries_fail(s);
     } else if (ep == s->spare) {
         s->spare = NULL;
         s->spare_ready = false;
@@ -475,12 +689,21 @@ void session_drop_executor(struct session *s, struct execproc *ep)
 
 uint64_t session_submit(struct session *s, const char *src, size_t len, enum session_mode mode)
 {
+    struct session_run_opts opts = {.mode = mode};
+    return session_run(s, src, len, &opts);
+}
+
+uint64_t session_run(struct session *s, const char *src, size_t len,
+                     const struct session_run_opts *given)
+{
+    static const struct session_run_opts defaults = {.mode = SESSION_SINGLE};
+    const struct session_run_opts *opts = given ? given : &defaults;
     uint64_t id = ++s->next_id;
     struct stmt *st;
     if (len > SESSION_SOURCE_MAX) {
         /* No exec frame could carry it. It still takes its turn, so the
          * refusal comes where its output would have. */
-        st = stmt_new(id, "", 0, mode);
+        st = stmt_new(id, "", 0, opts);
         if (st) {
             size_t first = strcspn(src, "\n");
             char *why = NULL;
@@ -495,11 +718,11 @@ uint64_t session_submit(struct session *s, const char *src, size_t len, enum ses
             st->refused_owned = why != NULL;
         }
     } else
-        st = stmt_new(id, src, len, mode);
+        st = stmt_new(id, src, len, opts);
     if (!st) {
         /* Still a done(), in its turn: a refused stub needs no memory of
          * its own beyond this one allocation, so try the smallest. */
-        st = stmt_new(id, "", 0, mode);
+        st = stmt_new(id, "", 0, opts);
         if (st)
             st->refused = "out of memory: the statement was not run";
     }
@@ -528,6 +751,25 @@ void session_withdraw(struct session *s)
     s->queued = keep;
 }
 
+bool session_cancel(struct session *s, uint64_t id)
+{
+    return queue_cancel(s, id);
+}
+
+void session_info(const struct session *s, struct session_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->pid = s->ep ? execproc_pid(s->ep) : 0;
+    info->ready = s->ep && s->ep_ready;
+    info->uptime_ms = s->ep ? session_now_ms() - s->ep_since_ms : 0;
+    info->statements_run = s->statements_run;
+    info->restarts = s->restarts;
+    info->deaths = s->deaths;
+    info->rss_kib = s->ep ? execproc_rss_kib(s->ep) : -1;
+    info->busy = session_busy(s);
+    info->gave_up = s->gave_up;
+}
+
 bool session_busy(const struct session *s)
 {
     return s->running || s->queued.head || s->ahead.head;
@@ -550,20 +792,6 @@ void session_input_reply(struct session *s, const char *text, size_t len, bool e
     /* A failure shows up as the executor's death. */
     (void)execproc_send(s->ep, &m);
     queue_pump(s);
-}
-
-uint64_t session_complete(struct session *s, const char *text, size_t len)
-{
-    if (!s->ep || !s->ep_ready || s->running)
-        return 0;
-    struct proto_msg m = {.type = PROTO_COMPLETE};
-    m.u.complete.id = s->complete_id = ++s->next_id;
-    m.u.complete.text = proto_str_n(text, len);
-    if (execproc_send(s->ep, &m) < 0) {
-        s->complete_id = 0;
-        return 0;
-    }
-    return s->complete_id;
 }
 
 void session_hold_output(struct session *s, bool hold)
@@ -650,6 +878,11 @@ void session_close(struct session *s, void (*closed)(void *arg), void *arg)
     stmt_list_clear(&s->ahead);
     stmt_list_clear(&s->queued);
     journal_truncate(s, 0);
+    while (s->queries) {
+        struct query *q = s->queries;
+        s->queries = q->next;
+        query_free(q);
+    }
     while (s->events) {
         struct event *ev = s->events;
         s->events = ev->next;

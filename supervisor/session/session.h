@@ -36,6 +36,7 @@ struct session_result {
     int exit_code;            /* SESSION_EXIT */
     bool timed_out;           /* the statement's wall-clock limit fired */
     bool output_capped;       /* its output reached the cap and was cut */
+    bool cancelled;           /* session_cancel ended it */
     /* SESSION_CRASHED: how the executor ended (a signal number, or -1 and
      * an exit status), and the call the sandbox trapped (NULL if none). */
     int term_signal;
@@ -60,14 +61,28 @@ struct session_frontend {
     /* A statement finished, however: every id session_submit returned
      * gets exactly one done(), in submission order. */
     void (*done)(void *fe, uint64_t id, const struct session_result *r);
-    /* input() in user code wants a line: answer with session_input_reply.
-     * id is the statement that asked, 0 when none runs (a background
-     * task). Statements submitted after it are back in the session's
-     * queue, not yet sent; a front end that took their lines from the same
-     * input the answer comes from withdraws them (session_withdraw). */
-    void (*input)(void *fe, uint64_t id, const char *prompt, size_t len);
-    /* The answer to session_complete. */
-    void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n);
+    /* User code wants a line: answer with session_input_reply. kind says
+     * whose: input() (a line without its newline), getpass() (not echoed),
+     * or a read of sys.stdin (the answer keeps its newline). id is the
+     * statement that asked, 0 when none runs (a background task).
+     * Statements submitted after it are back in the session's queue, not
+     * yet sent; a front end that took their lines from the same input the
+     * answer comes from withdraws them (session_withdraw). */
+    void (*input)(void *fe, uint64_t id, const char *prompt, size_t len,
+                  enum proto_input_kind kind);
+    /* The answer to session_complete: the matches replace code[start:end]
+     * (code points). */
+    void (*completions)(void *fe, uint64_t id, const struct proto_str *matches, size_t n,
+                        size_t start, size_t end);
+    /* The answer to session_inspect: a MIME bundle (JSON text), or found
+     * false. Optional (NULL: none asked). */
+    void (*inspection)(void *fe, uint64_t id, bool found, const char *data, size_t len);
+    /* display() and clear_output() (sessions with rich set); data and
+     * metadata are JSON objects as text. Optional. */
+    void (*display)(void *fe, uint64_t id, const struct proto_display *d);
+    void (*clear_output)(void *fe, uint64_t id, bool wait);
+    /* Text help() wants paged. Optional: without it the text is output. */
+    void (*page)(void *fe, uint64_t id, const char *text, size_t len);
     /* exit(), quit() or SystemExit ended the session with this code; its
      * statement's done() came first. */
     void (*exit)(void *fe, int code);
@@ -87,6 +102,12 @@ struct session_config {
     bool quiet;                /* no "executor ready" notice */
     bool standby;              /* keep a warm spare executor */
     enum session_restore restore;
+    /* A death ends the session's executor for good: no restart (an
+     * isolated run's session); queued statements end as not run. */
+    bool no_restart;
+    /* Notebook behaviour in the executor: display(), clear_output(), rich
+     * values, help() paged through page(). */
+    bool rich;
 };
 
 /* The longest statement source an exec frame carries (the rest of the
@@ -96,6 +117,38 @@ struct session_config {
 enum session_mode {
     SESSION_SINGLE,   /* one statement as the push loop assembled it */
     SESSION_BLOCK,    /* a pasted block: its statements in order, as 3.13 runs a paste */
+    /* A notebook cell: its statements in order, top-level await allowed;
+     * the value of a final expression is returned in the result (as a
+     * MIME bundle), not printed. */
+    SESSION_CELL,
+};
+
+/* How one statement runs, where it differs from the session's defaults. */
+struct session_run_opts {
+    enum session_mode mode;
+    double timeout_s;       /* > 0: this limit, if lower than the session's */
+    size_t output_cap;      /* > 0: this cap, if lower than the session's */
+    /* Interrupt the statement when its output reaches the cap (a machine
+     * client wants a bounded run, not a truncated one that goes on). */
+    bool stop_at_cap;
+    /* SESSION_CELL: the value's rich representations too (_repr_html_ and
+     * the like), not only text/plain. */
+    bool rich;
+    /* Not shown to anyone: no displayhook output, no history. */
+    bool silent;
+};
+
+/* What a session can say about itself. */
+struct session_info {
+    pid_t pid;                 /* the executor's, or 0 when none runs */
+    bool ready;
+    uint64_t uptime_ms;        /* of that executor, serving the session */
+    uint64_t statements_run;
+    unsigned restarts;         /* executors replaced: deaths and requests */
+    unsigned deaths;
+    long rss_kib;              /* the executor's resident memory, or -1 */
+    bool busy;
+    bool gave_up;              /* the restart budget is spent */
 };
 
 struct session;
@@ -112,6 +165,14 @@ void session_start(struct session *s);
  * cannot run (too long, no executor, out of memory). The session sends
  * some statements ahead of the running one. */
 uint64_t session_submit(struct session *s, const char *src, size_t len, enum session_mode mode);
+/* session_submit with options (NULL: the defaults). */
+uint64_t session_run(struct session *s, const char *src, size_t len,
+                     const struct session_run_opts *opts);
+/* Ends statement id: dropped if it has not been sent (its done() says
+ * NOT_RUN, why "cancelled"), interrupted if it runs. False when no such
+ * statement is waiting or running. */
+bool session_cancel(struct session *s, uint64_t id);
+void session_info(const struct session *s, struct session_info *info);
 /* Runs a ':' command typed at the primary prompt; its done() has id 0. */
 void session_command(struct session *s, const char *line, size_t len);
 /* Whether any statement is submitted and not yet done. */
@@ -122,9 +183,15 @@ void session_withdraw(struct session *s);
 /* Ctrl-C: interrupt the running statement (nothing when idle). */
 void session_interrupt(struct session *s);
 void session_input_reply(struct session *s, const char *text, size_t len, bool eof);
-/* Asks for completions of text; returns the request id, 0 if the executor
- * cannot answer now (busy, not ready): then no completions() follows. */
-uint64_t session_complete(struct session *s, const char *text, size_t len);
+/* Asks for completions at cursor (in code points) of code; returns the
+ * request id, 0 if the executor cannot answer now (busy): then no
+ * completions() follows. Asked before the executor is ready, it is sent
+ * once it is. */
+uint64_t session_complete(struct session *s, const char *code, size_t len, size_t cursor);
+/* Asks what the name at cursor is (detail 1: with its source); the
+ * answer comes through inspection(), as session_complete's. */
+uint64_t session_inspect(struct session *s, const char *code, size_t len, size_t cursor,
+                         int detail);
 /* The front end cannot take more output now (its reader stalls): stop
  * reading from the executor, which then waits, until called with false. */
 void session_hold_output(struct session *s, bool hold);

@@ -19,8 +19,9 @@ struct stmt {
     uint64_t id;
     char *src;
     size_t len;
-    enum session_mode mode;
+    struct session_run_opts opts;
     bool replay;            /* re-run from the journal: output suppressed, no done() */
+    bool cancelled;         /* session_cancel: interrupted when it runs */
     /* Not to be sent: done(NOT_RUN) in its turn, for this reason (freed
      * with the statement when refused_owned). */
     const char *refused;
@@ -37,6 +38,7 @@ struct stmt_list {
 /* An event on its way to the front end (see deliver_events). */
 enum event_kind {
     EV_OUTPUT, EV_NOTICE, EV_TEXT, EV_DONE, EV_INPUT, EV_COMPLETIONS, EV_EXIT, EV_STATE_LOST,
+    EV_INSPECTION, EV_DISPLAY, EV_CLEAR_OUTPUT, EV_PAGE,
 };
 
 struct event {
@@ -52,7 +54,21 @@ struct event {
     bool has_r;
     struct proto_str *matches;  /* COMPLETIONS: copies */
     size_t nmatches;
-    int code;                   /* EXIT */
+    size_t start, end;          /* COMPLETIONS */
+    int code;                   /* EXIT; INPUT: its kind; INSPECTION: found */
+    bool flag;                  /* CLEAR_OUTPUT: wait */
+    struct proto_display display; /* DISPLAY: its strings are copies */
+};
+
+/* A completion or inspection asked of the executor. */
+struct query {
+    struct query *next;
+    uint64_t id;
+    bool inspect;
+    bool sent;
+    char *code;
+    size_t len, cursor;
+    int detail;
 };
 
 struct session {
@@ -72,14 +88,19 @@ struct session {
      * executor runs statements in order). ahead: sent behind it. */
     struct stmt_list queued, ahead;
     struct stmt *running;
-    uint64_t next_id, complete_id, input_id;
+    uint64_t next_id, input_id;
     bool interrupted, timed_out;
+    /* The running statement's `started` came: from then on no input for
+     * "no statement" (id 0) is believed. */
+    bool running_started;
+    struct query *queries;      /* completions and inspections asked */
+    size_t nqueries;
     /* An input request is unanswered: nothing may be sent, because the
      * executor drops every statement that reaches it meanwhile. */
     bool input_pending;
 
-    /* Output of the running statement against the cap. */
-    size_t out_used;
+    /* Output of the running statement against its cap. */
+    size_t out_cap, out_used;
     bool out_capped;
 
     uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer;
@@ -115,7 +136,8 @@ void emit_notice(struct session *s, uint64_t id, const char *fmt, ...)
 void emit_text(struct session *s, const char *text, size_t len);
 void emit_done(struct session *s, uint64_t id, const struct session_result *res);
 void emit_state_lost(struct session *s);
-void emit_input(struct session *s, uint64_t id, struct proto_str prompt);
+void emit_input(struct session *s, uint64_t id, struct proto_str prompt,
+                enum proto_input_kind kind);
 void emit_exit(struct session *s, int code);
 /* Stops and frees the session's current executor or its spare. */
 void session_drop_executor(struct session *s, struct execproc *ep);
@@ -125,7 +147,8 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
 extern const struct execproc_cb session_current_cb, session_spare_cb;
 
 /* queue.c */
-struct stmt *stmt_new(uint64_t id, const char *src, size_t len, enum session_mode mode);
+struct stmt *stmt_new(uint64_t id, const char *src, size_t len,
+                      const struct session_run_opts *opts);
 void stmt_free(struct stmt *st);
 void stmt_list_append(struct stmt_list *l, struct stmt *st);
 void stmt_list_prepend(struct stmt_list *l, struct stmt_list *front);
@@ -139,9 +162,14 @@ void queue_finish_running(struct session *s, const struct session_result *res);
 void queue_unsend(struct session *s);
 /* No executor will come: every queued statement ends as not run. */
 void queue_fail_all(struct session *s, const char *why);
+void queue_started(struct session *s, uint64_t id);
 void queue_result(struct session *s, const struct proto_result *r);
 void queue_input(struct session *s, const struct proto_input *in);
 void queue_interrupt(struct session *s);
+bool queue_cancel(struct session *s, uint64_t id);
+/* A statement's limits: its own where lower than the session's. */
+double queue_timeout(const struct session *s, const struct stmt *st);
+size_t queue_output_cap(const struct session *s, const struct stmt *st);
 void queue_stop_timers(struct session *s);
 
 /* journal.c */

@@ -109,7 +109,7 @@ int xp_spawn_fds(struct xp *x, int chan_child, const char *const *args)
 
     x->fd1 = x->fd2 = -1;
     x->pid = -1;
-    proto_reader_init(&x->reader, PROTO_FRAME_MAX_DEFAULT);
+    proto_reader_init(&x->reader, PROTO_FRAME_MAX_EXECUTOR);
     if (pipe2(p1, O_CLOEXEC) < 0)
         return -1;
     if (pipe2(p2, O_CLOEXEC) < 0) {
@@ -180,6 +180,11 @@ static void log_msg(struct xp *x, const struct proto_msg *m)
         l->status = m->u.result.status;
         l->code = m->u.result.exit_code;
         l->text = dup_str(m->u.result.display);
+        l->extra = dup_str(m->u.result.error_type);
+        break;
+    case PROTO_STARTED:
+        l->has_id = true;
+        l->id = m->u.started.id;
         break;
     case PROTO_COMPLETIONS:
         l->has_id = true;
@@ -340,8 +345,12 @@ int xp_send_exec(struct xp *x, uint64_t id, const char *source)
 int xp_send_complete(struct xp *x, uint64_t id, const char *text)
 {
     struct proto_msg m = {.type = PROTO_COMPLETE};
+    size_t cursor = 0;
+    for (const char *p = text; *p; p++)
+        cursor += ((unsigned char)*p & 0xc0) != 0x80;
     m.u.complete.id = id;
-    m.u.complete.text = proto_str_c(text);
+    m.u.complete.code = proto_str_c(text);
+    m.u.complete.cursor = cursor;
     return xp_send(x, &m);
 }
 

@@ -31,6 +31,7 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
     }
     switch (a->type) {
     case PROTO_HELLO:
+        SAME_INT(hello, features);
         break;
     case PROTO_READY:
         SAME_STR(ready, python);
@@ -41,6 +42,9 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         SAME_INT(exec, id);
         SAME_STR(exec, source);
         SAME_INT(exec, mode);
+        SAME_INT(exec, output_cap);
+        SAME_INT(exec, rich);
+        SAME_INT(exec, silent);
         break;
     case PROTO_OUTPUT:
         SAME_INT(output, has_id);
@@ -56,13 +60,24 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         SAME_INT(result, exit_code);
         SAME_STR(result, ps1);
         SAME_STR(result, ps2);
+        SAME_STR(result, value);
+        SAME_STR(result, error_type);
+        SAME_STR(result, error_message);
+        SAME_STR(result, traceback);
+        SAME_INT(result, compile_error);
+        SAME_STR(result, denied);
+        SAME_INT(result, cpu_us);
+        SAME_INT(result, max_rss_kb);
         break;
     case PROTO_COMPLETE:
         SAME_INT(complete, id);
-        SAME_STR(complete, text);
+        SAME_STR(complete, code);
+        SAME_INT(complete, cursor);
         break;
     case PROTO_COMPLETIONS:
         SAME_INT(completions, id);
+        SAME_INT(completions, start);
+        SAME_INT(completions, end);
         SAME_INT(completions, count);
         for (size_t i = 0; i < a->u.completions.count; i++)
             SAME_STR(completions, matches[i]);
@@ -70,6 +85,7 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
     case PROTO_INPUT:
         SAME_INT(input, id);
         SAME_STR(input, prompt);
+        SAME_INT(input, kind);
         break;
     case PROTO_INPUT_REPLY:
         SAME_INT(input_reply, id);
@@ -84,6 +100,43 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         break;
     case PROTO_ERROR:
         SAME_STR(error, message);
+        break;
+    case PROTO_STARTED:
+        SAME_INT(started, id);
+        break;
+    case PROTO_DISPLAY:
+        SAME_INT(display, has_id);
+        if (a->u.display.has_id)
+            SAME_INT(display, id);
+        SAME_STR(display, data);
+        SAME_STR(display, metadata);
+        SAME_STR(display, display_id);
+        SAME_INT(display, update);
+        break;
+    case PROTO_CLEAR_OUTPUT:
+        SAME_INT(clear_output, has_id);
+        if (a->u.clear_output.has_id)
+            SAME_INT(clear_output, id);
+        SAME_INT(clear_output, wait);
+        break;
+    case PROTO_INSPECT:
+        SAME_INT(inspect, id);
+        SAME_STR(inspect, code);
+        SAME_INT(inspect, cursor);
+        SAME_INT(inspect, detail);
+        break;
+    case PROTO_INSPECTION:
+        SAME_INT(inspection, id);
+        SAME_INT(inspection, found);
+        SAME_STR(inspection, data);
+        break;
+    case PROTO_PAGE:
+        SAME_INT(page, has_id);
+        if (a->u.page.has_id)
+            SAME_INT(page, id);
+        SAME_STR(page, text);
+        break;
+    case PROTO_SHUTDOWN:
         break;
     default:
         snprintf(why, whylen, "unknown type %d", (int)a->type);

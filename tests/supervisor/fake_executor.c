@@ -72,13 +72,24 @@ static void result(uint64_t id, enum proto_status st, int64_t code)
     send_msg(&m);
 }
 
+static void started(uint64_t id)
+{
+    struct proto_msg m = {.type = PROTO_STARTED};
+    m.u.started.id = id;
+    send_msg(&m);
+}
+
 static void run(uint64_t id, const char *src)
 {
-    if (!strcmp(src, "ok")) {
+    /* Every statement starts as the protocol says, except where the
+     * scenario is breaking the protocol. */
+    if (strcmp(src, "unstarted") != 0)
+        started(id);
+    if (!strcmp(src, "ok") || !strcmp(src, "unstarted")) {
         output(id, PROTO_STDOUT, "fine\n", 5);
         result(id, PROTO_STATUS_OK, 0);
     } else if (!strcmp(src, "huge")) {
-        unsigned char h[4] = {0, 0x20, 0, 0};  /* 2 MiB: over the cap */
+        unsigned char h[4] = {0x01, 0, 0, 0};  /* 16 MiB: over the cap */
         write_all(chan, h, 4);
         pause();
     } else if (!strcmp(src, "garbage")) {
@@ -89,11 +100,11 @@ static void run(uint64_t id, const char *src)
         send_raw_frame("\xdd\xff\xff\xff\xff", 5);
         pause();
     } else if (!strcmp(src, "badutf8")) {
-        /* {"t":"output","v":1,"id":N,"stream":"stdout","text":"\xff"} */
+        /* {"t":"output","v":2,"id":N,"stream":"stdout","text":"\xff"} */
         unsigned char body[64];
         size_t n = 0;
         body[n++] = 0x85;
-        memcpy(body + n, "\xa1t\xa6output\xa1v\x01\xa2id", 15); n += 15;
+        memcpy(body + n, "\xa1t\xa6output\xa1v\x02\xa2id", 15); n += 15;
         body[n++] = (unsigned char)(id & 0x7f);
         memcpy(body + n, "\xa6stream\xa6stdout\xa4text\xa1\xff", 21); n += 21;
         send_raw_frame(body, n);
@@ -108,8 +119,8 @@ static void run(uint64_t id, const char *src)
         send_msg(&m);
         pause();
     } else if (!strcmp(src, "version")) {
-        /* {"t":"result","v":2} */
-        send_raw_frame("\x82\xa1t\xa6result\xa1v\x02", 13);
+        /* {"t":"result","v":99} */
+        send_raw_frame("\x82\xa1t\xa6result\xa1v\x63", 13);
         pause();
     } else if (!strcmp(src, "flood")) {
         static char block[65536];

@@ -28,8 +28,8 @@ class Faults(unittest.TestCase):
         self.assertEqual(out.decode(), '>>> >>> fine\n>>> ')
 
     def test_oversized_frame(self):
-        self.assert_survives('huge', 'executor sent an invalid frame: frame of 2097152 bytes '
-                                     'exceeds the 1048576-byte limit')
+        self.assert_survives('huge', 'executor sent an invalid frame: frame of 16777216 bytes '
+                                     'exceeds the 8388608-byte limit')
 
     def test_garbage_frame(self):
         self.assert_survives('garbage', 'executor sent an invalid frame: reserved byte 0xc1')
@@ -43,11 +43,14 @@ class Faults(unittest.TestCase):
     def test_forged_result(self):
         self.assert_survives('forged', 'result for statement 1001, which is not running')
 
+    def test_result_of_a_statement_that_never_started(self):
+        self.assert_survives('unstarted', 'result for statement 1, which never started')
+
     def test_wrong_direction(self):
         self.assert_survives('wrongtype', "'exec' is not a message an executor sends")
 
     def test_version_mismatch(self):
-        self.assert_survives('version', 'peer speaks protocol version 2, this side speaks 1')
+        self.assert_survives('version', 'peer speaks protocol version 99, this side speaks 2')
 
     def test_segfault(self):
         self.assert_survives('segv', 'aiobox: executor killed by SIGSEGV\n')

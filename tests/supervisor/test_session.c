@@ -87,12 +87,14 @@ static void cap_done(void *fe, uint64_t id, const struct session_result *r)
     c->dones++;
 }
 
-static void cap_input(void *fe, uint64_t running, const char *prompt, size_t len)
+static void cap_input(void *fe, uint64_t running, const char *prompt, size_t len,
+                      enum proto_input_kind kind)
 {
     entered(fe);
 }
 
-static void cap_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n)
+static void cap_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n,
+                            size_t start, size_t end)
 {
     entered(fe);
 }

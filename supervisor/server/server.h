@@ -1,0 +1,43 @@
+/* The machine interface: JSON lines (docs/json.md) on stdin/stdout
+ * (aiobox --json) or on a Unix socket for any number of clients (aiobox
+ * serve --listen PATH). Named sessions live here, and isolated runs, each
+ * in a fresh executor discarded afterwards. The server never runs user
+ * code: sessions and executors do. */
+#ifndef AIOBOX_SERVER_H
+#define AIOBOX_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "session.h"
+
+/* A policy clients may choose (the first is the default). */
+struct server_policy {
+    const char *name;
+    const char *path;
+    double timeout_s;          /* the statement limit it sets (0: none) */
+    size_t output_cap;
+};
+
+struct server_config {
+    /* Executor, grants, grace, standby: shared by every session; the
+     * policy's fields are filled in per session. */
+    struct session_config session;
+    const struct server_policy *policies;
+    size_t npolicies;
+    unsigned max_executors;    /* runs executing at once */
+    const uid_t *allow_uids;   /* besides our own uid */
+    size_t n_allow_uids;
+    const char *log_path;      /* serve: where the log goes; NULL: stderr */
+};
+
+/* aiobox --json: one client, stdin and stdout. Returns when stdin ends and
+ * every request has been answered (0), or on SIGTERM/SIGINT (128+N). */
+int server_run_stdio(uv_loop_t *loop, const struct server_config *cfg);
+/* aiobox serve --listen PATH: until SIGTERM or SIGINT. Returns the exit
+ * status; 1 when the socket cannot be set up (said on stderr). */
+int server_run_listen(uv_loop_t *loop, const struct server_config *cfg, const char *path);
+
+#endif
