@@ -29,12 +29,8 @@ static struct policy *load_policy(const struct exec_opts *o, struct host_config 
     struct policy *p = NULL;
     char err[512];
 
-    if (policy_load_file(o->policy_path, &p, err, sizeof err) < 0)
+    if (policy_load(o->policy_path, o->grants, o->ngrants, &p, err, sizeof err) < 0)
         start_failed(err);
-    for (size_t i = 0; i < o->ngrants; i++)
-        if (policy_add_path(p, o->grants[i].path, o->grants[i].writable, err,
-                            sizeof err) < 0)
-            start_failed(err);
     hc->policy_name = policy_name(p);
     hc->output_cap = policy_output_cap(p);
     hc->permission_hint = policy_is_restrictive(p);
@@ -92,20 +88,19 @@ int main(int argc, char **argv)
     char err[512], sandbox_desc[256] = "none";
     int rc = exec_opts_parse(argc, argv, &opts, err, sizeof err);
 
-    if (rc != 0) {
-        if (rc > 0)
-            return 0;
+    if (rc < 0) {
         dprintf(STDERR_FILENO, "aiobox-executor: %s\n", err);
         exec_opts_usage(STDERR_FILENO);
         return EXEC_EXIT_USAGE;
     }
+    if (opts.help)
+        return exec_opts_usage(STDOUT_FILENO) < 0 ? EXEC_EXIT_USAGE : 0;
     settle_process(&opts, parent);
     if (opts.policy_path)
         policy = load_policy(&opts, &hc);
     if (host_init(err, sizeof err) < 0 || host_prepare(&hc, err, sizeof err) < 0)
         start_failed(err);
     enter_sandbox(policy, opts.fd, sandbox_desc, sizeof sandbox_desc);
-    exec_opts_free(&opts);
     chan_send_ready(sandbox_desc);
     return host_serve();
 }

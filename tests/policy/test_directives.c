@@ -141,7 +141,8 @@ START_TEST(continuation_lines)
     const char *bad = HEAD "allow read \\\n write \\\n nosuch\n";
     char err[256];
     struct policy *q;
-    ck_assert_int_eq(policy_parse(bad, strlen(bad), "t.policy", &q, err, sizeof err), -1);
+    ck_assert_int_eq(policy_parse(bad, strlen(bad), "t.policy", NULL, 0, &q, err, sizeof err),
+                     -EINVAL);
     ck_assert_str_eq(err, "t.policy:2: unknown syscall 'nosuch'");
 }
 END_TEST
@@ -220,8 +221,11 @@ START_TEST(when_writable_lifts_conditions)
     char *d = dump(p);
     ck_assert_has(d, "[inactive: no writable path]");
     free(d);
+    policy_free(p);
     char err[512];
-    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
+    struct policy_grant rw = {.path = "/tmp", .writable = true};
+    ck_assert_msg(policy_parse(text, strlen(text), "t.policy", &rw, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     pfc = export_pfc(p);
     ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
     ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(mkdirat)), -1);
@@ -368,7 +372,7 @@ START_TEST(include_and_override)
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/top", tmpdir);
     struct policy *p;
-    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(policy_name(p), "top");
     ck_assert(policy_timeout(p) == 5);
     ck_assert_uint_eq(policy_rlimit_count(p), 1);
@@ -390,24 +394,72 @@ START_TEST(name_defaults_to_file_name)
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/mine", tmpdir);
     struct policy *p;
-    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(policy_name(p), "mine");
     policy_free(p);
     remove_tmpdir();
 }
 END_TEST
 
-START_TEST(add_path_read_and_write)
+static int parse_with(const char *path, bool writable, struct policy **p, char *err,
+                      size_t errlen)
 {
-    struct policy *p = parse_ok(HEAD);
+    struct policy_grant g = {.path = path, .writable = writable};
+    return policy_parse(HEAD, strlen(HEAD), "t.policy", &g, 1, p, err, errlen);
+}
+
+START_TEST(grants_read_and_write)
+{
+    struct policy *p;
+    char err[512];
+    ck_assert_int_eq(parse_with("/usr/../usr/lib", false, &p, err, sizeof err), 0);
+    ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
+    ck_assert_int_eq(policy_path_at(p, 0)->access, POLICY_FS_RO);
+    policy_free(p);
+    ck_assert_int_eq(parse_with("/nonexistent/x", true, &p, err, sizeof err), -ENOENT);
+    ck_assert_ptr_null(p);
+    ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
+    ck_assert_int_eq(parse_with("", true, &p, err, sizeof err), -EINVAL);
+    ck_assert_str_eq(err, "empty path");
+    /* POLICY_GRANTS_MAX, and not one more. */
+    struct policy_grant many[POLICY_GRANTS_MAX + 1];
+    for (size_t i = 0; i < POLICY_GRANTS_MAX + 1; i++)
+        many[i] = (struct policy_grant){.path = "/usr", .writable = false};
+    ck_assert_int_eq(policy_parse(HEAD, strlen(HEAD), "t.policy", many, POLICY_GRANTS_MAX, &p,
+                                  err, sizeof err), 0);
+    ck_assert_uint_eq(policy_path_count(p), POLICY_GRANTS_MAX);
+    policy_free(p);
+    ck_assert_int_eq(policy_parse(HEAD, strlen(HEAD), "t.policy", many, POLICY_GRANTS_MAX + 1,
+                                  &p, err, sizeof err), -E2BIG);
+    ck_assert_str_eq(err, "at most 64 --allow-read/--allow-write paths");
+}
+END_TEST
+
+/* The transitional way: a grant added to a finished policy, which is then
+ * finished again, or left as it was. */
+START_TEST(add_path_to_a_finished_policy)
+{
+    struct policy *p = parse_ok(HEAD "allow openat if a2 & O_ACCMODE == 0\n"
+                                "allow-when-writable openat\n");
     char err[512];
     ck_assert_int_eq(policy_add_path(p, "/usr/../usr/lib", false, err, sizeof err), 0);
     ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
-    ck_assert_int_eq(policy_path_at(p, 0)->access, POLICY_FS_RO);
-    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -1);
+    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -ENOENT);
     ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
-    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -1);
+    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -EINVAL);
     ck_assert_str_eq(err, "empty path");
+    ck_assert_uint_eq(policy_path_count(p), 1);
+    char *pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), 0);
+    free(pfc);
+    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
+    pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
+    free(pfc);
+    for (size_t i = 2; i < POLICY_GRANTS_MAX; i++)
+        ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), 0);
+    ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), -E2BIG);
+    ck_assert_uint_eq(policy_path_count(p), POLICY_GRANTS_MAX);
     policy_free(p);
 }
 END_TEST
@@ -455,7 +507,8 @@ Suite *directives_suite(void)
     tcase_add_test(t, output_cap);
     tcase_add_test(t, include_and_override);
     tcase_add_test(t, name_defaults_to_file_name);
-    tcase_add_test(t, add_path_read_and_write);
+    tcase_add_test(t, grants_read_and_write);
+    tcase_add_test(t, add_path_to_a_finished_policy);
     tcase_add_test(t, dump_has_every_section);
     suite_add_tcase(s, t);
     return s;

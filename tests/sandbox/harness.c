@@ -80,7 +80,7 @@ void run_sandboxed(const char *policy_text, probe_fn probe, void *arg, struct ou
     struct policy *p;
     char err[1024];
     ck_assert_msg(policy_parse(policy_text, strlen(policy_text), POLICY_DIR "/test-policy",
-                               &p, err, sizeof err) == 0, "%s", err);
+                               NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     run_policy(p, probe, arg, out);
     policy_free(p);
 }

@@ -59,15 +59,17 @@ static int init_python(void)
 int main(int argc, char **argv)
 {
     const char *policy_file = NULL, *code = NULL;
-    const char *reads[8], *writes[8];
-    int nreads = 0, nwrites = 0, chan = -1;
+    struct policy_grant grants[POLICY_GRANTS_MAX];
+    size_t ngrants = 0;
+    int chan = -1;
     for (int i = 1; i < argc; i++) {
+        bool grant = strcmp(argv[i], "--allow-read") == 0 || strcmp(argv[i], "--allow-write") == 0;
         if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
             policy_file = argv[++i];
-        else if (strcmp(argv[i], "--allow-read") == 0 && i + 1 < argc && nreads < 8)
-            reads[nreads++] = argv[++i];
-        else if (strcmp(argv[i], "--allow-write") == 0 && i + 1 < argc && nwrites < 8)
-            writes[nwrites++] = argv[++i];
+        else if (grant && i + 1 < argc && ngrants < POLICY_GRANTS_MAX) {
+            grants[ngrants].writable = strcmp(argv[i], "--allow-write") == 0;
+            grants[ngrants++].path = argv[++i];
+        }
         else if (strcmp(argv[i], "--channel-fd") == 0 && i + 1 < argc)
             chan = atoi(argv[++i]);
         else if (!code)
@@ -86,20 +88,10 @@ int main(int argc, char **argv)
     char err[1024];
     struct policy *p = NULL;
     if (policy_file) {
-        if (policy_load_file(policy_file, &p, err, sizeof err) < 0) {
+        if (policy_load(policy_file, grants, ngrants, &p, err, sizeof err) < 0) {
             fprintf(stderr, "pyprobe: %s\n", err);
             return 2;
         }
-        for (int i = 0; i < nreads; i++)
-            if (policy_add_path(p, reads[i], false, err, sizeof err) < 0) {
-                fprintf(stderr, "pyprobe: %s\n", err);
-                return 2;
-            }
-        for (int i = 0; i < nwrites; i++)
-            if (policy_add_path(p, writes[i], true, err, sizeof err) < 0) {
-                fprintf(stderr, "pyprobe: %s\n", err);
-                return 2;
-            }
     }
     if (init_python() != 0)
         return 2;

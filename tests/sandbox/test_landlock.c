@@ -99,8 +99,9 @@ START_TEST(allow_write_opens_one_tree)
     char *text = strict_without("");
     struct policy *p;
     char err[512];
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-    ck_assert_int_eq(policy_add_path(p, tmpdir, true, err, sizeof err), 0);
+    struct policy_grant rw = {.path = tmpdir, .writable = true};
+    ck_assert_msg(policy_parse(text, strlen(text), "strict", &rw, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     struct outcome o;
     run_policy(p, p_create, inside, &o);
     ck_assert_exit(&o, 0);
@@ -111,8 +112,9 @@ START_TEST(allow_write_opens_one_tree)
     ck_assert_int_eq(access(outside, F_OK), -1);
     policy_free(p);
     /* --allow-read grants reading, not writing */
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-    ck_assert_int_eq(policy_add_path(p, "/etc/passwd", false, err, sizeof err), 0);
+    struct policy_grant ro = {.path = "/etc/passwd", .writable = false};
+    ck_assert_msg(policy_parse(text, strlen(text), "strict", &ro, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     run_policy(p, p_read, "/etc/passwd", &o);
     ck_assert_exit(&o, 0);
     policy_free(p);

@@ -96,8 +96,9 @@ START_TEST(fsize_stops_large_files)
         char *text = strict_without(variants[i]);
         struct policy *p;
         char err[512];
-        ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-        ck_assert_int_eq(policy_add_path(p, tmpdir, true, err, sizeof err), 0);
+        struct policy_grant rw = {.path = tmpdir, .writable = true};
+        ck_assert_msg(policy_parse(text, strlen(text), "strict", &rw, 1, &p, err, sizeof err) == 0,
+                      "%s", err);
         struct outcome o;
         run_policy(p, p_big_file, file, &o);
         ck_assert_exit(&o, want[i]);

@@ -83,7 +83,7 @@ START_TEST(no_channel_still_dies)
     struct policy *p;
     char *text = strict_without("");
     char err[512], desc[512];
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
+    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", NULL, 0, &p, err, sizeof err), 0);
     free(text);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
