@@ -279,8 +279,8 @@ static int drain_frames(PyObject *list, struct reply_wait *wait)
 {
     while (!wait || !wait->done) {
         struct proto_msg m;
-        int rc = proto_reader_next(&chan.reader, &m);
-        if (rc == 0)
+        int rc = proto_reader_take(&chan.reader, &m);
+        if (rc == PROTO_E_AGAIN)
             return 0;
         if (rc < 0)
             chan_fail(EXEC_EXIT_PROTOCOL, "bad frame: %s", chan.reader.err);

@@ -243,8 +243,8 @@ static void read_channel(struct xp *x)
     }
     for (;;) {
         struct proto_msg m;
-        int rc = proto_reader_next(&x->reader, &m);
-        if (rc == 0)
+        int rc = proto_reader_take(&x->reader, &m);
+        if (rc == PROTO_E_AGAIN)
             break;
         if (rc < 0) {
             fprintf(stderr, "xproc: bad message from the executor: %s\n", x->reader.err);
