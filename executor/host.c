@@ -11,6 +11,7 @@
 #include <Python.h>
 #include <marshal.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,11 +35,17 @@ static const wchar_t *const search_path[] = {
 
 static PyObject *runtime;
 
+/* CPython reports a failed allocation with this message and nothing else
+ * (_PyStatus_NO_MEMORY). */
+#define PYSTATUS_NO_MEMORY "memory allocation failed"
+
 static int status_error(PyStatus st, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s: %s%s%s", what, st.func ? st.func : "",
              st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
-    return -1;
+    if (st.err_msg && strcmp(st.err_msg, PYSTATUS_NO_MEMORY) == 0)
+        return -ENOMEM;
+    return -EINVAL;
 }
 
 /* Reports the pending Python error on fd 2 (never on the channel: the
@@ -50,6 +57,7 @@ static int python_error(const char *what, char *err, size_t errlen)
 
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
+    int rc = type && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) ? -ENOMEM : -EINVAL;
     PyObject *s = value ? PyObject_Str(value) : NULL;
     if (s)
         msg = PyUnicode_AsUTF8(s);
@@ -58,12 +66,14 @@ static int python_error(const char *what, char *err, size_t errlen)
              msg ? msg : "");
     Py_XDECREF(s);
     PyErr_Clear();
+    /* The traceback goes to the real fd 2 even if the runtime had already
+     * replaced sys.stderr; if that fails, PyErr_Print uses what is there. */
     PyObject *real = PySys_GetObject("__stderr__");
-    if (real)
-        PySys_SetObject("stderr", real);
+    if (real && PySys_SetObject("stderr", real) < 0)
+        PyErr_Clear();
     PyErr_Restore(type, value, tb);
     PyErr_Print();
-    return -1;
+    return rc;
 }
 
 static int configure(PyConfig *c, char *err, size_t errlen)
@@ -117,13 +127,15 @@ int host_init(char *err, size_t errlen)
     st = Py_PreInitialize(&pre);
     if (PyStatus_Exception(st))
         return status_error(st, "pre-initialising Python", err, errlen);
+    /* Fails only when it cannot grow CPython's table of modules. */
     if (PyImport_AppendInittab("_aiobox", chan_py_init) < 0) {
-        snprintf(err, errlen, "cannot register the _aiobox module");
-        return -1;
+        snprintf(err, errlen, "cannot register the _aiobox module: out of memory");
+        return -ENOMEM;
     }
-    if (configure(&c, err, errlen) < 0) {
+    int rc = configure(&c, err, errlen);
+    if (rc < 0) {
         PyConfig_Clear(&c);
-        return -1;
+        return rc;
     }
     st = Py_InitializeFromConfig(&c);
     PyConfig_Clear(&c);

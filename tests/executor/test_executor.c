@@ -3,6 +3,7 @@
  * live in test_transcripts.c. */
 #define _GNU_SOURCE
 #include "checkrun.h"
+#include "policy.h"
 #include "xproc.h"
 
 #include <check.h>
@@ -234,6 +235,33 @@ START_TEST(bad_command_line)
                   "stderr '%s' lacks '%s'", x.raw2.data ? x.raw2.data : "",
                   bad_options[_i].complaint);
     stop();
+}
+END_TEST
+
+/* POLICY_GRANTS_MAX grants pass the command line (the missing policy then
+ * stops the start: exit 1); one more is a usage error (exit 2). */
+START_TEST(grants_limit)
+{
+    const char *args[4 + 2 * (POLICY_GRANTS_MAX + 1) + 1] = {
+        "--fd", "3", "--policy", "/nonexistent/aiobox-policy",
+    };
+    for (int extra = 0; extra <= 1; extra++) {
+        size_t n = 4;
+        for (size_t i = 0; i < POLICY_GRANTS_MAX + (size_t)extra; i++) {
+            args[n++] = "--allow-read";
+            args[n++] = "/usr";
+        }
+        args[n] = NULL;
+        ck_assert_int_eq(xp_spawn(&x, args), 0);
+        int st = xp_wait_exit(&x, XP_TIMEOUT_MS);
+        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1 + extra,
+                      "%d grants: status %d, want exit(%d)", POLICY_GRANTS_MAX + extra, st,
+                      1 + extra);
+        if (extra)
+            ck_assert_msg(xp_wait_raw(&x, 2, "at most 64 --allow-read/--allow-write paths",
+                                      XP_TIMEOUT_MS), "stderr: %s", x.raw2.data ? x.raw2.data : "");
+        stop();
+    }
 }
 END_TEST
 
@@ -1012,6 +1040,7 @@ static Suite *executor_suite(void)
     tcase_add_test(tc, oversized_frame);
     tcase_add_test(tc, message_for_the_supervisor);
     tcase_add_loop_test(tc, bad_command_line, 0, (int)(sizeof bad_options / sizeof *bad_options));
+    tcase_add_test(tc, grants_limit);
     tcase_add_test(tc, not_a_socket);
     tcase_add_test(tc, unusable_policy);
     tcase_add_test(tc, exit_when_channel_closes);

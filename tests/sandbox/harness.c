@@ -47,7 +47,10 @@ void run_policy(const struct policy *p, probe_fn probe, void *arg, struct outcom
         close(chan[0]);
         close(info[0]);
         char desc[512], err[512];
-        sandbox_arm_sigsys(chan[1]);
+        if (sandbox_arm_sigsys(chan[1]) < 0) {
+            dprintf(info[1], "Ecannot install the SIGSYS handler");
+            _exit(HARNESS_APPLY_FAILED);
+        }
         if (harness_before)
             harness_before();
         if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {

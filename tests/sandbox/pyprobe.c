@@ -96,7 +96,10 @@ int main(int argc, char **argv)
     if (init_python() != 0)
         return 2;
     if (p) {
-        sandbox_arm_sigsys(chan);
+        if (sandbox_arm_sigsys(chan) < 0) {
+            fprintf(stderr, "pyprobe: cannot install the SIGSYS handler\n");
+            return 2;
+        }
         char desc[512];
         if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {
             fprintf(stderr, "pyprobe: sandbox: %s\n", err);

@@ -349,7 +349,7 @@ START_TEST(refuses_when_multithreaded)
     struct policy *p;
     char desc[512], err[512];
     ck_assert_int_eq(policy_parse(text, strlen(text), "strict", NULL, 0, &p, err, sizeof err), 0);
-    ck_assert_int_eq(sandbox_apply(p, desc, sizeof desc, err, sizeof err), -1);
+    ck_assert_int_eq(sandbox_apply(p, desc, sizeof desc, err, sizeof err), -EBUSY);
     ck_assert_str_eq(err, "the process has 2 threads: the sandbox must go on while it has one");
     ck_assert_int_eq(write(fds[1], "x", 1), 1);
     pthread_join(t, NULL);

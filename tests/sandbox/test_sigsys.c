@@ -88,8 +88,7 @@ START_TEST(no_channel_still_dies)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        sandbox_arm_sigsys(-1);
-        if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0)
+        if (sandbox_arm_sigsys(-1) < 0 || sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0)
             _exit(HARNESS_APPLY_FAILED);
         syscall(SYS_ptrace, 0, 0, 0, 0);
         _exit(0);
