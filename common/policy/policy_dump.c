@@ -69,7 +69,9 @@ static void dump_landlock(const struct policy *p, FILE *out)
         const struct policy_path_entry *e = &p->paths[i];
         fprintf(out, "  fs %s%s %s", access_word(e->pub.access),
                 e->pub.optional ? "?" : "", e->pub.path);
-        if (e->where.file)
+        if (e->where.file && e->variable)
+            fprintf(out, "  # %s:%u %s\n", e->where.file, e->where.line, e->variable);
+        else if (e->where.file)
             fprintf(out, "  # %s:%u\n", e->where.file, e->where.line);
         else
             fprintf(out, "  # command line\n");

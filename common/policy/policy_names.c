@@ -1,6 +1,7 @@
-/* The words a policy may use instead of numbers: constants for argument
- * conditions, errno names, rlimit names, sizes and durations. Values come
- * from the system headers, so they match the kernel this was built for. */
+/* The words a policy may use instead of numbers and paths: constants for
+ * argument conditions, errno names, rlimit names, sizes, durations, and the
+ * path variables. Values come from the system headers and the build
+ * (config.h), so they match the kernel and the Python this was built for. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <termios.h>
 
+#include "config.h"
 #include "policy_priv.h"
 
 struct named_value {
@@ -56,6 +58,32 @@ int policy_constant(const char *word, uint64_t *value)
     for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
         if (strcmp(constants[i].name, word) == 0) {
             *value = constants[i].value;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static const char *const python_sys_path[] = { AIOBOX_PYTHON_SYS_PATH };
+static const char *const python_libdir[] = { AIOBOX_PYTHON_LIBDIR };
+
+static const struct {
+    const char *name;
+    const char *const *paths;
+    size_t count;
+} path_variables[] = {
+    { "$python_path", python_sys_path, sizeof python_sys_path / sizeof *python_sys_path },
+    { "$python_libdir", python_libdir, 1 },
+};
+
+int policy_path_variable(const char *word, const char **name, const char *const **paths,
+                         size_t *count)
+{
+    for (size_t i = 0; i < sizeof path_variables / sizeof *path_variables; i++) {
+        if (strcmp(path_variables[i].name, word) == 0) {
+            *name = path_variables[i].name;
+            *paths = path_variables[i].paths;
+            *count = path_variables[i].count;
             return 0;
         }
     }

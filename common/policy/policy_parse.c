@@ -257,9 +257,24 @@ static int d_fs(struct policy_parse_ctx *c, char **w, size_t n)
         optional = true;
     else if (m[2] != '\0')
         return policy_fail(c, "unknown access '%s' (ro, rx, rw; '?' after it marks the path optional)", m);
+    struct policy_where wh = policy_here(c);
+    if (w[2][0] == '$') {
+        const char *name;
+        const char *const *paths;
+        size_t count;
+        if (policy_path_variable(w[2], &name, &paths, &count) < 0)
+            return policy_fail(c, "unknown path variable '%s' ($python_path, $python_libdir)",
+                               w[2]);
+        for (size_t i = 0; i < count; i++) {
+            rc = policy_add_path_entry(c->p, paths[i], acc, optional, &wh);
+            if (rc < 0)
+                return fail_rc(c, rc, "out of memory");
+            c->p->paths[c->p->npaths - 1].variable = name;
+        }
+        return 0;
+    }
     if (w[2][0] != '/')
         return policy_fail(c, "path '%s' is not absolute", w[2]);
-    struct policy_where wh = policy_here(c);
     rc = policy_add_path_entry(c->p, w[2], acc, optional, &wh);
     if (rc < 0)
         return fail_rc(c, rc, "out of memory");

@@ -61,6 +61,7 @@ struct policy_path_entry {
     struct policy_path pub;
     char *path;                 /* owned; pub.path points here */
     struct policy_where where;  /* file NULL: a grant from the command line */
+    const char *variable;       /* the path variable it came from, or NULL */
 };
 
 /* A setting given once. An including file may override what it includes:
@@ -136,6 +137,11 @@ const char *policy_errno_name(int errnum);
 int policy_rlimit_resource(const char *word, int *resource, const char **name);
 int policy_parse_size(const char *word, uint64_t *value);
 int policy_parse_duration(const char *word, double *seconds);
+/* A path variable ($python_path: the executor's sys.path, $python_libdir:
+ * where libpython and the libraries of its extension modules live), as
+ * the build found them; *name is the variable's own static copy. */
+int policy_path_variable(const char *word, const char **name, const char *const **paths,
+                         size_t *count);
 
 /* --- policy_parse.c and policy_parse_rules.c: the parser ------------------- */
 

@@ -3,6 +3,7 @@
  * live in test_transcripts.c. */
 #define _GNU_SOURCE
 #include "checkrun.h"
+#include "config.h"
 #include "policy.h"
 #include "xproc.h"
 
@@ -383,17 +384,39 @@ START_TEST(namespace_like_cpython)
 }
 END_TEST
 
+/* sys.path as Python shows it: the build's list, in order. */
+static char *sys_path_repr(void)
+{
+    static const char *const path[] = { AIOBOX_PYTHON_SYS_PATH };
+    struct xp_buf b = {0};
+    xp_buf_add(&b, "[", 1);
+    for (size_t i = 0; i < sizeof path / sizeof *path; i++) {
+        if (i)
+            xp_buf_add(&b, ", ", 2);
+        xp_buf_add(&b, "'", 1);
+        xp_buf_add(&b, path[i], strlen(path[i]));
+        xp_buf_add(&b, "'", 1);
+    }
+    xp_buf_add(&b, "]\n", 2);
+    return b.data;
+}
+
 START_TEST(isolated_configuration)
 {
     start();
-    expect_out(1, "import sys; sys.path",
-               "['/usr/lib/python3.11', '/usr/lib/python3.11/lib-dynload', "
-               "'/usr/local/lib/python3.11/dist-packages', '/usr/lib/python3/dist-packages']\n");
+    char *want = sys_path_repr();
+    expect_out(1, "import sys; sys.path", want);
+    free(want);
     expect_out(2, "sys.flags.no_site, sys.flags.no_user_site, sys.flags.ignore_environment, "
                   "sys.flags.safe_path, sys.flags.dont_write_bytecode",
                "(1, 1, 1, True, 1)\n");
     expect_out(3, "sys.getfilesystemencoding(), sys.flags.utf8_mode", "('utf-8', 1)\n");
     expect_out(4, "sys.argv", "['']\n");
+    /* The standard library and the interpreter the build found are the
+     * ones in use. */
+    expect_out(5, "import os; os.path.dirname(os.__file__) == '" AIOBOX_PYTHON_STDLIB "'",
+               "True\n");
+    expect_out(6, "sys.executable == '" AIOBOX_PYTHON "'", "True\n");
     stop();
 }
 END_TEST

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "suites.h"
 
 #define HEAD "aiobox-policy 1\n"
@@ -233,6 +234,32 @@ START_TEST(when_writable_lifts_conditions)
     d = dump(p);
     ck_assert_has(d, "[active: a path is writable]");
     ck_assert_has(d, "fs rw /tmp  # command line");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+/* The build's Python directories, one rule per directory, marked with the
+ * variable in --check-policy. */
+START_TEST(path_variables)
+{
+    static const char *const sys_path[] = { AIOBOX_PYTHON_SYS_PATH };
+    size_t n = sizeof sys_path / sizeof *sys_path;
+    struct policy *p = parse_ok(HEAD "fs ro? $python_path\nfs rx $python_libdir\n");
+    ck_assert_uint_eq(policy_path_count(p), n + 1);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(policy_path_at(p, i)->path, sys_path[i]);
+        ck_assert(policy_path_at(p, i)->optional);
+        ck_assert_int_eq(policy_path_at(p, i)->access, POLICY_FS_RO);
+    }
+    ck_assert_str_eq(policy_path_at(p, n)->path, AIOBOX_PYTHON_LIBDIR);
+    ck_assert_int_eq(policy_path_at(p, n)->access, POLICY_FS_RX);
+    char *d = dump(p);
+    char want[512];
+    snprintf(want, sizeof want, "fs ro? %s  # t.policy:2 $python_path\n", sys_path[0]);
+    ck_assert_has(d, want);
+    snprintf(want, sizeof want, "fs rx %s  # t.policy:3 $python_libdir\n", AIOBOX_PYTHON_LIBDIR);
+    ck_assert_has(d, want);
     free(d);
     policy_free(p);
 }
@@ -500,6 +527,7 @@ Suite *directives_suite(void)
     tcase_add_test(t, narrow_arguments_compare_32_bits);
     tcase_add_test(t, when_writable_lifts_conditions);
     tcase_add_test(t, fs_rules);
+    tcase_add_test(t, path_variables);
     tcase_add_test(t, tcp_rules_need_abi_4);
     tcase_add_test(t, landlock_settings);
     tcase_add_test(t, rlimits);

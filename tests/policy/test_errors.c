@@ -126,6 +126,7 @@ static const struct error_case cases[] = {
     { HEAD "fs write /tmp\n",
       "t.policy:2: unknown access 'write' (ro, rx, rw; '?' after it marks the path optional)" },
     { HEAD "fs ro tmp\n", "t.policy:2: path 'tmp' is not absolute" },
+    { HEAD "fs ro $python\n", "t.policy:2: unknown path variable '$python' ($python_path, $python_libdir)" },
     { HEAD "landlock off\nfs ro /usr\n",
       "t.policy:3: conflicting rules: fs rule, but 'landlock off' at t.policy:2" },
     { HEAD "tcp connect 1\nlandlock off\n",

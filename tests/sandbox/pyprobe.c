@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "policy.h"
 #include "sandbox.h"
 
@@ -31,16 +32,20 @@ static int init_python(void)
     PyConfig_InitIsolatedConfig(&config);
     config.site_import = 0;
     config.install_signal_handlers = 1;
-    static const wchar_t *paths[] = {
-        L"/usr/lib/python3.11", L"/usr/lib/python3.11/lib-dynload",
-        L"/usr/local/lib/python3.11/dist-packages", L"/usr/lib/python3/dist-packages",
-    };
-    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
-    if (!PyStatus_Exception(st))
-        st = PyConfig_SetString(&config, &config.home, L"/usr");
+    /* The executor's program name and sys.path, from the build. */
+    static const char *const paths[] = { AIOBOX_PYTHON_SYS_PATH };
+    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, AIOBOX_PYTHON);
     config.module_search_paths_set = 1;
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); i++)
-        st = PyWideStringList_Append(&config.module_search_paths, paths[i]);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); i++) {
+        wchar_t *w = Py_DecodeLocale(paths[i], NULL);
+        if (!w) {
+            fprintf(stderr, "pyprobe: cannot decode %s\n", paths[i]);
+            PyConfig_Clear(&config);
+            return -1;
+        }
+        st = PyWideStringList_Append(&config.module_search_paths, w);
+        PyMem_RawFree(w);
+    }
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "harness.h"
 
 static int p_read(void *arg)
@@ -68,8 +69,8 @@ START_TEST(reads_outside_the_list_fail)
     /* world-readable, so only landlock stops the unprivileged child */
     with_layer("/etc/passwd", p_read, EACCES, 0);
     with_layer("/", p_listdir, EACCES, 0);
-    with_layer("/usr/lib/python3.11/os.py", p_read, 0, 0);
-    with_layer("/usr/lib/python3.11", p_listdir, 0, 0);
+    with_layer(AIOBOX_PYTHON_STDLIB "/os.py", p_read, 0, 0);
+    with_layer(AIOBOX_PYTHON_STDLIB, p_listdir, 0, 0);
 }
 END_TEST
 
@@ -128,10 +129,10 @@ START_TEST(missing_paths)
 {
     struct outcome o;
     run_sandboxed("aiobox-policy 1\ninclude strict\nfs ro? /nonexistent/optional\n",
-                  p_read, "/usr/lib/python3.11/os.py", &o);
+                  p_read, AIOBOX_PYTHON_STDLIB "/os.py", &o);
     ck_assert_exit(&o, 0);
     run_sandboxed("aiobox-policy 1\ninclude strict\nfs ro /nonexistent/required\n",
-                  p_read, "/usr/lib/python3.11/os.py", &o);
+                  p_read, AIOBOX_PYTHON_STDLIB "/os.py", &o);
     ck_assert_exit(&o, HARNESS_APPLY_FAILED);
     ck_assert_str_eq(o.err, "landlock: /nonexistent/required: No such file or directory");
 }

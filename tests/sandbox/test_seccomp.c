@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "harness.h"
 
 static int err_of(long rc)
@@ -81,7 +82,7 @@ static int p_thread(void *arg)
 
 static int p_open(void *arg)
 {
-    int fd = open("/usr/lib/python3.11/os.py", (int)(intptr_t)arg);
+    int fd = open(AIOBOX_PYTHON_STDLIB "/os.py", (int)(intptr_t)arg);
     if (fd < 0)
         return errno;
     close(fd);
@@ -146,7 +147,7 @@ static int p_kill(void *arg)
 
 static int p_chdir(void *arg)
 {
-    return err_of(chdir("/usr/lib/python3.11"));
+    return err_of(chdir(AIOBOX_PYTHON_STDLIB));
 }
 
 static int p_syscall(void *arg)
