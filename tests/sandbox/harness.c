@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "harness.h"
 
 #ifndef POLICY_DIR
@@ -37,6 +38,14 @@ static void read_all(int fd, void *buf, size_t cap, size_t *len)
 void run_policy(const struct policy *p, probe_fn probe, void *arg, struct outcome *out)
 {
     memset(out, 0, sizeof *out);
+    /* Without landlock in the kernel no landlock policy can start: the
+     * test cannot say anything about what it came for. */
+    if (policy_landlock_enabled(p)) {
+        int abi = sandbox_landlock_abi();
+        if (abi < 0)
+            checkrun_host_lacks("landlock", "the kernel has no landlock (%s), policy %s needs it",
+                                strerror(-abi), policy_name(p));
+    }
     int chan[2], info[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan), 0);
     ck_assert_int_eq(pipe2(info, O_CLOEXEC), 0);

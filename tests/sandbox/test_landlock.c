@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "checkrun.h"
 #include "harness.h"
 
 static int p_read(void *arg)
@@ -138,10 +139,20 @@ START_TEST(missing_paths)
 }
 END_TEST
 
-START_TEST(abi_too_old_is_refused)
+/* The layer a landlock test needs, when this host cannot give it. */
+static void need_landlock_abi(int min, const char *layer, const char *why)
 {
     int abi = sandbox_landlock_abi();
-    ck_assert_int_ge(abi, 1);
+    if (abi < 0)
+        checkrun_host_lacks("landlock", "the kernel has no landlock (%s)", strerror(-abi));
+    if (abi < min)
+        checkrun_host_lacks(layer, "landlock ABI %d has no %s", abi, why);
+}
+
+START_TEST(abi_too_old_is_refused)
+{
+    need_landlock_abi(1, "landlock", "landlock");
+    int abi = sandbox_landlock_abi();
     struct outcome o;
     run_sandboxed("aiobox-policy 1\ninclude strict\nlandlock abi 63\n", p_read, "/", &o);
     ck_assert_exit(&o, HARNESS_APPLY_FAILED);
@@ -208,10 +219,7 @@ static int p_connect(void *arg)
 
 START_TEST(tcp_connect_rules)
 {
-    if (sandbox_landlock_abi() < 4) {
-        printf("skip tcp_connect_rules: landlock ABI %d has no TCP rules\n", sandbox_landlock_abi());
-        return;
-    }
+    need_landlock_abi(4, "landlock-tcp", "TCP rules");
     int port;
     int s = listener(&port);
     /* seccomp lets TCP sockets through here, so landlock decides */
@@ -243,14 +251,10 @@ static int p_signal(void *arg)
  * scope keeps the sandboxed child from signalling it. */
 START_TEST(signal_scope)
 {
-    if (sandbox_landlock_abi() < 6) {
-        printf("skip signal_scope: landlock ABI %d has no scoping\n", sandbox_landlock_abi());
-        return;
-    }
-    if (geteuid() != 0) {
-        printf("skip signal_scope: needs root to make a process of uid %d\n", SANDBOX_UID);
-        return;
-    }
+    need_landlock_abi(6, "landlock-scope", "signal scoping");
+    if (geteuid() != 0)
+        checkrun_host_lacks("root", "making a process of uid %d outside the sandbox takes root",
+                            SANDBOX_UID);
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     pid_t peer = fork();

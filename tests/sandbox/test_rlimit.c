@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "harness.h"
 
 static void both_ways(probe_fn probe, void *arg, int with, int without)
@@ -55,10 +56,8 @@ static int p_big_map(void *arg)
 
 START_TEST(as_stops_memory_bombs)
 {
-    if (sandbox_sanitizer_build()) {
-        printf("skip as_stops_memory_bombs: RLIMIT_AS is not applied in a sanitizer build\n");
-        return;
-    }
+    if (sandbox_sanitizer_build())
+        checkrun_sanitizer_skip("RLIMIT_AS is not applied (ASan reserves terabytes of address space)");
     both_ways(p_big_map, NULL, ENOMEM, 0);
 }
 END_TEST
