@@ -55,8 +55,10 @@ static void settle_process(const struct exec_opts *o, pid_t parent)
     if (rc < 0)
         chan_fail(EXEC_EXIT_START, "cannot unblock signals: %s", strerror(-rc));
     /* One malloc arena: glibc reserves 128 MiB of address space for each
-     * extra arena, which RLIMIT_AS would count against user code. */
-    if (mallopt(M_ARENA_MAX, 1) != 1)
+     * extra arena, which RLIMIT_AS would count against user code.
+     * AddressSanitizer's allocator replaces glibc's and refuses mallopt;
+     * it has no such arenas, and no RLIMIT_AS either. */
+    if (mallopt(M_ARENA_MAX, 1) != 1 && !sandbox_sanitizer_build())
         start_failed("mallopt(M_ARENA_MAX, 1) failed");
     rc = exec_interrupt_init();
     if (rc < 0)

@@ -16,6 +16,7 @@
 
 #define WORDS_MAX 128
 
+__attribute__((format(printf, 3, 0)))
 static int vfail(struct policy_parse_ctx *c, int rc, const char *fmt, va_list ap)
 {
     int n = snprintf(c->err, c->errlen, "%s:%u: ", c->file, c->line);
