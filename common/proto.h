@@ -8,10 +8,14 @@
  *
  * Nothing here trusts the peer: a frame is bounded before it is buffered,
  * walked before msgpack-c unpacks it (msgpack-c allocates from container
- * headers), then checked field by field. Callers never see msgpack. */
+ * headers), then checked field by field. Callers never see msgpack.
+ *
+ * Errors are negative errno values, as in libuv; enum proto_rc names the
+ * ones this module gives, and the err buffers say what went wrong. */
 #ifndef AIOBOX_PROTO_H
 #define AIOBOX_PROTO_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -184,12 +188,13 @@ struct proto_msg {
 
 enum proto_rc {
     PROTO_OK = 0,
-    PROTO_E_TOO_BIG = -1,      /* length header above the reader's cap */
-    PROTO_E_MALFORMED = -2,    /* not exactly one well-formed, bounded msgpack value */
-    PROTO_E_SCHEMA = -3,       /* missing/mistyped field, unknown type, bad UTF-8 */
-    PROTO_E_VERSION = -4,      /* peer speaks another protocol version */
-    PROTO_E_NOMEM = -5,
-    PROTO_E_BAD = -6,          /* the reader already failed; the stream is lost */
+    PROTO_E_TOO_BIG = -EMSGSIZE,          /* length header above the reader's cap */
+    PROTO_E_MALFORMED = -EBADMSG,         /* not exactly one well-formed, bounded msgpack value */
+    PROTO_E_SCHEMA = -EPROTO,             /* missing/mistyped field, unknown type, bad UTF-8 */
+    PROTO_E_VERSION = -EPROTONOSUPPORT,   /* peer speaks another protocol version */
+    PROTO_E_NOMEM = -ENOMEM,
+    PROTO_E_BAD = -ENOTRECOVERABLE,       /* the reader already failed; the stream is lost */
+    PROTO_E_AGAIN = -EAGAIN,              /* no whole frame buffered yet */
 };
 
 /* --- helpers ---------------------------------------------------------- */
@@ -228,10 +233,15 @@ void proto_reader_free(struct proto_reader *r);
 /* Buffers data. Fails (and marks the reader bad) as soon as a length header
  * above the cap is seen, before that frame's body is stored. */
 int proto_reader_feed(struct proto_reader *r, const void *data, size_t len);
-/* Returns 1 and fills msg when a whole frame is buffered, 0 when more bytes
- * are needed, or a negative proto_rc (the reader is then bad and r->err
- * says why). A message stays valid until the next feed or next call; the
- * caller must proto_msg_release it. Version mismatches are errors. */
+/* Returns 0 and fills msg when a whole frame is buffered, PROTO_E_AGAIN
+ * when more bytes are needed, or another negative proto_rc (the reader is
+ * then bad and r->err says why). A message stays valid until the next feed
+ * or next call; the caller must proto_msg_release it. Version mismatches
+ * are errors. */
+int proto_reader_take(struct proto_reader *r, struct proto_msg *msg);
+/* Transitional, for the supervisor's execproc.c and its tests until they
+ * call proto_reader_take: 1 for a message, 0 for PROTO_E_AGAIN, else the
+ * same. */
 int proto_reader_next(struct proto_reader *r, struct proto_msg *msg);
 
 /* --- messages (proto_msg.c) -------------------------------------------- */

@@ -97,17 +97,17 @@ int proto_reader_feed(struct proto_reader *r, const void *data, size_t len)
     return PROTO_OK;
 }
 
-int proto_reader_next(struct proto_reader *r, struct proto_msg *msg)
+int proto_reader_take(struct proto_reader *r, struct proto_msg *msg)
 {
     memset(msg, 0, sizeof *msg);
     if (r->rc)
         return PROTO_E_BAD;
     size_t avail = r->len - r->start;
     if (avail < PROTO_HEADER_SIZE)
-        return 0;
+        return PROTO_E_AGAIN;
     size_t n = get_be32(r->buf + r->start);
     if (avail - PROTO_HEADER_SIZE < n)
-        return 0;
+        return PROTO_E_AGAIN;
     const char *body = r->buf + r->start + PROTO_HEADER_SIZE;
     r->start += PROTO_HEADER_SIZE + n;
     if (r->start == r->len)
@@ -115,5 +115,13 @@ int proto_reader_next(struct proto_reader *r, struct proto_msg *msg)
     int rc = proto_decode(body, n, msg, r->err, sizeof r->err);
     if (rc)
         return reader_fail(r, rc);
-    return 1;
+    return 0;
+}
+
+int proto_reader_next(struct proto_reader *r, struct proto_msg *msg)
+{
+    int rc = proto_reader_take(r, msg);
+    if (rc == PROTO_E_AGAIN)
+        return 0;
+    return rc == 0 ? 1 : rc;
 }

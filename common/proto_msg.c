@@ -479,7 +479,7 @@ static int buf_write(void *data, const char *p, size_t n)
             want *= 2;
         char *nb = realloc(b->data, want);
         if (!nb)
-            return -1;
+            return PROTO_E_NOMEM;
         b->data = nb;
         b->cap = want;
     }

@@ -2,11 +2,13 @@
  * surrogates, nothing above U+10FFFF). */
 #include "utf8.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Length of the valid sequence at s[0..len), 0 if invalid, or -1 if it is
- * a valid but truncated prefix of a sequence. *sub (if not NULL) is set to
+/* Length of the valid sequence at s[0..len), -EILSEQ if invalid, or
+ * -EAGAIN if it is a valid but truncated prefix of a sequence (more bytes
+ * may complete it). *sub (if not NULL) is set to
  * the length of the maximal subpart when the sequence is not valid: the
  * lead byte and the continuation bytes that still fit (at least 1). */
 static int seq_len(const unsigned char *s, size_t len, size_t *sub)
@@ -34,13 +36,13 @@ static int seq_len(const unsigned char *s, size_t len, size_t *sub)
         else if (c == 0xf4)
             hi = 0x8f;
     } else
-        return 0;
+        return -EILSEQ;
     for (int i = 1; i < n; i++) {
         if ((size_t)i >= len)
-            return -1;
+            return -EAGAIN;
         unsigned char b = s[i];
         if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
-            return 0;
+            return -EILSEQ;
         if (sub)
             *sub = (size_t)i + 1;
     }
@@ -75,7 +77,7 @@ size_t utf8_complete_prefix(const char *s, size_t len)
     size_t from = len > 3 ? len - 3 : 0;
 
     for (size_t i = from; i < len; i++) {
-        if (p[i] >= 0xc2 && p[i] <= 0xf4 && seq_len(p + i, len - i, NULL) == -1)
+        if (p[i] >= 0xc2 && p[i] <= 0xf4 && seq_len(p + i, len - i, NULL) == -EAGAIN)
             return i;
     }
     return len;

@@ -65,31 +65,24 @@ int chan_init(int fd, char *err, size_t errlen)
     socklen_t len = sizeof type;
 
     if (fstat(fd, &st) < 0) {
-        snprintf(err, errlen, "--fd %d: %s", fd, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "--fd %d: %s", fd, strerror(e));
+        return -e;
     }
     if (!S_ISSOCK(st.st_mode) ||
         getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
         snprintf(err, errlen, "--fd %d: not a stream socket", fd);
-        return -1;
+        return -ENOTSOCK;
     }
     /* Whatever user code starts must not inherit the channel. */
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        snprintf(err, errlen, "--fd %d: %s", fd, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "--fd %d: %s", fd, strerror(e));
+        return -e;
     }
     chan.fd = fd;
     proto_reader_init(&chan.reader, PROTO_FRAME_MAX_EXEC);
     return 0;
-}
-
-void chan_close(void)
-{
-    proto_reader_free(&chan.reader);
-    proto_buf_free(&chan.out);
-    if (chan.fd >= 0)
-        close(chan.fd);
-    chan.fd = -1;
 }
 
 /* --- writing ------------------------------------------------------------ */
@@ -100,7 +93,8 @@ __attribute__((noreturn)) static void channel_gone(void)
     _exit(EXEC_EXIT_CLOSED);
 }
 
-static bool write_all(const char *p, size_t n)
+/* Returns 0 or a negative errno. */
+static int write_all(const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(chan.fd, p, n, MSG_NOSIGNAL);
@@ -109,18 +103,20 @@ static bool write_all(const char *p, size_t n)
             n -= (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
+        if (w == 0)
+            return -EPIPE;
+        if (errno == EINTR)
             continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
             /* User code may have made the socket non-blocking. */
             struct pollfd pfd = {.fd = chan.fd, .events = POLLOUT};
             if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-                return false;
+                return -errno;
             continue;
         }
-        return false;
+        return -errno;
     }
-    return true;
+    return 0;
 }
 
 static void send_msg(const struct proto_msg *m)
@@ -128,13 +124,13 @@ static void send_msg(const struct proto_msg *m)
     chan.out.len = 0;
     int rc = proto_encode(m, &chan.out);
     if (rc)
-        chan_fail(EXEC_EXIT_RUNTIME, "cannot encode a '%s' message (error %d)",
-                  proto_type_name(m->type), rc);
-    if (!write_all(chan.out.data, chan.out.len)) {
-        if (errno == EPIPE || errno == ECONNRESET)
-            channel_gone();
-        chan_fail(EXEC_EXIT_PROTOCOL, "writing to the channel: %s", strerror(errno));
-    }
+        chan_fail(EXEC_EXIT_RUNTIME, "cannot encode a '%s' message: %s",
+                  proto_type_name(m->type), strerror(-rc));
+    rc = write_all(chan.out.data, chan.out.len);
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        channel_gone();
+    if (rc < 0)
+        chan_fail(EXEC_EXIT_PROTOCOL, "writing to the channel: %s", strerror(-rc));
 }
 
 /* Longest prefix of s[0..len) no longer than max that ends on a character
@@ -157,7 +153,9 @@ void chan_fail(int status, const char *fmt, ...)
     va_end(ap);
     size_t n = utf8_sanitize(msg, strlen(msg), clean);
     clean[n] = '\0';
-    dprintf(STDERR_FILENO, "aiobox-executor: %s\n", clean);
+    /* Both reports are best effort: the process ends either way, and the
+     * supervisor sees the exit status even if neither arrives. */
+    (void)dprintf(STDERR_FILENO, "aiobox-executor: %s\n", clean);
     if (chan.fd >= 0) {
         struct proto_msg m = {.type = PROTO_ERROR};
         struct proto_buf buf = {0};
@@ -212,6 +210,10 @@ static PyObject *text_of(struct proto_str s)
 {
     return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
 }
+
+/* Functions below that hand a Python error back to the interpreter follow
+ * the C API's convention instead of errno's: -1 (or NULL) with the Python
+ * exception set, which the module functions return to Python as is. */
 
 /* Appends (kind, id, text, a, b, c) to list: what the runtime takes from
  * recv(). */
@@ -322,8 +324,8 @@ static int drain_frames(PyObject *list, struct reply_wait *wait)
 {
     while (!wait || !wait->done) {
         struct proto_msg m;
-        int rc = proto_reader_next(&chan.reader, &m);
-        if (rc == 0)
+        int rc = proto_reader_take(&chan.reader, &m);
+        if (rc == PROTO_E_AGAIN)
             return 0;
         if (rc < 0)
             chan_fail(EXEC_EXIT_PROTOCOL, "bad frame: %s", chan.reader.err);
@@ -762,8 +764,11 @@ static PyObject *mod_take_interrupt(PyObject *self, PyObject *noargs)
 
 static PyObject *mod_install_sigint(PyObject *self, PyObject *noargs)
 {
-    if (exec_interrupt_install() < 0)
+    int rc = exec_interrupt_install();
+    if (rc < 0) {
+        errno = -rc;
         return PyErr_SetFromErrno(PyExc_OSError);
+    }
     Py_RETURN_NONE;
 }
 

@@ -16,10 +16,9 @@
 #define EXEC_EXIT_PROTOCOL 3 /* the peer broke the protocol */
 #define EXEC_EXIT_RUNTIME 4  /* the runtime or its event loop broke */
 
-/* Takes fd, which must be a connected stream socket. Returns 0, or -1 with
- * the reason in err. */
+/* Takes fd, which must be a connected stream socket. Returns 0, or a
+ * negative errno with the reason in err. */
 int chan_init(int fd, char *err, size_t errlen);
-void chan_close(void);
 
 /* Sends `ready`; the python field is the first word of Py_GetVersion().
  * Exits if the channel is gone. */

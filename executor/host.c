@@ -1,16 +1,19 @@
 /* CPython is configured field by field rather than from the environment:
  * the executor must behave the same whatever it inherits, must never look
  * at PATH or the current directory, and must not write bytecode. sys.path
- * is the one `python3 -I` has on Debian, less the zip that does not
- * exist. */
+ * and the program name are those of the interpreter built with the
+ * embedded libpython, as `pythonX.Y -I` sets itself up at build time, less
+ * what did not exist (the stdlib zip): meson puts them in config.h. */
 #define PY_SSIZE_T_CLEAN
 #include "host.h"
 
 #include "channel.h"
+#include "config.h"
 
 #include <Python.h>
 #include <marshal.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,20 +28,21 @@ extern const size_t executor_runtime_code_len;
 #define RUNTIME_NAME "_aiobox_runtime"
 #define RUNTIME_FILE "<aiobox-runtime>"
 
-static const wchar_t *const search_path[] = {
-    L"/usr/lib/python3.11",
-    L"/usr/lib/python3.11/lib-dynload",
-    L"/usr/local/lib/python3.11/dist-packages",
-    L"/usr/lib/python3/dist-packages",
-};
+static const char *const search_path[] = { AIOBOX_PYTHON_SYS_PATH };
 
 static PyObject *runtime;
+
+/* CPython reports a failed allocation with this message and nothing else
+ * (_PyStatus_NO_MEMORY). */
+#define PYSTATUS_NO_MEMORY "memory allocation failed"
 
 static int status_error(PyStatus st, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s: %s%s%s", what, st.func ? st.func : "",
              st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
-    return -1;
+    if (st.err_msg && strcmp(st.err_msg, PYSTATUS_NO_MEMORY) == 0)
+        return -ENOMEM;
+    return -EINVAL;
 }
 
 /* Reports the pending Python error on fd 2 (never on the channel: the
@@ -50,6 +54,7 @@ static int python_error(const char *what, char *err, size_t errlen)
 
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
+    int rc = type && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) ? -ENOMEM : -EINVAL;
     PyObject *s = value ? PyObject_Str(value) : NULL;
     if (s)
         msg = PyUnicode_AsUTF8(s);
@@ -58,12 +63,14 @@ static int python_error(const char *what, char *err, size_t errlen)
              msg ? msg : "");
     Py_XDECREF(s);
     PyErr_Clear();
+    /* The traceback goes to the real fd 2 even if the runtime had already
+     * replaced sys.stderr; if that fails, PyErr_Print uses what is there. */
     PyObject *real = PySys_GetObject("__stderr__");
-    if (real)
-        PySys_SetObject("stderr", real);
+    if (real && PySys_SetObject("stderr", real) < 0)
+        PyErr_Clear();
     PyErr_Restore(type, value, tb);
     PyErr_Print();
-    return -1;
+    return rc;
 }
 
 static int configure(PyConfig *c, char *err, size_t errlen)
@@ -84,17 +91,25 @@ static int configure(PyConfig *c, char *err, size_t errlen)
     c->buffered_stdio = 0;
     c->module_search_paths_set = 1;
     for (size_t i = 0; i < sizeof search_path / sizeof *search_path; i++) {
-        st = PyWideStringList_Append(&c->module_search_paths, search_path[i]);
+        /* Pre-initialised in UTF-8 mode: this decodes UTF-8. */
+        size_t bad;
+        wchar_t *w = Py_DecodeLocale(search_path[i], &bad);
+        if (!w) {
+            snprintf(err, errlen, "sys.path: cannot decode %s", search_path[i]);
+            return bad == (size_t)-2 ? -EILSEQ : -ENOMEM;
+        }
+        st = PyWideStringList_Append(&c->module_search_paths, w);
+        PyMem_RawFree(w);
         if (PyStatus_Exception(st))
             return status_error(st, "sys.path", err, errlen);
     }
     st = PyWideStringList_Append(&c->argv, L"");
-    /* An absolute program name: Python finds its prefix (/usr) from it
-     * and never walks PATH. No `home`: in 3.11 a home together with an
-     * explicit sys.path leaves sys._stdlib_dir unset, and frozen stdlib
-     * modules then lack __file__ (os.__file__, license(), ...). */
+    /* An absolute program name: Python finds its prefix from it and never
+     * walks PATH. No `home`: in 3.11 a home together with an explicit
+     * sys.path leaves sys._stdlib_dir unset, and frozen stdlib modules
+     * then lack __file__ (os.__file__, license(), ...). */
     if (!PyStatus_Exception(st))
-        st = PyConfig_SetString(c, &c->program_name, L"/usr/bin/python3");
+        st = PyConfig_SetBytesString(c, &c->program_name, AIOBOX_PYTHON);
     if (!PyStatus_Exception(st))
         st = PyConfig_SetString(c, &c->stdio_encoding, L"utf-8");
     if (!PyStatus_Exception(st))
@@ -117,13 +132,15 @@ int host_init(char *err, size_t errlen)
     st = Py_PreInitialize(&pre);
     if (PyStatus_Exception(st))
         return status_error(st, "pre-initialising Python", err, errlen);
+    /* Fails only when it cannot grow CPython's table of modules. */
     if (PyImport_AppendInittab("_aiobox", chan_py_init) < 0) {
-        snprintf(err, errlen, "cannot register the _aiobox module");
-        return -1;
+        snprintf(err, errlen, "cannot register the _aiobox module: out of memory");
+        return -ENOMEM;
     }
-    if (configure(&c, err, errlen) < 0) {
+    int rc = configure(&c, err, errlen);
+    if (rc < 0) {
         PyConfig_Clear(&c);
-        return -1;
+        return rc;
     }
     st = Py_InitializeFromConfig(&c);
     PyConfig_Clear(&c);

@@ -39,7 +39,7 @@ int exec_interrupt_init(void)
 {
     if (wake[0] >= 0)
         return 0;
-    return pipe2(wake, O_NONBLOCK | O_CLOEXEC);
+    return pipe2(wake, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0;
 }
 
 int exec_interrupt_install(void)
@@ -51,8 +51,9 @@ int exec_interrupt_install(void)
     /* No SA_RESTART: a blocking call must return EINTR so that Python gets
      * to run its handler (PEP 475 retries the call afterwards). */
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(SIGINT, &sa, NULL);
+    if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        return -errno;
+    return 0;
 }
 
 void exec_interrupt_set_target(int tag)
@@ -84,15 +85,7 @@ void exec_interrupt_drain(void)
 
     if (wake[0] < 0)
         return;
+    /* Non-blocking: it ends with EAGAIN once the pipe is empty. */
     while (read(wake[0], buf, sizeof buf) > 0)
         ;
-}
-
-void exec_interrupt_close(void)
-{
-    for (int i = 0; i < 2; i++) {
-        if (wake[i] >= 0)
-            close(wake[i]);
-        wake[i] = -1;
-    }
 }

@@ -11,11 +11,11 @@
 #define EXEC_INTERRUPT_NONE (-1)
 
 /* Creates the wake pipe that lets a blocking wait notice a SIGINT delivered
- * to another thread. Returns 0 or -1 with errno set. */
+ * to another thread. Returns 0 or a negative errno. */
 int exec_interrupt_init(void);
 /* Replaces the process-level SIGINT handler by ours; call after Python's
  * signal.signal(SIGINT, ...) so that Python keeps its Python-level handler.
- * Returns 0 or -1 with errno set. */
+ * Returns 0 or a negative errno. */
 int exec_interrupt_install(void);
 /* The 31-bit tag of the running statement, or EXEC_INTERRUPT_NONE.
  * Forgets any interrupt not yet taken. */
@@ -28,6 +28,5 @@ bool exec_interrupt_take(void);
 int exec_interrupt_wake_fd(void);
 int exec_interrupt_wake_write_fd(void);
 void exec_interrupt_drain(void);
-void exec_interrupt_close(void);
 
 #endif

@@ -1,8 +1,11 @@
+/* The executor's command line (options.h shows it): parsed into exec_opts,
+ * strings left in argv, at most POLICY_GRANTS_MAX grants. */
 #include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +22,22 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-void exec_opts_usage(int fd)
+int exec_opts_usage(int fd)
 {
-    dprintf(fd, "usage: aiobox-executor --fd N (--policy FILE | --no-sandbox)\n"
-                "                       [--allow-read PATH]... [--allow-write PATH]...\n");
+    if (dprintf(fd, "usage: aiobox-executor --fd N (--policy FILE | --no-sandbox)\n"
+                    "                       [--allow-read PATH]... [--allow-write PATH]...\n") < 0)
+        return -errno;
+    return 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
 }
 
 static int parse_fd(const char *s, int *out)
@@ -32,7 +47,7 @@ static int parse_fd(const char *s, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < 3 || v > INT_MAX)
-        return -1;
+        return -EINVAL;
     *out = (int)v;
     return 0;
 }
@@ -44,31 +59,20 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o, char *err, size_
 
     memset(o, 0, sizeof *o);
     o->fd = -1;
-    o->grants = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o->grants);
-    if (!o->grants) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_FD:
-            if (o->fd >= 0) {
-                snprintf(err, errlen, "--fd given twice");
-                return -1;
-            }
-            if (parse_fd(optarg, &o->fd) < 0) {
-                snprintf(err, errlen, "--fd wants a descriptor number above 2, not '%s'",
-                         optarg);
-                return -1;
-            }
+            if (o->fd >= 0)
+                return usage_error(err, errlen, "--fd given twice");
+            if (parse_fd(optarg, &o->fd) < 0)
+                return usage_error(err, errlen,
+                                   "--fd wants a descriptor number above 2, not '%s'", optarg);
             break;
         case OPT_POLICY:
-            if (o->policy_path) {
-                snprintf(err, errlen, "--policy given twice");
-                return -1;
-            }
+            if (o->policy_path)
+                return usage_error(err, errlen, "--policy given twice");
             o->policy_path = optarg;
             break;
         case OPT_NO_SANDBOX:
@@ -76,42 +80,28 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o, char *err, size_
             break;
         case OPT_ALLOW_READ:
         case OPT_ALLOW_WRITE:
+            if (o->ngrants == POLICY_GRANTS_MAX)
+                return usage_error(err, errlen, "at most %d --allow-read/--allow-write paths",
+                                   POLICY_GRANTS_MAX);
             o->grants[o->ngrants].path = optarg;
             o->grants[o->ngrants++].writable = c == OPT_ALLOW_WRITE;
             break;
         case OPT_HELP:
-            exec_opts_usage(1);
-            return 1;
+            o->help = true;
+            return 0;
         case ':':
-            snprintf(err, errlen, "%s needs an argument", argv[optind - 1]);
-            return -1;
+            return usage_error(err, errlen, "%s needs an argument", argv[optind - 1]);
         default:
-            snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-            return -1;
+            return usage_error(err, errlen, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    if (o->fd < 0) {
-        snprintf(err, errlen, "--fd is required");
-        return -1;
-    }
-    if (no_sandbox == (o->policy_path != NULL)) {
-        snprintf(err, errlen, "give exactly one of --policy FILE and --no-sandbox");
-        return -1;
-    }
-    if (no_sandbox && o->ngrants) {
-        snprintf(err, errlen, "--allow-read and --allow-write need --policy");
-        return -1;
-    }
+    if (optind < argc)
+        return usage_error(err, errlen, "unexpected argument '%s'", argv[optind]);
+    if (o->fd < 0)
+        return usage_error(err, errlen, "--fd is required");
+    if (no_sandbox == (o->policy_path != NULL))
+        return usage_error(err, errlen, "give exactly one of --policy FILE and --no-sandbox");
+    if (no_sandbox && o->ngrants)
+        return usage_error(err, errlen, "--allow-read and --allow-write need --policy");
     return 0;
-}
-
-void exec_opts_free(struct exec_opts *o)
-{
-    free(o->grants);
-    o->grants = NULL;
-    o->ngrants = 0;
 }

@@ -7,23 +7,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct exec_grant {
-    const char *path;
-    bool writable;
-};
+#include "policy.h"
 
 struct exec_opts {
     int fd;                    /* the channel */
     const char *policy_path;   /* NULL with --no-sandbox */
-    struct exec_grant *grants; /* --allow-read/--allow-write, in order */
+    bool help;                 /* --help: print the usage and stop */
+    /* --allow-read/--allow-write, in order */
+    struct policy_grant grants[POLICY_GRANTS_MAX];
     size_t ngrants;
 };
 
-/* Returns 0 when opts is filled in, 1 when --help was printed, or -1 with
- * the complaint in err. Strings point into argv. */
+/* Returns 0 when opts is filled in (opts->help: only print the usage), or
+ * -EINVAL with the complaint in err. Strings point into argv. */
 int exec_opts_parse(int argc, char **argv, struct exec_opts *opts, char *err,
                     size_t errlen);
-void exec_opts_free(struct exec_opts *opts);
-void exec_opts_usage(int fd);
+/* Returns 0 or a negative errno. */
+int exec_opts_usage(int fd);
 
 #endif

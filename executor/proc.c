@@ -1,10 +1,11 @@
+/* Process hygiene for the start sequence: inherited descriptors, the
+ * parent-death signal, the inherited signal mask. */
 #define _GNU_SOURCE
 #include "proc.h"
 
-#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -12,12 +13,13 @@ static void close_from_to(unsigned lo, unsigned hi)
 {
     if (lo > hi || close_range(lo, hi, 0) == 0)
         return;
-    /* Kernels before 5.9: close one by one up to the descriptor limit. */
+    /* Kernels before 5.9: close one by one up to the descriptor limit.
+     * Most of these are not open, so EBADF is the expected answer. */
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > INT_MAX)
         max = 65536;
     for (unsigned fd = lo; fd <= hi && fd < (unsigned)max; fd++)
-        close((int)fd);
+        (void)close((int)fd);
 }
 
 void exec_proc_close_fds(int keep)
@@ -30,30 +32,16 @@ void exec_proc_close_fds(int keep)
 int exec_proc_bind_parent(pid_t parent)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-        return -1;
+        return -errno;
     /* The parent may have died before the line above took effect. */
-    return getppid() == parent ? 0 : -1;
+    return getppid() == parent ? 0 : -ESRCH;
 }
 
-void exec_proc_unblock_signals(void)
+int exec_proc_unblock_signals(void)
 {
     sigset_t all;
 
-    sigfillset(&all);
-    sigprocmask(SIG_UNBLOCK, &all, NULL);
-}
-
-int exec_proc_thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    if (sigfillset(&all) < 0 || sigprocmask(SIG_UNBLOCK, &all, NULL) < 0)
+        return -errno;
+    return 0;
 }

@@ -1,10 +1,18 @@
 /* Sandbox policies: the text format (docs/policies.md), its parser and the
  * seccomp filter it compiles to.
  *
- * A policy is parsed once and then only read. The supervisor uses it for
- * the statement timeout, the output cap and --check-policy; the executor
- * hands it to sandbox_apply. Every error names the place that caused it as
- * "FILE:LINE: what is wrong". */
+ * A policy is built once: the loader reads and parses the text, adds the
+ * command line's grants (--allow-read/--allow-write), then finishes it
+ * (checks that need the whole policy, and a trial compile of the filter).
+ * A finished policy is only read — by the accessors, policy_dump and
+ * policy_seccomp_build here, by sandbox_apply in the executor — with one
+ * exception kept for the supervisor until it passes its grants to
+ * policy_load: policy_add_path, which adds a grant to a finished policy
+ * and finishes it again.
+ *
+ * Errors are negative errno values, as in libuv; the err buffer says what
+ * went wrong, naming the place that caused it as "FILE:LINE: what is
+ * wrong" when there is one. */
 #ifndef AIOBOX_POLICY_H
 #define AIOBOX_POLICY_H
 
@@ -20,20 +28,41 @@
 #define POLICY_FORMAT_VERSION 1
 /* Default statement output cap when the policy sets none. */
 #define POLICY_OUTPUT_CAP_DEFAULT ((size_t)1 << 20)
+/* The most --allow-read/--allow-write paths one policy takes, together.
+ * The supervisor's and the executor's command lines have the same limit. */
+#define POLICY_GRANTS_MAX 64
 
 struct policy;
 
-int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen);
-/* filename names the text in errors and anchors relative `include`s. */
+/* A --allow-read or --allow-write path. It must exist; the loader makes
+ * it absolute. A writable path also lifts the write-flag conditions of the
+ * policy's `allow-when-writable` calls (openat). No effect with `landlock
+ * off`, where files are not restricted in the first place. */
+struct policy_grant {
+    const char *path;
+    bool writable;
+};
+
+/* Builds a finished policy from the file at path (or from text that
+ * filename names in errors and that anchors relative `include`s), with
+ * up to POLICY_GRANTS_MAX grants (-E2BIG beyond). Returns 0, or a negative
+ * errno with *out NULL: -EINVAL for a mistake in the policy, -E2BIG,
+ * -EFBIG for a file over 1 MiB, -ENOMEM, or the failing call's. */
+int policy_load(const char *path, const struct policy_grant *grants, size_t ngrants,
+                struct policy **out, char *err, size_t errlen);
 int policy_parse(const char *text, size_t len, const char *filename,
+                 const struct policy_grant *grants, size_t ngrants,
                  struct policy **out, char *err, size_t errlen);
-/* --allow-read / --allow-write: the path must exist; it is made absolute.
- * A writable path also lifts the write-flag conditions of the policy's
- * `allow-when-writable` calls (openat). No effect with `landlock off`,
- * where files are not restricted in the first place. */
+void policy_free(struct policy *p);
+
+/* Transitional, for supervisor/main.c, which loads first and adds its
+ * paths afterwards: policy_load without grants, and one grant added to a
+ * finished policy, which is then finished again (on failure it is left
+ * as it was). Both go once the supervisor calls policy_load with its
+ * grants. */
+int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen);
 int policy_add_path(struct policy *p, const char *path, bool writable,
                     char *err, size_t errlen);
-void policy_free(struct policy *p);
 
 const char *policy_name(const struct policy *p);
 double policy_timeout(const struct policy *p);        /* seconds, 0 = none */
@@ -43,7 +72,7 @@ size_t policy_output_cap(const struct policy *p);     /* bytes per statement */
 bool policy_is_restrictive(const struct policy *p);
 
 /* --check-policy: every rule resolved, then the filter in libseccomp's
- * pseudo filter code. */
+ * pseudo filter code. Returns 0 or a negative errno. */
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen);
 
 /* --- what sandbox_apply reads ------------------------------------------ */
@@ -51,7 +80,7 @@ int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen);
 /* Builds the seccomp filter (not loaded). $pid in conditions becomes
  * getpid() of the caller. Bad-architecture action: kill the process;
  * TSYNC on. The caller seccomp_release()s it. *nrules counts the rules
- * added. */
+ * added. Returns 0 or a negative errno (libseccomp's). */
 int policy_seccomp_build(const struct policy *p, scmp_filter_ctx *out,
                          unsigned *nrules, char *err, size_t errlen);
 

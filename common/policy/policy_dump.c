@@ -1,5 +1,6 @@
-/* --check-policy: the policy as it will be applied, rule by rule, then the
- * compiled filter in libseccomp's pseudo filter code. */
+/* The dump (--check-policy): a finished policy as it will be applied,
+ * rule by rule, then its compiled filter in libseccomp's pseudo filter
+ * code. It reads the model and asks the compiler for the filter. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -68,7 +69,9 @@ static void dump_landlock(const struct policy *p, FILE *out)
         const struct policy_path_entry *e = &p->paths[i];
         fprintf(out, "  fs %s%s %s", access_word(e->pub.access),
                 e->pub.optional ? "?" : "", e->pub.path);
-        if (e->where.file)
+        if (e->where.file && e->variable)
+            fprintf(out, "  # %s:%u %s\n", e->where.file, e->where.line, e->variable);
+        else if (e->where.file)
             fprintf(out, "  # %s:%u\n", e->where.file, e->where.line);
         else
             fprintf(out, "  # command line\n");
@@ -101,20 +104,22 @@ static int dump_pfc(const struct policy *p, FILE *out, char *err, size_t errlen)
 {
     scmp_filter_ctx ctx;
     unsigned n;
-    if (policy_seccomp_build(p, &ctx, &n, err, errlen) < 0)
-        return -1;
+    int rc = policy_seccomp_build(p, &ctx, &n, err, errlen);
+    if (rc < 0)
+        return rc;
     int fd = memfd_create("aiobox-pfc", MFD_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        rc = -errno;
+        snprintf(err, errlen, "memfd_create: %s", strerror(-rc));
         seccomp_release(ctx);
-        return -1;
+        return rc;
     }
-    int rc = seccomp_export_pfc(ctx, fd);
+    rc = seccomp_export_pfc(ctx, fd);
     seccomp_release(ctx);
     if (rc < 0) {
         snprintf(err, errlen, "seccomp_export_pfc: %s", strerror(-rc));
         close(fd);
-        return -1;
+        return rc;
     }
     fprintf(out, "filter (%u rules, libseccomp pseudo filter code; $pid shown as %ld):\n",
             n, (long)getpid());
@@ -124,13 +129,19 @@ static int dump_pfc(const struct policy *p, FILE *out, char *err, size_t errlen)
         ssize_t r = pread(fd, buf, sizeof buf, off);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0) {
+            rc = -errno;
+            snprintf(err, errlen, "reading the exported filter: %s", strerror(-rc));
             break;
-        fwrite(buf, 1, (size_t)r, out);
+        }
+        if (r == 0)
+            break;
+        if (fwrite(buf, 1, (size_t)r, out) != (size_t)r)
+            break;      /* ferror(out), checked by the caller */
         off += r;
     }
     close(fd);
-    return 0;
+    return rc;
 }
 
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
@@ -139,11 +150,14 @@ int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
     dump_rules(p, out);
     dump_landlock(p, out);
     dump_rlimits(p, out);
-    if (dump_pfc(p, out, err, errlen) < 0)
-        return -1;
+    int rc = dump_pfc(p, out, err, errlen);
+    if (rc < 0)
+        return rc;
+    errno = 0;
     if (fflush(out) != 0 || ferror(out)) {
-        snprintf(err, errlen, "write: %s", strerror(errno));
-        return -1;
+        rc = errno ? -errno : -EIO;
+        snprintf(err, errlen, "write: %s", strerror(-rc));
+        return rc;
     }
     return 0;
 }

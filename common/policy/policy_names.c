@@ -1,6 +1,7 @@
-/* The words a policy may use instead of numbers: constants for argument
- * conditions, errno names, rlimit names, sizes and durations. Values come
- * from the system headers, so they match the kernel this was built for. */
+/* The words a policy may use instead of numbers and paths: constants for
+ * argument conditions, errno names, rlimit names, sizes, durations, and the
+ * path variables. Values come from the system headers and the build
+ * (config.h), so they match the kernel and the Python this was built for. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <termios.h>
 
+#include "config.h"
 #include "policy_priv.h"
 
 struct named_value {
@@ -59,7 +61,33 @@ int policy_constant(const char *word, uint64_t *value)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
+}
+
+static const char *const python_sys_path[] = { AIOBOX_PYTHON_SYS_PATH };
+static const char *const python_libdir[] = { AIOBOX_PYTHON_LIBDIR };
+
+static const struct {
+    const char *name;
+    const char *const *paths;
+    size_t count;
+} path_variables[] = {
+    { "$python_path", python_sys_path, sizeof python_sys_path / sizeof *python_sys_path },
+    { "$python_libdir", python_libdir, 1 },
+};
+
+int policy_path_variable(const char *word, const char **name, const char *const **paths,
+                         size_t *count)
+{
+    for (size_t i = 0; i < sizeof path_variables / sizeof *path_variables; i++) {
+        if (strcmp(path_variables[i].name, word) == 0) {
+            *name = path_variables[i].name;
+            *paths = path_variables[i].paths;
+            *count = path_variables[i].count;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 /* glibc knows every errno's name: ask it rather than keep a table. */
@@ -72,7 +100,7 @@ int policy_errno_value(const char *word, int *errnum)
     long v = strtol(word, &end, 10);
     if (end != word && *end == '\0' && errno == 0) {
         if (v < 1 || v > 4095)
-            return -1;
+            return -EINVAL;
         *errnum = (int)v;
         return 0;
     }
@@ -83,7 +111,7 @@ int policy_errno_value(const char *word, int *errnum)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 const char *policy_errno_name(int errnum)
@@ -115,7 +143,7 @@ int policy_rlimit_resource(const char *word, int *resource, const char **name)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 /* Decimal digits with an optional binary suffix K, M, G or T. */
@@ -126,12 +154,12 @@ int policy_parse_size(const char *word, uint64_t *value)
         return 0;
     }
     if (word[0] < '0' || word[0] > '9')
-        return -1;
+        return -EINVAL;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(word, &end, 10);
     if (errno != 0)
-        return -1;
+        return -EINVAL;
     unsigned shift = 0;
     switch (*end) {
     case '\0': break;
@@ -139,17 +167,17 @@ int policy_parse_size(const char *word, uint64_t *value)
     case 'M': shift = 20; end++; break;
     case 'G': shift = 30; end++; break;
     case 'T': shift = 40; end++; break;
-    default: return -1;
+    default: return -EINVAL;
     }
     if (*end != '\0')
-        return -1;
+        return -EINVAL;
     if (shift && v > (UINT64_MAX >> shift))
-        return -1;
+        return -EINVAL;
     v <<= shift;
     /* RLIM_INFINITY is all ones: a number that large means "unlimited",
      * which has its own word. */
     if (v == RLIM_INFINITY)
-        return -1;
+        return -EINVAL;
     *value = v;
     return 0;
 }
@@ -180,23 +208,23 @@ int policy_parse_duration(const char *word, double *seconds)
         return 0;
     }
     if ((word[0] < '0' || word[0] > '9') && word[0] != '.')
-        return -1;
+        return -EINVAL;
     char *end;
     errno = 0;
     double v = strtod(word, &end);
     if (errno != 0 || end == word || !isfinite(v))
-        return -1;
+        return -EINVAL;
     double scale = 1;
     if (strcmp(end, "ms") == 0)
         scale = 0.001;
     else if (strcmp(end, "m") == 0)
         scale = 60;
     else if (strcmp(end, "s") != 0 && *end != '\0')
-        return -1;
+        return -EINVAL;
     v *= scale;
     /* A day is far beyond any statement; larger is a typo. */
     if (v <= 0 || v > 86400)
-        return -1;
+        return -EINVAL;
     *seconds = v;
     return 0;
 }

@@ -1,5 +1,8 @@
-/* The policy text parser: one directive a line, `#` comments, and an error
- * naming FILE:LINE for anything it cannot take as written. */
+/* The parser: policy text into the model. It splits lines into words,
+ * dispatches each directive through one table, and reads the settings,
+ * landlock and include directives itself (policy_parse_rules.c reads the
+ * syscall rules). Anything it cannot take as written is an error naming
+ * FILE:LINE. It reads files only for `include`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,17 +16,37 @@
 
 #define WORDS_MAX 128
 
+__attribute__((format(printf, 3, 0)))
+static int vfail(struct policy_parse_ctx *c, int rc, const char *fmt, va_list ap)
+{
+    int n = snprintf(c->err, c->errlen, "%s:%u: ", c->file, c->line);
+    if (n >= 0 && (size_t)n < c->errlen)
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    return rc;
+}
 
 int policy_fail(struct policy_parse_ctx *c, const char *fmt, ...)
-       {
-           int n = snprintf(c->err, c->errlen, "%s:%u: ", c->file, c->line);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return -1;
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    int rc = vfail(c, -EINVAL, fmt, ap);
     va_end(ap);
-    return -1;
+    return rc;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail_rc(struct policy_parse_ctx *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, rc, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int policy_fail_nomem(struct policy_parse_ctx *c)
+{
+    return fail_rc(c, -ENOMEM, "out of memory");
 }
 
 struct policy_where policy_here(const struct policy_parse_ctx *c)
@@ -31,8 +54,36 @@ struct policy_where policy_here(const struct policy_parse_ctx *c)
     return (struct policy_where){ .file = c->file, .line = c->line };
 }
 
+int policy_read_fd(int fd, char **out, size_t *len)
+{
+    char *buf = malloc(POLICY_FILE_MAX + 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, POLICY_FILE_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > POLICY_FILE_MAX) {
+            free(buf);
+            return -EFBIG;
+        }
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 /* Settings given once; see struct policy_slot. Returns 1 to take the new
- * value, 0 to keep the includer's, -1 on a conflict. */
+ * value, 0 to keep the includer's, or a negative errno on a conflict. */
 static int claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what)
 {
     if (!s->set || c->depth < s->depth) {
@@ -60,8 +111,9 @@ static int want_args(struct policy_parse_ctx *c, char **w, size_t n, size_t want
 
 static int d_name(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 1, "name NAME") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 1, "name NAME");
+    if (rc < 0)
+        return rc;
     for (const char *s = w[1]; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
               (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
@@ -73,7 +125,7 @@ static int d_name(struct policy_parse_ctx *c, char **w, size_t n)
         return r;
     char *s = strdup(w[1]);
     if (!s)
-        return policy_fail(c, "out of memory");
+        return policy_fail_nomem(c);
     free(c->p->name);
     c->p->name = s;
     return 0;
@@ -85,46 +137,50 @@ static int d_default(struct policy_parse_ctx *c, char **w, size_t n)
         return policy_fail(c, "default needs an action: allow, errno NAME, kill or trap");
     struct policy_action act;
     size_t used;
-    if (policy_parse_action(c, w + 1, n - 1, &act, &used) < 0)
-        return -1;
+    int rc = policy_parse_action(c, w + 1, n - 1, &act, &used);
+    if (rc < 0)
+        return rc;
     if (1 + used != n)
         return policy_fail(c, "default takes only an action, not '%s'", w[1 + used]);
     int r = claim(c, &c->p->def_slot, "default");
     if (r > 0)
         c->p->def = act;
-    return r < 0 ? -1 : 0;
+    return r < 0 ? r : 0;
 }
 
 static int d_timeout(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 1, "timeout SECONDS|none") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 1, "timeout SECONDS|none");
+    if (rc < 0)
+        return rc;
     double t;
     if (policy_parse_duration(w[1], &t) < 0)
         return policy_fail(c, "bad duration '%s' (e.g. 30, 30s, 500ms, 2m, none)", w[1]);
     int r = claim(c, &c->p->timeout_slot, "timeout");
     if (r > 0)
         c->p->timeout = t;
-    return r < 0 ? -1 : 0;
+    return r < 0 ? r : 0;
 }
 
 static int d_output_cap(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 1, "output-cap SIZE") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 1, "output-cap SIZE");
+    if (rc < 0)
+        return rc;
     uint64_t v;
     if (policy_parse_size(w[1], &v) < 0 || v == 0 || v > ((uint64_t)1 << 40))
         return policy_fail(c, "bad number '%s' for output-cap (e.g. 1M, 640K, unlimited)", w[1]);
     int r = claim(c, &c->p->cap_slot, "output-cap");
     if (r > 0)
         c->p->output_cap = v == RLIM_INFINITY ? SIZE_MAX : (size_t)v;
-    return r < 0 ? -1 : 0;
+    return r < 0 ? r : 0;
 }
 
 static int d_rlimit(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 2, "rlimit NAME VALUE") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 2, "rlimit NAME VALUE");
+    if (rc < 0)
+        return rc;
     int res;
     const char *name;
     if (policy_rlimit_resource(w[1], &res, &name) < 0)
@@ -141,7 +197,7 @@ static int d_rlimit(struct policy_parse_ctx *c, char **w, size_t n)
         struct policy_rlimit_entry *grown = policy_grow(p->rlimits, &p->caprlimits,
                                                         p->nrlimits + 1, sizeof *grown);
         if (!grown)
-            return policy_fail(c, "out of memory");
+            return policy_fail_nomem(c);
         p->rlimits = grown;
         e = &p->rlimits[p->nrlimits++];
         memset(e, 0, sizeof *e);
@@ -153,7 +209,7 @@ static int d_rlimit(struct policy_parse_ctx *c, char **w, size_t n)
     int r = claim(c, &e->slot, what);
     if (r > 0)
         e->pub.value = (rlim_t)v;
-    return r < 0 ? -1 : 0;
+    return r < 0 ? r : 0;
 }
 
 static int d_landlock(struct policy_parse_ctx *c, char **w, size_t n)
@@ -179,13 +235,14 @@ static int d_landlock(struct policy_parse_ctx *c, char **w, size_t n)
         c->p->landlock_off = off;
         c->p->landlock_abi = abi;
     }
-    return r < 0 ? -1 : 0;
+    return r < 0 ? r : 0;
 }
 
 static int d_fs(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 2, "fs ro|rx|rw[?] PATH") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 2, "fs ro|rx|rw[?] PATH");
+    if (rc < 0)
+        return rc;
     const char *m = w[1];
     enum policy_fs_access acc;
     if (strncmp(m, "ro", 2) == 0)
@@ -201,18 +258,35 @@ static int d_fs(struct policy_parse_ctx *c, char **w, size_t n)
         optional = true;
     else if (m[2] != '\0')
         return policy_fail(c, "unknown access '%s' (ro, rx, rw; '?' after it marks the path optional)", m);
+    struct policy_where wh = policy_here(c);
+    if (w[2][0] == '$') {
+        const char *name;
+        const char *const *paths;
+        size_t count;
+        if (policy_path_variable(w[2], &name, &paths, &count) < 0)
+            return policy_fail(c, "unknown path variable '%s' ($python_path, $python_libdir)",
+                               w[2]);
+        for (size_t i = 0; i < count; i++) {
+            rc = policy_add_path_entry(c->p, paths[i], acc, optional, &wh);
+            if (rc < 0)
+                return fail_rc(c, rc, "out of memory");
+            c->p->paths[c->p->npaths - 1].variable = name;
+        }
+        return 0;
+    }
     if (w[2][0] != '/')
         return policy_fail(c, "path '%s' is not absolute", w[2]);
-    struct policy_where wh = policy_here(c);
-    if (policy_add_path_entry(c->p, w[2], acc, optional, &wh) < 0)
-        return policy_fail(c, "out of memory");
+    rc = policy_add_path_entry(c->p, w[2], acc, optional, &wh);
+    if (rc < 0)
+        return fail_rc(c, rc, "out of memory");
     return 0;
 }
 
 static int d_tcp(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 2, "tcp connect|bind PORT|any") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 2, "tcp connect|bind PORT|any");
+    if (rc < 0)
+        return rc;
     struct policy_tcp t;
     if (strcmp(w[1], "connect") == 0)
         t.kind = POLICY_TCP_CONNECT;
@@ -234,7 +308,7 @@ static int d_tcp(struct policy_parse_ctx *c, char **w, size_t n)
     struct policy *p = c->p;
     struct policy_tcp_entry *grown = policy_grow(p->tcp, &p->captcp, p->ntcp + 1, sizeof *grown);
     if (!grown)
-        return policy_fail(c, "out of memory");
+        return policy_fail_nomem(c);
     p->tcp = grown;
     p->tcp[p->ntcp].pub = t;
     p->tcp[p->ntcp].where = policy_here(c);
@@ -244,8 +318,9 @@ static int d_tcp(struct policy_parse_ctx *c, char **w, size_t n)
 
 static int d_include(struct policy_parse_ctx *c, char **w, size_t n)
 {
-    if (want_args(c, w, n, 1, "include FILE") < 0)
-        return -1;
+    int rc = want_args(c, w, n, 1, "include FILE");
+    if (rc < 0)
+        return rc;
     if (c->depth + 1 >= POLICY_INCLUDE_DEPTH_MAX)
         return policy_fail(c, "includes nested deeper than %d (a loop?)", POLICY_INCLUDE_DEPTH_MAX);
     char path[POLICY_LINE_MAX + 256];
@@ -254,19 +329,22 @@ static int d_include(struct policy_parse_ctx *c, char **w, size_t n)
     else
         snprintf(path, sizeof path, "%s/%s", c->dir, w[1]);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return policy_fail(c, "cannot include %s: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        return fail_rc(c, -e, "cannot include %s: %s", path, strerror(e));
+    }
     char *buf;
     size_t len;
-    int e = policy_read_fd(fd, &buf, &len);
+    rc = policy_read_fd(fd, &buf, &len);
+    /* Read-only: a failing close loses nothing, and the text is in. */
     close(fd);
-    if (e == -ENOMEM)
-        return policy_fail(c, "out of memory");
-    if (e == -EFBIG)
-        return policy_fail(c, "%s is larger than %zu bytes", path, POLICY_FILE_MAX);
-    if (e < 0)
-        return policy_fail(c, "cannot read %s: %s", path, strerror(-e));
-    int rc = policy_parse_into(c->p, buf, len, path, c->depth + 1, c->err, c->errlen);
+    if (rc == -ENOMEM)
+        return policy_fail_nomem(c);
+    if (rc == -EFBIG)
+        return fail_rc(c, rc, "%s is larger than %zu bytes", path, POLICY_FILE_MAX);
+    if (rc < 0)
+        return fail_rc(c, rc, "cannot read %s: %s", path, strerror(-rc));
+    rc = policy_parse_into(c->p, buf, len, path, c->depth + 1, c->err, c->errlen);
     free(buf);
     return rc;
 }
@@ -357,7 +435,7 @@ int policy_parse_into(struct policy *p, const char *text, size_t len,
     c.file = policy_intern_file(p, filename ? filename : "<policy>");
     if (!c.file) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     char dir[POLICY_LINE_MAX];
     const char *slash = filename ? strrchr(filename, '/') : NULL;
@@ -373,7 +451,7 @@ int policy_parse_into(struct policy *p, const char *text, size_t len,
     }
     if (len > POLICY_FILE_MAX) {
         c.line = 1;
-        return policy_fail(&c, "policy larger than %zu bytes", POLICY_FILE_MAX);
+        return fail_rc(&c, -EFBIG, "policy larger than %zu bytes", POLICY_FILE_MAX);
     }
     char line[POLICY_LINE_MAX + 1];
     char *words[WORDS_MAX];
@@ -417,12 +495,14 @@ int policy_parse_into(struct policy *p, const char *text, size_t len,
         if (!utf8_valid(line, ll, &bad))
             return policy_fail(&c, "invalid UTF-8 in the policy text (byte %zu of the line)", bad + 1);
         size_t n;
-        if (split_words(&c, line, words, &n) < 0)
-            return -1;
+        int rc = split_words(&c, line, words, &n);
+        if (rc < 0)
+            return rc;
         if (n == 0)
             continue;
-        if (directive(&c, words, n) < 0)
-            return -1;
+        rc = directive(&c, words, n);
+        if (rc < 0)
+            return rc;
     }
     if (!c.seen_format) {
         c.line = 1;

@@ -1,6 +1,10 @@
-/* Inside the policy module: the parsed form shared by the parser, the
- * seccomp compiler and the dump. Nothing outside common/policy/ includes
- * this. */
+/* Inside the policy module, one section per file, in the order they build
+ * on each other: the model (policy_model.c) and the words policies use
+ * (policy_names.c) at the bottom, the parser (policy_parse.c,
+ * policy_parse_rules.c) on them, the loader (policy_load.c) on the parser.
+ * The compiler (policy_seccomp.c) and the dump (policy_dump.c) read the
+ * model only; their entry points are in policy.h. Nothing outside
+ * common/policy/ includes this. Errors are negative errno values. */
 #ifndef AIOBOX_POLICY_PRIV_H
 #define AIOBOX_POLICY_PRIV_H
 
@@ -11,11 +15,7 @@
 #define POLICY_FILE_MAX ((size_t)1 << 20)
 #define POLICY_INCLUDE_DEPTH_MAX 8
 
-/* Reads all of fd (a policy file or an include) into a malloc'd buffer,
- * refusing more than POLICY_FILE_MAX bytes. Returns 0, or a negative errno:
- * -EFBIG when too large, -ENOMEM, or the read's. The caller closes fd and
- * words the error for its context. */
-int policy_read_fd(int fd, char **out, size_t *len);
+/* --- policy_model.c: the parsed form -------------------------------------- */
 
 /* Where a directive came from. file points into policy->files. */
 struct policy_where {
@@ -60,7 +60,8 @@ struct policy_group {
 struct policy_path_entry {
     struct policy_path pub;
     char *path;                 /* owned; pub.path points here */
-    struct policy_where where;  /* file NULL: added from the command line */
+    struct policy_where where;  /* file NULL: a grant from the command line */
+    const char *variable;       /* the path variable it came from, or NULL */
 };
 
 /* A setting given once. An including file may override what it includes:
@@ -112,15 +113,50 @@ struct policy {
     size_t nfiles;
 };
 
-/* policy_names.c: the words policies may use for numbers. */
+/* An empty policy with the defaults (errno EPERM, landlock ABI 1, the
+ * default output cap); NULL when out of memory. */
+struct policy *policy_new(void);
+/* Grows arr to hold need elements (doubling); NULL when out of memory,
+ * arr then untouched. */
+void *policy_grow(void *arr, size_t *cap, size_t need, size_t elem);
+/* The policy's own copy of a file name, for wheres; NULL when out of memory. */
+const char *policy_intern_file(struct policy *p, const char *name);
+/* Adds an fs path; where NULL: a grant from the command line. 0 or -ENOMEM. */
+int policy_add_path_entry(struct policy *p, const char *path,
+                          enum policy_fs_access access, bool optional,
+                          const struct policy_where *where);
+void policy_action_text(const struct policy_action *a, char *buf, size_t len);
+void policy_rule_text(const struct policy_rule *r, char *buf, size_t len);
+
+/* --- policy_names.c: the words policies may use for numbers --------------- */
+
+/* Each returns 0, or -EINVAL for a word it does not know. */
 int policy_constant(const char *word, uint64_t *value);
 int policy_errno_value(const char *word, int *errnum);
 const char *policy_errno_name(int errnum);
 int policy_rlimit_resource(const char *word, int *resource, const char **name);
 int policy_parse_size(const char *word, uint64_t *value);
 int policy_parse_duration(const char *word, double *seconds);
+/* A path variable ($python_path: the executor's sys.path, $python_libdir:
+ * where libpython and the libraries of its extension modules live), as
+ * the build found them; *name is the variable's own static copy. */
+int policy_path_variable(const char *word, const char **name, const char *const **paths,
+                         size_t *count);
 
-/* policy_parse.c: the parser's state while it reads one file. */
+/* --- policy_parse.c and policy_parse_rules.c: the parser ------------------- */
+
+/* Reads all of fd (a policy file or an include) into a malloc'd buffer,
+ * refusing more than POLICY_FILE_MAX bytes. Returns 0, or a negative errno:
+ * -EFBIG when too large, -ENOMEM, or the read's. The caller closes fd and
+ * words the error for its context. */
+int policy_read_fd(int fd, char **out, size_t *len);
+/* Parses text into p, which may already hold what an includer parsed;
+ * depth counts includes (0 for the top file). */
+int policy_parse_into(struct policy *p, const char *text, size_t len,
+                      const char *filename, int depth,
+                      char *err, size_t errlen);
+
+/* The parser's state while it reads one file, shared by its two files. */
 struct policy_parse_ctx {
     struct policy *p;
     const char *file;       /* interned */
@@ -132,36 +168,19 @@ struct policy_parse_ctx {
     size_t errlen;
 };
 
+/* Word "FILE:LINE: ..." into the error buffer and return -EINVAL, or
+ * -ENOMEM with "out of memory". */
 __attribute__((format(printf, 2, 3)))
 int policy_fail(struct policy_parse_ctx *c, const char *fmt, ...);
+int policy_fail_nomem(struct policy_parse_ctx *c);
 struct policy_where policy_here(const struct policy_parse_ctx *c);
 
-int policy_parse_into(struct policy *p, const char *text, size_t len,
-                      const char *filename, int depth,
-                      char *err, size_t errlen);
-/* Checks that need the whole policy (actions equal to the default,
- * landlock off with paths), then a trial compile. */
-int policy_finish(struct policy *p, char *err, size_t errlen);
-
-/* policy_rules.c: the directives that make seccomp rules. */
+/* policy_parse_rules.c: the directives that make seccomp rules. */
 /* An action word (and the errno after `errno`); *used: words taken. */
 int policy_parse_action(struct policy_parse_ctx *c, char **w, size_t n,
                         struct policy_action *act, size_t *used);
 int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
-
-/* policy.c */
-struct policy *policy_new(void);
-const char *policy_intern_file(struct policy *p, const char *name);
-void *policy_grow(void *arr, size_t *cap, size_t need, size_t elem);
-/* where NULL: from the command line. */
-int policy_add_path_entry(struct policy *p, const char *path,
-                          enum policy_fs_access access, bool optional,
-                          const struct policy_where *where);
-
-/* policy_seccomp.c */
-void policy_action_text(const struct policy_action *a, char *buf, size_t len);
-void policy_rule_text(const struct policy_rule *r, char *buf, size_t len);
 
 #endif

@@ -1,4 +1,5 @@
-/* Compiles a parsed policy into a libseccomp filter. */
+/* The seccomp compiler: a policy model into a libseccomp filter (built,
+ * not loaded). It reads the model only. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -15,43 +16,6 @@ static uint32_t scmp_action(const struct policy_action *a)
     case PA_TRAP: return SCMP_ACT_TRAP;
     }
     return SCMP_ACT_KILL_PROCESS;
-}
-
-void policy_action_text(const struct policy_action *a, char *buf, size_t len)
-{
-    switch (a->kind) {
-    case PA_ALLOW: snprintf(buf, len, "allow"); break;
-    case PA_ERRNO: snprintf(buf, len, "errno %s", policy_errno_name(a->errnum)); break;
-    case PA_KILL: snprintf(buf, len, "kill"); break;
-    case PA_TRAP: snprintf(buf, len, "trap"); break;
-    }
-}
-
-static const char *op_text[] = {
-    [PO_EQ] = "==", [PO_NE] = "!=", [PO_LT] = "<", [PO_LE] = "<=",
-    [PO_GT] = ">", [PO_GE] = ">=", [PO_MASKED_EQ] = "==",
-};
-
-void policy_rule_text(const struct policy_rule *r, char *buf, size_t len)
-{
-    char act[64];
-    policy_action_text(&r->action, act, sizeof act);
-    int n = snprintf(buf, len, "%s %s", r->when_writable ? "allow-when-writable" : act,
-                     r->sysname);
-    for (unsigned i = 0; i < r->ncond && n >= 0 && (size_t)n < len; i++) {
-        const struct policy_cond *k = &r->cond[i];
-        char val[32];
-        if (k->value_is_pid)
-            snprintf(val, sizeof val, "$pid");
-        else
-            snprintf(val, sizeof val, "0x%llx", (unsigned long long)k->value);
-        if (k->op == PO_MASKED_EQ)
-            n += snprintf(buf + n, len - (size_t)n, " %s a%u & 0x%llx == %s",
-                          i ? "and" : "if", k->arg, (unsigned long long)k->mask, val);
-        else
-            n += snprintf(buf + n, len - (size_t)n, " %s a%u %s %s",
-                          i ? "and" : "if", k->arg, op_text[k->op], val);
-    }
 }
 
 static struct scmp_arg_cmp to_scmp(const struct policy_cond *k, uint64_t pid)
@@ -95,8 +59,10 @@ int policy_seccomp_build(const struct policy *p, scmp_filter_ctx *out,
     *nrules = 0;
     scmp_filter_ctx ctx = seccomp_init(scmp_action(&p->def));
     if (!ctx) {
-        snprintf(err, errlen, "seccomp_init failed");
-        return -1;
+        /* libseccomp's only failures here: memory, or an action it does
+         * not know, which scmp_action never makes. */
+        snprintf(err, errlen, "seccomp_init: out of memory");
+        return -ENOMEM;
     }
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     if (rc == 0)
@@ -104,7 +70,7 @@ int policy_seccomp_build(const struct policy *p, scmp_filter_ctx *out,
     if (rc < 0) {
         snprintf(err, errlen, "seccomp filter attributes: %s", strerror(-rc));
         seccomp_release(ctx);
-        return -1;
+        return rc;
     }
     uint64_t pid = (uint64_t)getpid();
     unsigned n = 0;
@@ -126,7 +92,7 @@ int policy_seccomp_build(const struct policy *p, scmp_filter_ctx *out,
             snprintf(err, errlen, "%s:%u: seccomp refused '%s': %s",
                      r->where.file, r->where.line, text, strerror(-rc));
             seccomp_release(ctx);
-            return -1;
+            return rc;
         }
         n++;
     }

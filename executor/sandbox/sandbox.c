@@ -25,34 +25,47 @@ void sandbox_desc_add(struct sandbox_desc *d, const char *fmt, ...)
 }
 
 /* Landlock and (without TSYNC) seccomp bind only the calling thread; a
- * thread started earlier would stay free. */
-int sandbox_check_single_thread(char *err, size_t errlen)
+ * thread started earlier would stay free. The one place that counts the
+ * process's threads. */
+static int check_single_thread(char *err, size_t errlen)
 {
     DIR *dir = opendir("/proc/self/task");
     if (!dir) {
+        int e = errno;
         snprintf(err, errlen, "cannot check that the process is single-threaded: /proc/self/task: %s",
-                 strerror(errno));
-        return -1;
+                 strerror(e));
+        return -e;
     }
     int n = 0;
     struct dirent *e;
+    errno = 0;
     while ((e = readdir(dir)) != NULL)
         if (e->d_name[0] != '.')
             n++;
-    closedir(dir);
+    int read_errno = errno;
+    (void)closedir(dir);    /* read-only: nothing to lose */
+    if (read_errno) {
+        snprintf(err, errlen, "cannot check that the process is single-threaded: /proc/self/task: %s",
+                 strerror(read_errno));
+        return -read_errno;
+    }
     if (n != 1) {
         snprintf(err, errlen, "the process has %d threads: the sandbox must go on while it has one", n);
-        return -1;
+        return -EBUSY;
     }
     return 0;
 }
 
 static int no_new_privs(char *err, size_t errlen)
 {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-        prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
-        snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
-        return -1;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "no_new_privs: %s", strerror(e));
+        return -e;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        snprintf(err, errlen, "no_new_privs: set, but the kernel does not say so");
+        return -EPERM;
     }
     return 0;
 }
@@ -63,15 +76,16 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
     scmp_filter_ctx ctx;
     unsigned n;
     char why[512];
-    if (policy_seccomp_build(p, &ctx, &n, why, sizeof why) < 0) {
+    int rc = policy_seccomp_build(p, &ctx, &n, why, sizeof why);
+    if (rc < 0) {
         snprintf(err, errlen, "seccomp: %s", why);
-        return -1;
+        return rc;
     }
-    int rc = seccomp_load(ctx);
+    rc = seccomp_load(ctx);
     seccomp_release(ctx);
     if (rc < 0) {
         snprintf(err, errlen, "seccomp: the kernel refused the filter: %s", strerror(-rc));
-        return -1;
+        return rc;
     }
     sandbox_desc_add(d, "seccomp %u rules", n);
     return 0;
@@ -85,28 +99,38 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
     struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
     struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
     struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
-    if (sandbox_check_single_thread(err, errlen) < 0)
-        return -1;
+    int rc = check_single_thread(err, errlen);
+    if (rc < 0)
+        return rc;
     pid_t parent = getppid();
     int deathsig = 0;
-    if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) < 0)
-        deathsig = 0;
-    if (sandbox_drop_root(&du, err, errlen) < 0)
-        return -1;
+    if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "PR_GET_PDEATHSIG: %s", strerror(-rc));
+        return rc;
+    }
+    rc = sandbox_drop_root(&du, err, errlen);
+    if (rc < 0)
+        return rc;
     /* Changing credentials cleared the parent-death signal. */
     if (deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
-        snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(errno));
-        return -1;
+        rc = -errno;
+        snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(-rc));
+        return rc;
     }
     if (getppid() != parent) {
         snprintf(err, errlen, "the parent process exited while the sandbox went on");
-        return -1;
+        return -ESRCH;
     }
-    if (no_new_privs(err, errlen) < 0 ||
-        sandbox_rlimits(p, &dr, err, errlen) < 0 ||
-        sandbox_landlock(p, &dl, err, errlen) < 0 ||
-        load_seccomp(p, &ds, err, errlen) < 0)
-        return -1;
+    rc = no_new_privs(err, errlen);
+    if (rc == 0)
+        rc = sandbox_rlimits(p, &dr, err, errlen);
+    if (rc == 0)
+        rc = sandbox_landlock(p, &dl, err, errlen);
+    if (rc == 0)
+        rc = load_seccomp(p, &ds, err, errlen);
+    if (rc < 0)
+        return rc;
     snprintf(desc, desclen, "%s: %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf, ubuf);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Applies a policy to the executor process: drop root, no_new_privs,
- * rlimits, landlock, seccomp; and reports trapped calls. */
+ * rlimits, landlock, seccomp; and reports trapped calls. Errors are
+ * negative errno values. */
 #ifndef AIOBOX_SANDBOX_H
 #define AIOBOX_SANDBOX_H
 
@@ -19,18 +20,20 @@
  * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
  * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 65534".
- * On failure returns -1 and err names the layer and why; the process may
- * then be partly restricted and must not run user code. */
+ * On failure returns a negative errno (-EBUSY: more than one thread) and
+ * err names the layer and why; the process may then be partly restricted
+ * and must not run user code. */
 int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
                   char *err, size_t errlen);
 
 /* Installs the SIGSYS handler for trapped calls: it writes one
  * pre-encoded `denied {syscall: nr}` frame on channel_fd with
  * async-signal-safe calls only, then dies by SIGSYS. Call it before
- * sandbox_apply. */
-void sandbox_arm_sigsys(int channel_fd);
+ * sandbox_apply. Returns 0 or a negative errno. */
+int sandbox_arm_sigsys(int channel_fd);
 
-/* The landlock ABI this kernel offers, or -1 (errno says why). */
+/* The landlock ABI this kernel offers, or a negative errno: -ENOSYS
+ * without landlock, -EOPNOTSUPP when it is built but not enabled. */
 int sandbox_landlock_abi(void);
 
 /* True in an AddressSanitizer build, where RLIMIT_AS is not applied (the

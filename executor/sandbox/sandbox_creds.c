@@ -16,16 +16,19 @@ int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen)
         return 0;
     }
     if (setgroups(0, NULL) < 0) {
-        snprintf(err, errlen, "drop root: setgroups: %s", strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "drop root: setgroups: %s", strerror(e));
+        return -e;
     }
     if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0) {
-        snprintf(err, errlen, "drop root: setresgid(%d): %s", SANDBOX_GID, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "drop root: setresgid(%d): %s", SANDBOX_GID, strerror(e));
+        return -e;
     }
     if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0) {
-        snprintf(err, errlen, "drop root: setresuid(%d): %s", SANDBOX_UID, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "drop root: setresuid(%d): %s", SANDBOX_UID, strerror(e));
+        return -e;
     }
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
@@ -34,12 +37,12 @@ int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen)
         rg != SANDBOX_GID || eg != SANDBOX_GID || sg != SANDBOX_GID ||
         getgroups(0, NULL) != 0) {
         snprintf(err, errlen, "drop root: the ids did not change as asked");
-        return -1;
+        return -EPERM;
     }
     /* The way back must be closed too. */
     if (setuid(0) == 0 || setgid(0) == 0) {
         snprintf(err, errlen, "drop root: could become root again");
-        return -1;
+        return -EPERM;
     }
     sandbox_desc_add(d, "uid %d", SANDBOX_UID);
     return 0;

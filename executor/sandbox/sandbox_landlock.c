@@ -67,7 +67,7 @@ int sandbox_landlock_abi(void)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
                        LANDLOCK_CREATE_RULESET_VERSION);
-    return abi < 0 ? -1 : (int)abi;
+    return abi < 0 ? -errno : (int)abi;
 }
 
 static uint64_t handled_fs(int abi)
@@ -92,6 +92,8 @@ static uint64_t path_rights(enum policy_fs_access a)
     return 0;
 }
 
+/* The descriptors here are O_PATH or the ruleset's: closing them loses
+ * nothing, so close's result is not looked at. */
 static int add_paths(const struct policy *p, int ruleset, uint64_t fs,
                      unsigned *added, char *err, size_t errlen)
 {
@@ -100,16 +102,18 @@ static int add_paths(const struct policy *p, int ruleset, uint64_t fs,
         const struct policy_path *pp = policy_path_at(p, i);
         int fd = open(pp->path, O_PATH | O_CLOEXEC);
         if (fd < 0) {
-            if (pp->optional && (errno == ENOENT || errno == ENOTDIR))
+            int e = errno;
+            if (pp->optional && (e == ENOENT || e == ENOTDIR))
                 continue;
-            snprintf(err, errlen, "landlock: %s: %s", pp->path, strerror(errno));
-            return -1;
+            snprintf(err, errlen, "landlock: %s: %s", pp->path, strerror(e));
+            return -e;
         }
         struct stat st;
         if (fstat(fd, &st) < 0) {
-            snprintf(err, errlen, "landlock: %s: %s", pp->path, strerror(errno));
+            int e = errno;
+            snprintf(err, errlen, "landlock: %s: %s", pp->path, strerror(e));
             close(fd);
-            return -1;
+            return -e;
         }
         uint64_t rights = path_rights(pp->access) & fs;
         if (!S_ISDIR(st.st_mode))
@@ -123,7 +127,7 @@ static int add_paths(const struct policy *p, int ruleset, uint64_t fs,
         close(fd);
         if (rc < 0) {
             snprintf(err, errlen, "landlock: rule for %s: %s", pp->path, strerror(e));
-            return -1;
+            return -e;
         }
         (*added)++;
     }
@@ -153,8 +157,9 @@ static int add_ports(const struct policy *p, int ruleset, uint64_t net,
             continue;
         struct ll_net_port_attr attr = { .allowed_access = right, .port = (uint64_t)t->port };
         if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_NET_PORT, &attr, 0) < 0) {
-            snprintf(err, errlen, "landlock: tcp rule for port %d: %s", t->port, strerror(errno));
-            return -1;
+            int e = errno;
+            snprintf(err, errlen, "landlock: tcp rule for port %d: %s", t->port, strerror(e));
+            return -e;
         }
     }
     return 0;
@@ -170,14 +175,14 @@ int sandbox_landlock(const struct policy *p, struct sandbox_desc *d,
     int abi = sandbox_landlock_abi();
     if (abi < 0) {
         snprintf(err, errlen, "landlock: not available (%s): this kernel lacks it or it is not enabled (lsm=landlock); policy %s requires it",
-                 strerror(errno), policy_name(p));
-        return -1;
+                 strerror(-abi), policy_name(p));
+        return abi;
     }
     int need = policy_landlock_min_abi(p);
     if (abi < need) {
         snprintf(err, errlen, "landlock: the kernel offers ABI %d, policy %s needs ABI %d or later",
                  abi, policy_name(p), need);
-        return -1;
+        return -EOPNOTSUPP;
     }
     struct ll_ruleset_attr attr = { .handled_access_fs = handled_fs(abi) };
     size_t attr_size = sizeof attr.handled_access_fs;
@@ -191,21 +196,24 @@ int sandbox_landlock(const struct policy *p, struct sandbox_desc *d,
     }
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
     if (ruleset < 0) {
-        snprintf(err, errlen, "landlock: create ruleset: %s", strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "landlock: create ruleset: %s", strerror(e));
+        return -e;
     }
     unsigned added;
-    if (add_paths(p, ruleset, attr.handled_access_fs, &added, err, errlen) < 0 ||
-        (abi >= 4 && add_ports(p, ruleset, attr.handled_access_net, err, errlen) < 0)) {
+    int rc = add_paths(p, ruleset, attr.handled_access_fs, &added, err, errlen);
+    if (rc == 0 && abi >= 4)
+        rc = add_ports(p, ruleset, attr.handled_access_net, err, errlen);
+    if (rc < 0) {
         close(ruleset);
-        return -1;
+        return rc;
     }
-    long rc = syscall(SYS_landlock_restrict_self, ruleset, 0);
+    long restricted = syscall(SYS_landlock_restrict_self, ruleset, 0);
     int e = errno;
     close(ruleset);
-    if (rc < 0) {
+    if (restricted < 0) {
         snprintf(err, errlen, "landlock: restrict_self: %s", strerror(e));
-        return -1;
+        return -e;
     }
     sandbox_desc_add(d, "landlock ABI %d (%u path%s%s%s)", abi, added, added == 1 ? "" : "s",
                      abi >= 4 ? ", tcp" : "", abi >= 6 ? ", scoped" : "");

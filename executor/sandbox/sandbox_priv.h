@@ -14,7 +14,7 @@ struct sandbox_desc {
 __attribute__((format(printf, 2, 3)))
 void sandbox_desc_add(struct sandbox_desc *d, const char *fmt, ...);
 
-int sandbox_check_single_thread(char *err, size_t errlen);
+/* Each layer: 0, or a negative errno with err naming the layer and why. */
 int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen);
 int sandbox_rlimits(const struct policy *p, struct sandbox_desc *d,
                     char *err, size_t errlen);

@@ -42,16 +42,18 @@ int sandbox_rlimits(const struct policy *p, struct sandbox_desc *d,
         }
         struct rlimit cur;
         if (getrlimit(r->resource, &cur) < 0) {
-            snprintf(err, errlen, "rlimit %s: %s", r->name, strerror(errno));
-            return -1;
+            int e = errno;
+            snprintf(err, errlen, "rlimit %s: %s", r->name, strerror(e));
+            return -e;
         }
         rlim_t v = r->value;
         if (cur.rlim_max != RLIM_INFINITY && (v == RLIM_INFINITY || v > cur.rlim_max))
             v = cur.rlim_max;
         struct rlimit nw = { .rlim_cur = v, .rlim_max = v };
         if (setrlimit(r->resource, &nw) < 0) {
-            snprintf(err, errlen, "rlimit %s: %s", r->name, strerror(errno));
-            return -1;
+            int e = errno;
+            snprintf(err, errlen, "rlimit %s: %s", r->name, strerror(e));
+            return -e;
         }
         char val[32];
         policy_format_size(v, val, sizeof val);

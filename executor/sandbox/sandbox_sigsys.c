@@ -27,7 +27,7 @@ static int pack_write(void *data, const char *buf, size_t len)
 {
     size_t *off = data;
     if (*off + len > DENIED_FRAME_MAX - PROTO_HEADER_SIZE)
-        return -1;
+        return -EMSGSIZE;
     memcpy(denied_frame + PROTO_HEADER_SIZE + *off, buf, len);
     *off += len;
     return 0;
@@ -40,7 +40,8 @@ static int pack_str(msgpack_packer *pk, const char *s)
 }
 
 /* {"t": "denied", "v": 1, "syscall": int64} with the number in fixed
- * 8-byte form, so the handler only patches those bytes. */
+ * 8-byte form, so the handler only patches those bytes. Returns 0, or
+ * -EMSGSIZE if that does not fit DENIED_FRAME_MAX. */
 static int encode_template(void)
 {
     size_t body = 0;
@@ -49,7 +50,7 @@ static int encode_template(void)
     if (msgpack_pack_map(&pk, 3) || pack_str(&pk, "t") || pack_str(&pk, "denied") ||
         pack_str(&pk, "v") || msgpack_pack_unsigned_int(&pk, PROTO_VERSION) ||
         pack_str(&pk, "syscall") || msgpack_pack_fix_int64(&pk, 0))
-        return -1;
+        return -EMSGSIZE;
     denied_nr_at = PROTO_HEADER_SIZE + body - 8;
     denied_len = PROTO_HEADER_SIZE + body;
     denied_frame[0] = (unsigned char)(body >> 24);
@@ -93,15 +94,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
     _exit(128 + SIGSYS);
 }
 
-void sandbox_arm_sigsys(int channel_fd)
+int sandbox_arm_sigsys(int channel_fd)
 {
-    if (encode_template() < 0)
-        return;
+    int rc = encode_template();
+    if (rc < 0)
+        return rc;
     denied_fd = channel_fd;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSYS, &sa, NULL);
+    if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGSYS, &sa, NULL) < 0)
+        return -errno;
+    return 0;
 }

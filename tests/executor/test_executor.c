@@ -3,6 +3,9 @@
  * live in test_transcripts.c. */
 #define _GNU_SOURCE
 #include "checkrun.h"
+#include "hostlacks.h"
+#include "config.h"
+#include "policy.h"
 #include "xproc.h"
 
 #include <check.h>
@@ -237,6 +240,33 @@ START_TEST(bad_command_line)
 }
 END_TEST
 
+/* POLICY_GRANTS_MAX grants pass the command line (the missing policy then
+ * stops the start: exit 1); one more is a usage error (exit 2). */
+START_TEST(grants_limit)
+{
+    const char *args[4 + 2 * (POLICY_GRANTS_MAX + 1) + 1] = {
+        "--fd", "3", "--policy", "/nonexistent/aiobox-policy",
+    };
+    for (int extra = 0; extra <= 1; extra++) {
+        size_t n = 4;
+        for (size_t i = 0; i < POLICY_GRANTS_MAX + (size_t)extra; i++) {
+            args[n++] = "--allow-read";
+            args[n++] = "/usr";
+        }
+        args[n] = NULL;
+        ck_assert_int_eq(xp_spawn(&x, args), 0);
+        int st = xp_wait_exit(&x, XP_TIMEOUT_MS);
+        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1 + extra,
+                      "%d grants: status %d, want exit(%d)", POLICY_GRANTS_MAX + extra, st,
+                      1 + extra);
+        if (extra)
+            ck_assert_msg(xp_wait_raw(&x, 2, "at most 64 --allow-read/--allow-write paths",
+                                      XP_TIMEOUT_MS), "stderr: %s", x.raw2.data ? x.raw2.data : "");
+        stop();
+    }
+}
+END_TEST
+
 START_TEST(not_a_socket)
 {
     /* fd 3 is a pipe here: refused before Python starts. */
@@ -355,17 +385,39 @@ START_TEST(namespace_like_cpython)
 }
 END_TEST
 
+/* sys.path as Python shows it: the build's list, in order. */
+static char *sys_path_repr(void)
+{
+    static const char *const path[] = { AIOBOX_PYTHON_SYS_PATH };
+    struct xp_buf b = {0};
+    xp_buf_add(&b, "[", 1);
+    for (size_t i = 0; i < sizeof path / sizeof *path; i++) {
+        if (i)
+            xp_buf_add(&b, ", ", 2);
+        xp_buf_add(&b, "'", 1);
+        xp_buf_add(&b, path[i], strlen(path[i]));
+        xp_buf_add(&b, "'", 1);
+    }
+    xp_buf_add(&b, "]\n", 2);
+    return b.data;
+}
+
 START_TEST(isolated_configuration)
 {
     start();
-    expect_out(1, "import sys; sys.path",
-               "['/usr/lib/python3.11', '/usr/lib/python3.11/lib-dynload', "
-               "'/usr/local/lib/python3.11/dist-packages', '/usr/lib/python3/dist-packages']\n");
+    char *want = sys_path_repr();
+    expect_out(1, "import sys; sys.path", want);
+    free(want);
     expect_out(2, "sys.flags.no_site, sys.flags.no_user_site, sys.flags.ignore_environment, "
                   "sys.flags.safe_path, sys.flags.dont_write_bytecode",
                "(1, 1, 1, True, 1)\n");
     expect_out(3, "sys.getfilesystemencoding(), sys.flags.utf8_mode", "('utf-8', 1)\n");
     expect_out(4, "sys.argv", "['']\n");
+    /* The standard library and the interpreter the build found are the
+     * ones in use. */
+    expect_out(5, "import os; os.path.dirname(os.__file__) == '" AIOBOX_PYTHON_STDLIB "'",
+               "True\n");
+    expect_out(6, "sys.executable == '" AIOBOX_PYTHON "'", "True\n");
     stop();
 }
 END_TEST
@@ -905,10 +957,10 @@ static const char *policy_path(const char *name)
     return path;
 }
 
-/* Starts the executor under a policy. Returns false, having said why, when
- * this machine cannot apply the sandbox (the executor refuses to start:
- * it fails closed). */
-static bool start_with_policy(const char *path)
+/* Starts the executor under a policy. The executor fails closed: when it
+ * refuses to start, the test fails, unless the refusal names a layer this
+ * host is declared to lack (AIOBOX_HOST_LACKS), and then it skips. */
+static void start_policy(const char *path, bool remove_file)
 {
     const char *args[] = {"--fd", "3", "--policy", path, NULL};
     struct proto_msg hello = {.type = PROTO_HELLO};
@@ -916,20 +968,30 @@ static bool start_with_policy(const char *path)
     hello.u.hello.version = PROTO_VERSION;
     ck_assert_int_eq(xp_send(&x, &hello), 0);
     const struct xp_msg *m = xp_wait(&x, (struct xp_want){.any_id = true}, NULL, XP_TIMEOUT_MS);
+    /* Read by now, or never to be. */
+    if (remove_file)
+        ck_assert_int_eq(unlink(path), 0);
     ck_assert_msg(m != NULL, "neither ready nor error under %s", path);
     if (m->type == PROTO_ERROR) {
-        printf("skipped: the sandbox cannot start here: %s\n", m->text);
+        char why[1024];
+        snprintf(why, sizeof why, "%s", m->text);
         stop();
-        return false;
+        const char *layer = hostlacks_layer_of(why);
+        if (layer)
+            checkrun_host_lacks(layer, "the executor refused to start under %s: %s", path, why);
+        ck_abort_msg("the executor refused to start under %s: %s", path, why);
     }
     ck_assert_int_eq(m->type, PROTO_READY);
-    return true;
+}
+
+static void start_with_policy(const char *path)
+{
+    start_policy(path, false);
 }
 
 START_TEST(permission_hint_names_the_policy)
 {
-    if (!start_with_policy(policy_path("strict")))
-        return;
+    start_with_policy(policy_path("strict"));
     run_status(1, "open('/etc/passwd')", PROTO_STATUS_ERROR);
     char *err = xp_output(&x, true, 1, ERR);
     ck_assert_msg(strlen(err) > strlen(HINT_STRICT) &&
@@ -950,8 +1012,7 @@ END_TEST
 
 START_TEST(no_hint_under_trusted)
 {
-    if (!start_with_policy(policy_path("trusted")))
-        return;
+    start_with_policy(policy_path("trusted"));
     run_status(1, "raise PermissionError('mine')", PROTO_STATUS_ERROR);
     char *err = xp_output(&x, true, 1, ERR);
     ck_assert_msg(!strstr(err, "aiobox: denied"), "hint under trusted: %s", err);
@@ -968,10 +1029,7 @@ START_TEST(output_cap_from_policy)
     dprintf(fd, "aiobox-policy 1\ninclude %s\nname tiny\noutput-cap 1K\n",
             policy_path("strict"));
     close(fd);
-    bool started = start_with_policy(path);
-    unlink(path);
-    if (!started)
-        return;
+    start_policy(path, true);
     run_status(1, "print('y' * 5000)", PROTO_STATUS_OK);
     char *out = xp_output(&x, true, 1, OUT);
     ck_assert_uint_eq(strlen(out), 1024);
@@ -1012,6 +1070,7 @@ static Suite *executor_suite(void)
     tcase_add_test(tc, oversized_frame);
     tcase_add_test(tc, message_for_the_supervisor);
     tcase_add_loop_test(tc, bad_command_line, 0, (int)(sizeof bad_options / sizeof *bad_options));
+    tcase_add_test(tc, grants_limit);
     tcase_add_test(tc, not_a_socket);
     tcase_add_test(tc, unusable_policy);
     tcase_add_test(tc, exit_when_channel_closes);

@@ -10,6 +10,7 @@
  * thread scheduling inside CPython (a background task gets one more tick
  * in some runs); test_executor.c checks that behaviour instead. */
 #define _GNU_SOURCE
+#include "config.h"
 #include "xproc.h"
 
 #include <check.h>
@@ -112,8 +113,8 @@ static char *mask_addresses(const char *s)
 static bool internal_frame(const char *line, size_t len, size_t *indent)
 {
     static const char *const files[] = {
-        "File \"/usr/lib/python3.11/concurrent/futures/_base.py\"",
-        "File \"/usr/lib/python3.11/asyncio/__main__.py\"",
+        "File \"" AIOBOX_PYTHON_STDLIB "/concurrent/futures/_base.py\"",
+        "File \"" AIOBOX_PYTHON_STDLIB "/asyncio/__main__.py\"",
     };
     for (size_t i = 0; i < 2; i++) {
         const char *f = memmem(line, len, files[i], strlen(files[i]));

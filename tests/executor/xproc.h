@@ -63,8 +63,10 @@ void xp_buf_free(struct xp_buf *b);
 
 /* The binary under test: $AIOBOX_EXECUTOR. */
 const char *xp_binary(void);
-/* Spawns the executor with argv[1..] = args (NULL-terminated; NULL means
- * "--fd 3 --no-sandbox"). Returns 0 or -1. */
+/* Spawns the executor with argv[1..] = args (NULL-terminated, at most
+ * XP_ARGS_MAX; NULL means "--fd 3 --no-sandbox"). Returns 0 or -1. More
+ * arguments make the child exit with 125 instead of running. */
+#define XP_ARGS_MAX 200
 int xp_spawn(struct xp *x, const char *const *args);
 /* As xp_spawn, but with the channel end given (used by the parent-death
  * test, whose spawner is not the test process). chan_child is closed. */

@@ -58,14 +58,16 @@ static bool take(struct proto_reader *r, struct outcome *o)
 {
     struct proto_msg m;
     int rc;
-    while ((rc = proto_reader_next(r, &m)) == 1) {
+    while ((rc = proto_reader_take(r, &m)) == 0) {
         check_roundtrip(&m);
         CHECK(proto_encode(&m, &o->enc) == PROTO_OK, "encode failed");
         o->count++;
         proto_msg_release(&m);
     }
-    if (rc < 0) {
-        CHECK(rc != PROTO_E_BAD, "next() on a reader not known to be bad said E_BAD");
+    CHECK(rc < 0, "take() stopped with %d", rc);
+    CHECK(rc == PROTO_E_AGAIN || r->rc == rc, "take() failed with %d, the reader says %d", rc, r->rc);
+    if (rc != PROTO_E_AGAIN) {
+        CHECK(rc != PROTO_E_BAD, "take() on a reader not known to be bad said E_BAD");
         o->rc = rc;
         snprintf(o->err, sizeof o->err, "%s", r->err);
         return false;
@@ -96,7 +98,7 @@ static void run_bytewise(const uint8_t *d, size_t n, struct outcome *o)
     if (o->rc) {
         struct proto_msg m;
         CHECK(proto_reader_feed(&r, d, n) == PROTO_E_BAD, "a failed reader took more bytes");
-        CHECK(proto_reader_next(&r, &m) == PROTO_E_BAD, "a failed reader gave a message");
+        CHECK(proto_reader_take(&r, &m) == PROTO_E_BAD, "a failed reader gave a message");
         CHECK(strcmp(r.err, o->err) == 0, "the first reason was lost");
     }
     proto_reader_free(&r);

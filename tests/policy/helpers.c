@@ -11,7 +11,7 @@ struct policy *parse_ok(const char *text)
 {
     struct policy *p = NULL;
     char err[1024] = "";
-    int rc = policy_parse(text, strlen(text), "t.policy", &p, err, sizeof err);
+    int rc = policy_parse(text, strlen(text), "t.policy", NULL, 0, &p, err, sizeof err);
     ck_assert_msg(rc == 0, "policy did not parse: %s", err);
     ck_assert_ptr_nonnull(p);
     return p;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "suites.h"
 
 #define HEAD "aiobox-policy 1\n"
@@ -141,7 +142,8 @@ START_TEST(continuation_lines)
     const char *bad = HEAD "allow read \\\n write \\\n nosuch\n";
     char err[256];
     struct policy *q;
-    ck_assert_int_eq(policy_parse(bad, strlen(bad), "t.policy", &q, err, sizeof err), -1);
+    ck_assert_int_eq(policy_parse(bad, strlen(bad), "t.policy", NULL, 0, &q, err, sizeof err),
+                     -EINVAL);
     ck_assert_str_eq(err, "t.policy:2: unknown syscall 'nosuch'");
 }
 END_TEST
@@ -220,8 +222,11 @@ START_TEST(when_writable_lifts_conditions)
     char *d = dump(p);
     ck_assert_has(d, "[inactive: no writable path]");
     free(d);
+    policy_free(p);
     char err[512];
-    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
+    struct policy_grant rw = {.path = "/tmp", .writable = true};
+    ck_assert_msg(policy_parse(text, strlen(text), "t.policy", &rw, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     pfc = export_pfc(p);
     ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
     ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(mkdirat)), -1);
@@ -229,6 +234,32 @@ START_TEST(when_writable_lifts_conditions)
     d = dump(p);
     ck_assert_has(d, "[active: a path is writable]");
     ck_assert_has(d, "fs rw /tmp  # command line");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
+/* The build's Python directories, one rule per directory, marked with the
+ * variable in --check-policy. */
+START_TEST(path_variables)
+{
+    static const char *const sys_path[] = { AIOBOX_PYTHON_SYS_PATH };
+    size_t n = sizeof sys_path / sizeof *sys_path;
+    struct policy *p = parse_ok(HEAD "fs ro? $python_path\nfs rx $python_libdir\n");
+    ck_assert_uint_eq(policy_path_count(p), n + 1);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(policy_path_at(p, i)->path, sys_path[i]);
+        ck_assert(policy_path_at(p, i)->optional);
+        ck_assert_int_eq(policy_path_at(p, i)->access, POLICY_FS_RO);
+    }
+    ck_assert_str_eq(policy_path_at(p, n)->path, AIOBOX_PYTHON_LIBDIR);
+    ck_assert_int_eq(policy_path_at(p, n)->access, POLICY_FS_RX);
+    char *d = dump(p);
+    char want[512];
+    snprintf(want, sizeof want, "fs ro? %s  # t.policy:2 $python_path\n", sys_path[0]);
+    ck_assert_has(d, want);
+    snprintf(want, sizeof want, "fs rx %s  # t.policy:3 $python_libdir\n", AIOBOX_PYTHON_LIBDIR);
+    ck_assert_has(d, want);
     free(d);
     policy_free(p);
 }
@@ -368,7 +399,7 @@ START_TEST(include_and_override)
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/top", tmpdir);
     struct policy *p;
-    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(policy_name(p), "top");
     ck_assert(policy_timeout(p) == 5);
     ck_assert_uint_eq(policy_rlimit_count(p), 1);
@@ -390,24 +421,72 @@ START_TEST(name_defaults_to_file_name)
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/mine", tmpdir);
     struct policy *p;
-    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(policy_name(p), "mine");
     policy_free(p);
     remove_tmpdir();
 }
 END_TEST
 
-START_TEST(add_path_read_and_write)
+static int parse_with(const char *path, bool writable, struct policy **p, char *err,
+                      size_t errlen)
 {
-    struct policy *p = parse_ok(HEAD);
+    struct policy_grant g = {.path = path, .writable = writable};
+    return policy_parse(HEAD, strlen(HEAD), "t.policy", &g, 1, p, err, errlen);
+}
+
+START_TEST(grants_read_and_write)
+{
+    struct policy *p;
+    char err[512];
+    ck_assert_int_eq(parse_with("/usr/../usr/lib", false, &p, err, sizeof err), 0);
+    ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
+    ck_assert_int_eq(policy_path_at(p, 0)->access, POLICY_FS_RO);
+    policy_free(p);
+    ck_assert_int_eq(parse_with("/nonexistent/x", true, &p, err, sizeof err), -ENOENT);
+    ck_assert_ptr_null(p);
+    ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
+    ck_assert_int_eq(parse_with("", true, &p, err, sizeof err), -EINVAL);
+    ck_assert_str_eq(err, "empty path");
+    /* POLICY_GRANTS_MAX, and not one more. */
+    struct policy_grant many[POLICY_GRANTS_MAX + 1];
+    for (size_t i = 0; i < POLICY_GRANTS_MAX + 1; i++)
+        many[i] = (struct policy_grant){.path = "/usr", .writable = false};
+    ck_assert_int_eq(policy_parse(HEAD, strlen(HEAD), "t.policy", many, POLICY_GRANTS_MAX, &p,
+                                  err, sizeof err), 0);
+    ck_assert_uint_eq(policy_path_count(p), POLICY_GRANTS_MAX);
+    policy_free(p);
+    ck_assert_int_eq(policy_parse(HEAD, strlen(HEAD), "t.policy", many, POLICY_GRANTS_MAX + 1,
+                                  &p, err, sizeof err), -E2BIG);
+    ck_assert_str_eq(err, "at most 64 --allow-read/--allow-write paths");
+}
+END_TEST
+
+/* The transitional way: a grant added to a finished policy, which is then
+ * finished again, or left as it was. */
+START_TEST(add_path_to_a_finished_policy)
+{
+    struct policy *p = parse_ok(HEAD "allow openat if a2 & O_ACCMODE == 0\n"
+                                "allow-when-writable openat\n");
     char err[512];
     ck_assert_int_eq(policy_add_path(p, "/usr/../usr/lib", false, err, sizeof err), 0);
     ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
-    ck_assert_int_eq(policy_path_at(p, 0)->access, POLICY_FS_RO);
-    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -1);
+    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -ENOENT);
     ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
-    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -1);
+    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -EINVAL);
     ck_assert_str_eq(err, "empty path");
+    ck_assert_uint_eq(policy_path_count(p), 1);
+    char *pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), 0);
+    free(pfc);
+    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
+    pfc = export_pfc(p);
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
+    free(pfc);
+    for (size_t i = 2; i < POLICY_GRANTS_MAX; i++)
+        ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), 0);
+    ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), -E2BIG);
+    ck_assert_uint_eq(policy_path_count(p), POLICY_GRANTS_MAX);
     policy_free(p);
 }
 END_TEST
@@ -448,6 +527,7 @@ Suite *directives_suite(void)
     tcase_add_test(t, narrow_arguments_compare_32_bits);
     tcase_add_test(t, when_writable_lifts_conditions);
     tcase_add_test(t, fs_rules);
+    tcase_add_test(t, path_variables);
     tcase_add_test(t, tcp_rules_need_abi_4);
     tcase_add_test(t, landlock_settings);
     tcase_add_test(t, rlimits);
@@ -455,7 +535,8 @@ Suite *directives_suite(void)
     tcase_add_test(t, output_cap);
     tcase_add_test(t, include_and_override);
     tcase_add_test(t, name_defaults_to_file_name);
-    tcase_add_test(t, add_path_read_and_write);
+    tcase_add_test(t, grants_read_and_write);
+    tcase_add_test(t, add_path_to_a_finished_policy);
     tcase_add_test(t, dump_has_every_section);
     suite_add_tcase(s, t);
     return s;

@@ -20,7 +20,7 @@ static struct policy *load_shipped(const char *name)
     char path[512], err[1024];
     snprintf(path, sizeof path, "%s/%s", POLICY_DIR, name);
     struct policy *p;
-    ck_assert_msg(policy_load_file(path, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     return p;
 }
 

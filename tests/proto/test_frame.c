@@ -30,19 +30,20 @@ static void stream_make(struct stream *s)
 }
 
 /* Takes every message the reader has, checking each against the samples in
- * order; *got counts them. Returns what the last next() returned. */
+ * order; *got counts them. Returns 0 when the reader wants more bytes, or
+ * the error that stopped it. */
 static int drain(struct proto_reader *r, size_t *got)
 {
     struct proto_msg m, want;
     char why[128];
     int rc;
-    while ((rc = proto_reader_next(r, &m)) == 1) {
+    while ((rc = proto_reader_take(r, &m)) == 0) {
         samples_get(*got % samples_count(), &want);
         ck_assert_msg(msgcmp_equal(&want, &m, why, sizeof why), "message %zu: %s", *got, why);
         proto_msg_release(&m);
         (*got)++;
     }
-    return rc;
+    return rc == PROTO_E_AGAIN ? 0 : rc;
 }
 
 START_TEST(test_one_byte_at_a_time)
@@ -144,7 +145,7 @@ START_TEST(test_many_frames_in_one_buffer)
     ck_assert_int_eq(proto_reader_feed(&r, buf.data, buf.len), PROTO_OK);
     ck_assert_int_eq(drain(&r, &got), 0);
     ck_assert_uint_eq(got, NFRAMES);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
     proto_reader_free(&r);
     proto_buf_free(&buf);
 }
@@ -202,7 +203,7 @@ static int feed_in_chunks(struct proto_reader *r, const struct proto_buf *buf,
         if (rc)
             return rc;
     }
-    return proto_reader_next(r, m);
+    return proto_reader_take(r, m);
 }
 
 START_TEST(test_cap_boundaries)
@@ -224,7 +225,7 @@ START_TEST(test_cap_boundaries)
         struct proto_reader r;
         proto_reader_init(&r, caps[i].cap);
         exec_of_size(caps[i].limit, &buf);
-        ck_assert_msg(feed_in_chunks(&r, &buf, &m) == 1, "cap %zu: %s", caps[i].limit, r.err);
+        ck_assert_msg(feed_in_chunks(&r, &buf, &m) == 0, "cap %zu: %s", caps[i].limit, r.err);
         ck_assert_int_eq(m.type, PROTO_EXEC);
         ck_assert_uint_gt(m.u.exec.source.len, caps[i].limit - 40);
         proto_msg_release(&m);
@@ -273,8 +274,8 @@ START_TEST(test_zero_length_frame)
     struct proto_msg m;
     proto_reader_init(&r, 0);
     ck_assert_int_eq(proto_reader_feed(&r, "\0\0\0\0", 4), PROTO_OK);
-    ASSERT_FAILS(proto_reader_next(&r, &m), PROTO_E_MALFORMED, r.err, "empty frame");
-    ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_BAD);
+    ASSERT_FAILS(proto_reader_take(&r, &m), PROTO_E_MALFORMED, r.err, "empty frame");
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_BAD);
     proto_reader_free(&r);
 }
 END_TEST
@@ -312,13 +313,13 @@ START_TEST(test_failed_reader_stays_failed)
         ck_assert_uint_eq(got, 3);
         int rc = proto_reader_feed(&r, failures[f].frame, failures[f].len);
         if (rc == PROTO_OK)
-            rc = proto_reader_next(&r, &m);
+            rc = proto_reader_take(&r, &m);
         ASSERT_FAILS(rc, failures[f].rc, r.err, failures[f].needle);
         snprintf(first, sizeof first, "%s", r.err);
 
         ck_assert_int_eq(proto_reader_feed(&r, s.buf.data, s.buf.len), PROTO_E_BAD);
-        ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_BAD);
-        ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_BAD);
+        ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_BAD);
+        ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_BAD);
         ck_assert_ptr_null(m.priv);
         ck_assert_str_eq(r.err, first);
         ck_assert_int_eq(r.rc, failures[f].rc);
@@ -350,7 +351,7 @@ START_TEST(test_bad_frame_mid_buffer)
     ck_assert_int_eq(proto_reader_feed(&r, all, good + 13), PROTO_OK);
     ASSERT_FAILS(drain(&r, &got), PROTO_E_MALFORMED, r.err, "reserved byte 0xc1 at 0");
     ck_assert_uint_eq(got, 2);
-    ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_BAD);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_BAD);
     proto_reader_free(&r);
     free(all);
     proto_buf_free(&buf);
@@ -365,20 +366,45 @@ START_TEST(test_partial_frame_waits)
     stream_make(&s);
 
     proto_reader_init(&r, 0);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
     ck_assert_int_eq(proto_reader_feed(&r, s.buf.data, 3), PROTO_OK);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
     ck_assert_int_eq(proto_reader_feed(&r, s.buf.data + 3, s.ends[0] - 4), PROTO_OK);
     memset(&m, 0x5a, sizeof m);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
     ck_assert_ptr_null(m.priv);
     ck_assert_int_eq(m.type, 0);
     ck_assert_int_eq(proto_reader_feed(&r, s.buf.data + s.ends[0] - 1, 1), PROTO_OK);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 1);
+    ck_assert_int_eq(proto_reader_take(&r, &m), 0);
     proto_msg_release(&m);
     ck_assert_int_eq(proto_reader_feed(&r, NULL, 0), PROTO_OK);
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
+    /* A waiting reader is not a failed one. */
+    ck_assert_int_eq(r.rc, PROTO_OK);
     proto_reader_free(&r);
+    proto_reader_free(&r);
+    proto_buf_free(&s.buf);
+}
+END_TEST
+
+/* The transitional form the supervisor still calls: 1 for a message, 0
+ * for more bytes, errors as they are. */
+START_TEST(test_next_counts_messages)
+{
+    struct stream s;
+    struct proto_reader r;
+    struct proto_msg m;
+    stream_make(&s);
+
+    proto_reader_init(&r, 0);
+    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_feed(&r, s.buf.data, s.ends[0]), PROTO_OK);
+    ck_assert_int_eq(proto_reader_next(&r, &m), 1);
+    proto_msg_release(&m);
+    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_feed(&r, "\0\0\0\x01\xc1", 5), PROTO_OK);
+    ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_MALFORMED);
+    ck_assert_int_eq(proto_reader_next(&r, &m), PROTO_E_BAD);
     proto_reader_free(&r);
     proto_buf_free(&s.buf);
 }
@@ -400,6 +426,7 @@ Suite *frame_suite(void)
     tcase_add_test(tc, test_failed_reader_stays_failed);
     tcase_add_test(tc, test_bad_frame_mid_buffer);
     tcase_add_test(tc, test_partial_frame_waits);
+    tcase_add_test(tc, test_next_counts_messages);
     suite_add_tcase(s, tc);
     return s;
 }

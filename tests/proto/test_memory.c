@@ -14,7 +14,7 @@
 struct job {
     const char *frame;     /* header included */
     size_t len;
-    int want;              /* what proto_reader_next must return */
+    int want;              /* what proto_reader_take must return */
     size_t want_count;     /* completions: matches expected */
 };
 
@@ -29,9 +29,9 @@ static int run_reader(void *arg)
     proto_reader_init(&r, 0);
     rc = proto_reader_feed(&r, j->frame, j->len);
     if (rc == PROTO_OK)
-        rc = proto_reader_next(&r, &m);
+        rc = proto_reader_take(&r, &m);
     bool ok = rc == j->want;
-    if (rc == 1) {
+    if (rc == 0) {
         if (m.type == PROTO_COMPLETIONS && m.u.completions.count != j->want_count)
             ok = false;
         proto_msg_release(&m);
@@ -139,7 +139,7 @@ START_TEST(test_worst_frame_within_cap)
     static const char completions[] =
         "\x84\xa1t\xab" "completions\xa1v\x01\xa2id\x01\xa7matches\xdd";
     static const char ignored[] = "\x84\xa1t\xadinterrupt_ack\xa1v\x01\xa2id\x01\xa1x\xdd";
-    struct job j = {.want = 1};
+    struct job j = {.want = 0};
 
     char *f = array_frame(completions, sizeof completions - 1, (char)0xa0,
                           PROTO_FRAME_MAX_DEFAULT, &j.want_count, &j.len);

@@ -121,12 +121,12 @@ START_TEST(test_encode_appends)
     proto_reader_init(&r, 0);
     ck_assert_int_eq(proto_reader_feed(&r, buf.data, buf.len), PROTO_OK);
     for (size_t i = 0; i < samples_count(); i++) {
-        ck_assert_int_eq(proto_reader_next(&r, &m), 1);
+        ck_assert_int_eq(proto_reader_take(&r, &m), 0);
         samples_get(i, &want);
         ck_assert_msg(msgcmp_equal(&want, &m, why, sizeof why), "frame %zu: %s", i, why);
         proto_msg_release(&m);
     }
-    ck_assert_int_eq(proto_reader_next(&r, &m), 0);
+    ck_assert_int_eq(proto_reader_take(&r, &m), PROTO_E_AGAIN);
     proto_reader_free(&r);
     proto_buf_free(&buf);
 }

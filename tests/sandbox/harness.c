@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "harness.h"
 
 #ifndef POLICY_DIR
@@ -37,6 +38,14 @@ static void read_all(int fd, void *buf, size_t cap, size_t *len)
 void run_policy(const struct policy *p, probe_fn probe, void *arg, struct outcome *out)
 {
     memset(out, 0, sizeof *out);
+    /* Without landlock in the kernel no landlock policy can start: the
+     * test cannot say anything about what it came for. */
+    if (policy_landlock_enabled(p)) {
+        int abi = sandbox_landlock_abi();
+        if (abi < 0)
+            checkrun_host_lacks("landlock", "the kernel has no landlock (%s), policy %s needs it",
+                                strerror(-abi), policy_name(p));
+    }
     int chan[2], info[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan), 0);
     ck_assert_int_eq(pipe2(info, O_CLOEXEC), 0);
@@ -47,7 +56,10 @@ void run_policy(const struct policy *p, probe_fn probe, void *arg, struct outcom
         close(chan[0]);
         close(info[0]);
         char desc[512], err[512];
-        sandbox_arm_sigsys(chan[1]);
+        if (sandbox_arm_sigsys(chan[1]) < 0) {
+            dprintf(info[1], "Ecannot install the SIGSYS handler");
+            _exit(HARNESS_APPLY_FAILED);
+        }
         if (harness_before)
             harness_before();
         if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {
@@ -80,7 +92,7 @@ void run_sandboxed(const char *policy_text, probe_fn probe, void *arg, struct ou
     struct policy *p;
     char err[1024];
     ck_assert_msg(policy_parse(policy_text, strlen(policy_text), POLICY_DIR "/test-policy",
-                               &p, err, sizeof err) == 0, "%s", err);
+                               NULL, 0, &p, err, sizeof err) == 0, "%s", err);
     run_policy(p, probe, arg, out);
     policy_free(p);
 }

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "policy.h"
 #include "sandbox.h"
 
@@ -31,16 +32,20 @@ static int init_python(void)
     PyConfig_InitIsolatedConfig(&config);
     config.site_import = 0;
     config.install_signal_handlers = 1;
-    static const wchar_t *paths[] = {
-        L"/usr/lib/python3.11", L"/usr/lib/python3.11/lib-dynload",
-        L"/usr/local/lib/python3.11/dist-packages", L"/usr/lib/python3/dist-packages",
-    };
-    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
-    if (!PyStatus_Exception(st))
-        st = PyConfig_SetString(&config, &config.home, L"/usr");
+    /* The executor's program name and sys.path, from the build. */
+    static const char *const paths[] = { AIOBOX_PYTHON_SYS_PATH };
+    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, AIOBOX_PYTHON);
     config.module_search_paths_set = 1;
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); i++)
-        st = PyWideStringList_Append(&config.module_search_paths, paths[i]);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); i++) {
+        wchar_t *w = Py_DecodeLocale(paths[i], NULL);
+        if (!w) {
+            fprintf(stderr, "pyprobe: cannot decode %s\n", paths[i]);
+            PyConfig_Clear(&config);
+            return -1;
+        }
+        st = PyWideStringList_Append(&config.module_search_paths, w);
+        PyMem_RawFree(w);
+    }
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
@@ -59,15 +64,17 @@ static int init_python(void)
 int main(int argc, char **argv)
 {
     const char *policy_file = NULL, *code = NULL;
-    const char *reads[8], *writes[8];
-    int nreads = 0, nwrites = 0, chan = -1;
+    struct policy_grant grants[POLICY_GRANTS_MAX];
+    size_t ngrants = 0;
+    int chan = -1;
     for (int i = 1; i < argc; i++) {
+        bool grant = strcmp(argv[i], "--allow-read") == 0 || strcmp(argv[i], "--allow-write") == 0;
         if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
             policy_file = argv[++i];
-        else if (strcmp(argv[i], "--allow-read") == 0 && i + 1 < argc && nreads < 8)
-            reads[nreads++] = argv[++i];
-        else if (strcmp(argv[i], "--allow-write") == 0 && i + 1 < argc && nwrites < 8)
-            writes[nwrites++] = argv[++i];
+        else if (grant && i + 1 < argc && ngrants < POLICY_GRANTS_MAX) {
+            grants[ngrants].writable = strcmp(argv[i], "--allow-write") == 0;
+            grants[ngrants++].path = argv[++i];
+        }
         else if (strcmp(argv[i], "--channel-fd") == 0 && i + 1 < argc)
             chan = atoi(argv[++i]);
         else if (!code)
@@ -86,25 +93,18 @@ int main(int argc, char **argv)
     char err[1024];
     struct policy *p = NULL;
     if (policy_file) {
-        if (policy_load_file(policy_file, &p, err, sizeof err) < 0) {
+        if (policy_load(policy_file, grants, ngrants, &p, err, sizeof err) < 0) {
             fprintf(stderr, "pyprobe: %s\n", err);
             return 2;
         }
-        for (int i = 0; i < nreads; i++)
-            if (policy_add_path(p, reads[i], false, err, sizeof err) < 0) {
-                fprintf(stderr, "pyprobe: %s\n", err);
-                return 2;
-            }
-        for (int i = 0; i < nwrites; i++)
-            if (policy_add_path(p, writes[i], true, err, sizeof err) < 0) {
-                fprintf(stderr, "pyprobe: %s\n", err);
-                return 2;
-            }
     }
     if (init_python() != 0)
         return 2;
     if (p) {
-        sandbox_arm_sigsys(chan);
+        if (sandbox_arm_sigsys(chan) < 0) {
+            fprintf(stderr, "pyprobe: cannot install the SIGSYS handler\n");
+            return 2;
+        }
         char desc[512];
         if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {
             fprintf(stderr, "pyprobe: sandbox: %s\n", err);

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "harness.h"
 
 /* These probes read process state with prctl, which strict forbids. */
@@ -34,10 +35,9 @@ static int p_ids(void *arg)
 
 START_TEST(root_drops_to_nobody)
 {
-    if (geteuid() != 0) {
-        printf("skip root_drops_to_nobody: not running as root\n");
-        return;
-    }
+    if (geteuid() != 0)
+        checkrun_host_lacks("root", "the tests run as uid %u: there is no root to drop",
+                            (unsigned)geteuid());
     struct outcome o;
     run_sandboxed(open_policy, p_ids, NULL, &o);
     ck_assert_exit(&o, 0);
@@ -54,15 +54,28 @@ static int p_uid_kept(void *arg)
     return getuid() == (uid_t)(intptr_t)arg ? 0 : 1;
 }
 
+/* Neither root nor nobody: what a non-root executor runs as. */
+#define OTHER_UID 4242
+
+static void become_other_user(void)
+{
+    if (setgroups(0, NULL) < 0 || setresgid(OTHER_UID, OTHER_UID, OTHER_UID) < 0 ||
+        setresuid(OTHER_UID, OTHER_UID, OTHER_UID) < 0)
+        _exit(99);
+}
+
 START_TEST(other_users_keep_their_uid)
 {
-    if (geteuid() == 0) {
-        printf("skip other_users_keep_their_uid: running as root\n");
-        return;
-    }
     struct outcome o;
-    run_sandboxed(open_policy, p_uid_kept, (void *)(intptr_t)getuid(), &o);
+    /* As root, the sandboxed child first becomes another user itself. */
+    uid_t want = geteuid() == 0 ? OTHER_UID : getuid();
+    harness_before = geteuid() == 0 ? become_other_user : NULL;
+    run_sandboxed(open_policy, p_uid_kept, (void *)(intptr_t)want, &o);
+    harness_before = NULL;
     ck_assert_exit(&o, 0);
+    char desc[64];
+    snprintf(desc, sizeof desc, ", uid %u", (unsigned)want);
+    ck_assert_msg(strstr(o.desc, desc) != NULL, "%s", o.desc);
 }
 END_TEST
 

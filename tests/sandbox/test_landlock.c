@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "checkrun.h"
 #include "harness.h"
 
 static int p_read(void *arg)
@@ -68,8 +70,8 @@ START_TEST(reads_outside_the_list_fail)
     /* world-readable, so only landlock stops the unprivileged child */
     with_layer("/etc/passwd", p_read, EACCES, 0);
     with_layer("/", p_listdir, EACCES, 0);
-    with_layer("/usr/lib/python3.11/os.py", p_read, 0, 0);
-    with_layer("/usr/lib/python3.11", p_listdir, 0, 0);
+    with_layer(AIOBOX_PYTHON_STDLIB "/os.py", p_read, 0, 0);
+    with_layer(AIOBOX_PYTHON_STDLIB, p_listdir, 0, 0);
 }
 END_TEST
 
@@ -99,8 +101,9 @@ START_TEST(allow_write_opens_one_tree)
     char *text = strict_without("");
     struct policy *p;
     char err[512];
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-    ck_assert_int_eq(policy_add_path(p, tmpdir, true, err, sizeof err), 0);
+    struct policy_grant rw = {.path = tmpdir, .writable = true};
+    ck_assert_msg(policy_parse(text, strlen(text), "strict", &rw, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     struct outcome o;
     run_policy(p, p_create, inside, &o);
     ck_assert_exit(&o, 0);
@@ -111,8 +114,9 @@ START_TEST(allow_write_opens_one_tree)
     ck_assert_int_eq(access(outside, F_OK), -1);
     policy_free(p);
     /* --allow-read grants reading, not writing */
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-    ck_assert_int_eq(policy_add_path(p, "/etc/passwd", false, err, sizeof err), 0);
+    struct policy_grant ro = {.path = "/etc/passwd", .writable = false};
+    ck_assert_msg(policy_parse(text, strlen(text), "strict", &ro, 1, &p, err, sizeof err) == 0,
+                  "%s", err);
     run_policy(p, p_read, "/etc/passwd", &o);
     ck_assert_exit(&o, 0);
     policy_free(p);
@@ -126,19 +130,29 @@ START_TEST(missing_paths)
 {
     struct outcome o;
     run_sandboxed("aiobox-policy 1\ninclude strict\nfs ro? /nonexistent/optional\n",
-                  p_read, "/usr/lib/python3.11/os.py", &o);
+                  p_read, AIOBOX_PYTHON_STDLIB "/os.py", &o);
     ck_assert_exit(&o, 0);
     run_sandboxed("aiobox-policy 1\ninclude strict\nfs ro /nonexistent/required\n",
-                  p_read, "/usr/lib/python3.11/os.py", &o);
+                  p_read, AIOBOX_PYTHON_STDLIB "/os.py", &o);
     ck_assert_exit(&o, HARNESS_APPLY_FAILED);
     ck_assert_str_eq(o.err, "landlock: /nonexistent/required: No such file or directory");
 }
 END_TEST
 
-START_TEST(abi_too_old_is_refused)
+/* The layer a landlock test needs, when this host cannot give it. */
+static void need_landlock_abi(int min, const char *layer, const char *why)
 {
     int abi = sandbox_landlock_abi();
-    ck_assert_int_ge(abi, 1);
+    if (abi < 0)
+        checkrun_host_lacks("landlock", "the kernel has no landlock (%s)", strerror(-abi));
+    if (abi < min)
+        checkrun_host_lacks(layer, "landlock ABI %d has no %s", abi, why);
+}
+
+START_TEST(abi_too_old_is_refused)
+{
+    need_landlock_abi(1, "landlock", "landlock");
+    int abi = sandbox_landlock_abi();
     struct outcome o;
     run_sandboxed("aiobox-policy 1\ninclude strict\nlandlock abi 63\n", p_read, "/", &o);
     ck_assert_exit(&o, HARNESS_APPLY_FAILED);
@@ -205,10 +219,7 @@ static int p_connect(void *arg)
 
 START_TEST(tcp_connect_rules)
 {
-    if (sandbox_landlock_abi() < 4) {
-        printf("skip tcp_connect_rules: landlock ABI %d has no TCP rules\n", sandbox_landlock_abi());
-        return;
-    }
+    need_landlock_abi(4, "landlock-tcp", "TCP rules");
     int port;
     int s = listener(&port);
     /* seccomp lets TCP sockets through here, so landlock decides */
@@ -240,14 +251,10 @@ static int p_signal(void *arg)
  * scope keeps the sandboxed child from signalling it. */
 START_TEST(signal_scope)
 {
-    if (sandbox_landlock_abi() < 6) {
-        printf("skip signal_scope: landlock ABI %d has no scoping\n", sandbox_landlock_abi());
-        return;
-    }
-    if (geteuid() != 0) {
-        printf("skip signal_scope: needs root to make a process of uid %d\n", SANDBOX_UID);
-        return;
-    }
+    need_landlock_abi(6, "landlock-scope", "signal scoping");
+    if (geteuid() != 0)
+        checkrun_host_lacks("root", "making a process of uid %d outside the sandbox takes root",
+                            SANDBOX_UID);
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     pid_t peer = fork();

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "harness.h"
 
 static void both_ways(probe_fn probe, void *arg, int with, int without)
@@ -55,10 +56,8 @@ static int p_big_map(void *arg)
 
 START_TEST(as_stops_memory_bombs)
 {
-    if (sandbox_sanitizer_build()) {
-        printf("skip as_stops_memory_bombs: RLIMIT_AS is not applied in a sanitizer build\n");
-        return;
-    }
+    if (sandbox_sanitizer_build())
+        checkrun_sanitizer_skip("RLIMIT_AS is not applied (ASan reserves terabytes of address space)");
     both_ways(p_big_map, NULL, ENOMEM, 0);
 }
 END_TEST
@@ -96,8 +95,9 @@ START_TEST(fsize_stops_large_files)
         char *text = strict_without(variants[i]);
         struct policy *p;
         char err[512];
-        ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
-        ck_assert_int_eq(policy_add_path(p, tmpdir, true, err, sizeof err), 0);
+        struct policy_grant rw = {.path = tmpdir, .writable = true};
+        ck_assert_msg(policy_parse(text, strlen(text), "strict", &rw, 1, &p, err, sizeof err) == 0,
+                      "%s", err);
         struct outcome o;
         run_policy(p, p_big_file, file, &o);
         ck_assert_exit(&o, want[i]);

@@ -83,13 +83,12 @@ START_TEST(no_channel_still_dies)
     struct policy *p;
     char *text = strict_without("");
     char err[512], desc[512];
-    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", &p, err, sizeof err), 0);
+    ck_assert_int_eq(policy_parse(text, strlen(text), "strict", NULL, 0, &p, err, sizeof err), 0);
     free(text);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        sandbox_arm_sigsys(-1);
-        if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0)
+        if (sandbox_arm_sigsys(-1) < 0 || sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0)
             _exit(HARNESS_APPLY_FAILED);
         syscall(SYS_ptrace, 0, 0, 0, 0);
         _exit(0);

@@ -1,6 +1,7 @@
-/* The policy rules: syscall names and groups, argument conditions, and
- * the conflicts libseccomp would hide. Part of the parser (policy_parse.c
- * reads lines and dispatches directives here). */
+/* The parser's syscall-rule directives (allow, errno, kill, trap,
+ * allow-when-writable, group): syscall names and groups, argument
+ * conditions, and the conflicts libseccomp would hide. policy_parse.c
+ * reads the lines and dispatches these directives here. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -16,15 +17,15 @@ static int parse_one_number(const char *s, uint64_t *v)
         return 0;
     const char *digits = s[0] == '-' ? s + 1 : s;
     if (digits[0] < '0' || digits[0] > '9')
-        return -1;
+        return -EINVAL;
     char *end;
     errno = 0;
     unsigned long long u = strtoull(digits, &end, 0);
     if (errno != 0 || *end != '\0')
-        return -1;
+        return -EINVAL;
     if (s[0] == '-') {
         if (u > (unsigned long long)INT64_MAX + 1)
-            return -1;
+            return -EINVAL;
         u = (unsigned long long)(-(long long)(u - 1) - 1);
     }
     *v = u;
@@ -89,7 +90,7 @@ static int expand_targets(struct policy_parse_ctx *c, char **words, size_t n,
             int *grown = policy_grow(*nrs, &cap, *count + g->count, sizeof **nrs);
             if (!grown) {
                 free(*nrs);
-                return policy_fail(c, "out of memory");
+                return policy_fail_nomem(c);
             }
             *nrs = grown;
             memcpy(*nrs + *count, g->nrs, g->count * sizeof **nrs);
@@ -97,14 +98,15 @@ static int expand_targets(struct policy_parse_ctx *c, char **words, size_t n,
             continue;
         }
         int nr = -1;
-        if (resolve_syscall(c, words[i], &nr) < 0) {
+        int rc = resolve_syscall(c, words[i], &nr);
+        if (rc < 0) {
             free(*nrs);
-            return -1;
+            return rc;
         }
         int *grown = policy_grow(*nrs, &cap, *count + 1, sizeof **nrs);
         if (!grown) {
             free(*nrs);
-            return policy_fail(c, "out of memory");
+            return policy_fail_nomem(c);
         }
         *nrs = grown;
         (*nrs)[(*count)++] = nr;
@@ -165,8 +167,9 @@ static int parse_conditions(struct policy_parse_ctx *c, int nr, char **w, size_t
         if (strcmp(w[i], "&") == 0) {
             if (i + 2 >= n || strcmp(w[i + 2], "==") != 0)
                 return policy_fail(c, "bad condition: a masked compare must be '%s & MASK == VALUE'", a);
-            if (parse_value(c, w[i + 1], &k->mask) < 0)
-                return -1;
+            int rc = parse_value(c, w[i + 1], &k->mask);
+            if (rc < 0)
+                return rc;
             k->op = PO_MASKED_EQ;
             i += 3;
         } else {
@@ -185,8 +188,10 @@ static int parse_conditions(struct policy_parse_ctx *c, int nr, char **w, size_t
             if (k->op != PO_EQ && k->op != PO_NE)
                 return policy_fail(c, "$pid can only be compared with == or !=");
             k->value_is_pid = true;
-        } else if (parse_value(c, w[i], &k->value) < 0) {
-            return -1;
+        } else {
+            int rc = parse_value(c, w[i], &k->value);
+            if (rc < 0)
+                return rc;
         }
         i++;
         if (k->op == PO_MASKED_EQ && k->mask == 0)
@@ -280,10 +285,11 @@ static int add_rule(struct policy_parse_ctx *c, int nr, struct policy_action act
     r.where = policy_here(c);
     r.sysname = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
     if (!r.sysname)
-        return policy_fail(c, "out of memory");
-    if (check_conflicts(c, &r) < 0) {
+        return policy_fail_nomem(c);
+    int rc = check_conflicts(c, &r);
+    if (rc < 0) {
         free(r.sysname);
-        return -1;
+        return rc;
     }
     /* The same unconditional rule twice (overlapping groups) is kept once. */
     for (size_t i = 0; i < p->nrules; i++) {
@@ -298,7 +304,7 @@ static int add_rule(struct policy_parse_ctx *c, int nr, struct policy_action act
                                             p->nrules + 1, sizeof *p->rules);
     if (!grown) {
         free(r.sysname);
-        return policy_fail(c, "out of memory");
+        return policy_fail_nomem(c);
     }
     p->rules = grown;
     p->rules[p->nrules++] = r;
@@ -306,7 +312,7 @@ static int add_rule(struct policy_parse_ctx *c, int nr, struct policy_action act
 }
 
 int policy_parse_action(struct policy_parse_ctx *c, char **w, size_t n,
-                             struct policy_action *act, size_t *used)
+                        struct policy_action *act, size_t *used)
 {
     memset(act, 0, sizeof *act);
     *used = 1;
@@ -333,8 +339,9 @@ int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n)
 {
     struct policy_action act;
     size_t used;
-    if (policy_parse_action(c, w, n, &act, &used) < 0)
-        return -1;
+    int rc = policy_parse_action(c, w, n, &act, &used);
+    if (rc < 0)
+        return rc;
     size_t ntarg = n - used;
     for (size_t i = used; i < n; i++) {
         if (strcmp(w[i], "if") == 0) {
@@ -348,23 +355,26 @@ int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n)
     unsigned ncond = 0;
     int *nrs;
     size_t count;
-    if (expand_targets(c, w + used, ntarg, &nrs, &count) < 0)
-        return -1;
+    rc = expand_targets(c, w + used, ntarg, &nrs, &count);
+    if (rc < 0)
+        return rc;
     if (used + ntarg < n) {
         if (ntarg != 1 || w[used][0] == '@') {
             free(nrs);
             return policy_fail(c, "a rule with conditions names exactly one syscall");
         }
-        if (parse_conditions(c, nrs[0], w + used + ntarg + 1,
-                             n - used - ntarg - 1, conds, &ncond) < 0) {
+        rc = parse_conditions(c, nrs[0], w + used + ntarg + 1,
+                              n - used - ntarg - 1, conds, &ncond);
+        if (rc < 0) {
             free(nrs);
-            return -1;
+            return rc;
         }
     }
     for (size_t i = 0; i < count; i++) {
-        if (add_rule(c, nrs[i], act, false, conds, ncond) < 0) {
+        rc = add_rule(c, nrs[i], act, false, conds, ncond);
+        if (rc < 0) {
             free(nrs);
-            return -1;
+            return rc;
         }
     }
     free(nrs);
@@ -380,13 +390,15 @@ int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n)
             return policy_fail(c, "allow-when-writable takes no conditions");
     int *nrs;
     size_t count;
-    if (expand_targets(c, w + 1, n - 1, &nrs, &count) < 0)
-        return -1;
+    int rc = expand_targets(c, w + 1, n - 1, &nrs, &count);
+    if (rc < 0)
+        return rc;
     struct policy_action allow = { .kind = PA_ALLOW };
     for (size_t i = 0; i < count; i++) {
-        if (add_rule(c, nrs[i], allow, true, NULL, 0) < 0) {
+        rc = add_rule(c, nrs[i], allow, true, NULL, 0);
+        if (rc < 0) {
             free(nrs);
-            return -1;
+            return rc;
         }
     }
     free(nrs);
@@ -408,8 +420,9 @@ int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n)
         return policy_fail(c, "group %s already defined at %s:%u", w[1],
                            old->where.file, old->where.line);
     struct policy_group g = { .where = policy_here(c) };
-    if (expand_targets(c, w + 2, n - 2, &g.nrs, &g.count) < 0)
-        return -1;
+    int rc = expand_targets(c, w + 2, n - 2, &g.nrs, &g.count);
+    if (rc < 0)
+        return rc;
     g.name = strdup(w[1] + 1);
     struct policy_group *grown = g.name ? policy_grow(c->p->groups, &c->p->capgroups,
                                                       c->p->ngroups + 1, sizeof *grown)
@@ -417,7 +430,7 @@ int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n)
     if (!grown) {
         free(g.name);
         free(g.nrs);
-        return policy_fail(c, "out of memory");
+        return policy_fail_nomem(c);
     }
     c->p->groups = grown;
     c->p->groups[c->p->ngroups++] = g;
