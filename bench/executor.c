@@ -77,10 +77,10 @@ static int wait_for(struct executor *e, enum proto_type type)
 
     for (;;) {
         struct proto_msg m;
-        int rc = proto_reader_next(&e->reader, &m);
-        if (rc < 0)
+        int rc = proto_reader_take(&e->reader, &m);
+        if (rc < 0 && rc != PROTO_E_AGAIN)
             return -1;
-        if (rc == 1) {
+        if (rc == 0) {
             bool hit = m.type == type;
             proto_msg_release(&m);
             if (hit)

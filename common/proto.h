@@ -29,6 +29,10 @@
  * frames up to this size. */
 #define PROTO_FRAME_MAX_EXEC ((size_t)16 << 20)
 #define PROTO_DEPTH_MAX 8
+/* Array elements and map pairs (counted as two) in one frame, all
+ * containers together: decoding costs tens of bytes an element, so this
+ * bounds a frame's memory whatever its size. */
+#define PROTO_ELEMENTS_MAX 65536
 #define PROTO_HEADER_SIZE 4
 
 enum proto_type {
@@ -211,8 +215,9 @@ const char *proto_mode_name(enum proto_exec_mode m);
 /* --- framing and validation (proto_frame.c, proto_validate.c) ---------- */
 
 /* Checks that body[0..len) is exactly one msgpack value nested at most
- * max_depth deep, whose every count and length fits in the bytes left,
- * with no 0xc1 and no ext types. Writes the reason to err on failure. */
+ * max_depth deep, with at most PROTO_ELEMENTS_MAX elements, whose every
+ * count and length fits in the bytes left, with no 0xc1 and no ext types.
+ * Writes the reason to err on failure. */
 int proto_validate(const void *body, size_t len, int max_depth,
                    char *err, size_t errlen);
 
@@ -239,10 +244,6 @@ int proto_reader_feed(struct proto_reader *r, const void *data, size_t len);
  * or next call; the caller must proto_msg_release it. Version mismatches
  * are errors. */
 int proto_reader_take(struct proto_reader *r, struct proto_msg *msg);
-/* Transitional, for the supervisor's execproc.c and its tests until they
- * call proto_reader_take: 1 for a message, 0 for PROTO_E_AGAIN, else the
- * same. */
-int proto_reader_next(struct proto_reader *r, struct proto_msg *msg);
 
 /* --- messages (proto_msg.c) -------------------------------------------- */
 

@@ -117,11 +117,3 @@ int proto_reader_take(struct proto_reader *r, struct proto_msg *msg)
         return reader_fail(r, rc);
     return 0;
 }
-
-int proto_reader_next(struct proto_reader *r, struct proto_msg *msg)
-{
-    int rc = proto_reader_take(r, msg);
-    if (rc == PROTO_E_AGAIN)
-        return 0;
-    return rc == 0 ? 1 : rc;
-}

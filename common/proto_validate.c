@@ -1,7 +1,8 @@
 /* Walks a msgpack value before msgpack-c sees it. msgpack-c sizes its
  * allocations from container headers (a 5-byte array32 header reserves
  * gigabytes), so every count and length is checked against the bytes that
- * are actually there before anything is unpacked. */
+ * are actually there before anything is unpacked, and the elements of a
+ * frame, whatever their nesting, are counted against one bound. */
 #include "proto.h"
 
 #include <stdarg.h>
@@ -35,6 +36,7 @@ int proto_validate(const void *body, size_t len, int max_depth,
     size_t off = 0;
     /* pending[d] = values still expected at depth d; depth 0 is the root. */
     uint64_t pending[PROTO_DEPTH_MAX + 2];
+    uint64_t elements = 0;
     int depth = 0;
 
     if (max_depth < 1 || max_depth > PROTO_DEPTH_MAX)
@@ -122,6 +124,12 @@ int proto_validate(const void *body, size_t len, int max_depth,
             /* Empty containers count too, so the limit means one thing. */
             if (depth + 1 > max_depth)
                 return fail(err, errlen, "nesting deeper than %d", max_depth);
+            /* msgpack-c makes an object of every element, several times
+             * the byte it may take: the count is what bounds memory. */
+            elements += children;
+            if (elements > PROTO_ELEMENTS_MAX)
+                return fail(err, errlen, "more than %d elements in one frame",
+                            PROTO_ELEMENTS_MAX);
             if (children)
                 pending[++depth] = children;
         }

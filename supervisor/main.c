@@ -1,5 +1,7 @@
-/* aiobox: the supervisor. Parse options, load the policy, wire the session
- * to a front end, run the loop. */
+/* aiobox: the supervisor. Parse options, load the policy, wire the
+ * session engine to the one front end the command line chose, run the
+ * loop. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,55 +19,98 @@
 #include "paths.h"
 #include "pipe.h"
 #include "policy.h"
+#include "server.h"
 #include "term.h"
 
+/* Exit statuses of aiobox itself (docs: `aiobox --help`). */
+#define EXIT_CANNOT_START 1
+#define EXIT_USAGE 2
+
+/* A policy as the command line named it, resolved and loaded. */
+struct loaded_policy {
+    char path[PATH_MAX];
+    char name[128];
+    double timeout_s;
+    size_t output_cap;
+};
+
+/* Resolves NAME|FILE as --policy does, into out (absolute). 0, or the
+ * exit status after saying why. */
+static int resolve_policy(const char *name_or_file, char *out, size_t outlen)
+{
+    char err[512];
+    struct paths paths;
+    if (paths_init(&paths, err, sizeof err) == 0) {
+        if (paths_policy(&paths, name_or_file, out, outlen, err, sizeof err) == 0)
+            return 0;
+        fprintf(stderr, "aiobox: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!strchr(name_or_file, '/')) {
+        /* Without an executor there is no policy directory either. */
+        fprintf(stderr, "aiobox: %s\n", err);
+        return EXIT_CANNOT_START;
+    }
+    snprintf(out, outlen, "%s", name_or_file);
+    return 0;
+}
+
 /* --check-policy NAME|FILE, resolved as --policy is. */
-static int check_policy(const char *name_or_file)
+static int check_policy(const struct opts *o)
 {
     static char file[PATH_MAX];
     char err[512];
-    struct paths paths;
     struct policy *p;
-    if (paths_init(&paths, err, sizeof err) == 0) {
-        if (paths_policy(&paths, name_or_file, file, sizeof file, err, sizeof err)) {
-            fprintf(stderr, "aiobox: %s\n", err);
-            return 2;
-        }
-    } else if (!strchr(name_or_file, '/')) {
-        /* Without an executor there is no policy directory either. */
+    int rc = resolve_policy(o->check_policy, file, sizeof file);
+    if (rc)
+        return rc;
+    if (policy_load(file, o->grants, o->ngrants, &p, err, sizeof err) < 0) {
         fprintf(stderr, "aiobox: %s\n", err);
-        return 1;
-    } else
-        snprintf(file, sizeof file, "%s", name_or_file);
-    if (policy_load_file(file, &p, err, sizeof err)) {
-        fprintf(stderr, "aiobox: %s\n", err);
-        return 2;
+        return EXIT_USAGE;
     }
-    int rc = policy_dump(p, stdout, err, sizeof err);
+    rc = policy_dump(p, stdout, err, sizeof err);
     if (rc)
         fprintf(stderr, "aiobox: %s\n", err);
     policy_free(p);
-    return rc ? 2 : 0;
+    return rc ? EXIT_USAGE : 0;
 }
 
-/* Absolute copies of --allow-* paths, checked against the policy now so a
- * mistake is reported before any executor starts. */
-static int resolve_allowed(struct policy *pol, const char **paths, size_t n, bool writable,
-                           char store[][PATH_MAX])
+/* Absolute copies of the --allow-* paths: the executor is started
+ * elsewhere than the user's directory. */
+static int resolve_grants(struct opts *o, char store[][PATH_MAX])
+{
+    for (size_t i = 0; i < o->ngrants; i++) {
+        if (!realpath(o->grants[i].path, store[i])) {
+            fprintf(stderr, "aiobox: --allow-%s %s: %s\n",
+                    o->grants[i].writable ? "write" : "read", o->grants[i].path,
+                    strerror(errno));
+            return -1;
+        }
+        o->grants[i].path = store[i];
+    }
+    return 0;
+}
+
+/* Loads a policy with the grants, which it checks now, so that a mistake
+ * is reported before any executor starts. 0, or the exit status. */
+static int load_policy(const struct opts *o, const char *name_or_file, bool named,
+                       struct loaded_policy *out)
 {
     char err[512];
-    for (size_t i = 0; i < n; i++) {
-        if (!realpath(paths[i], store[i])) {
-            fprintf(stderr, "aiobox: --allow-%s %s: %m\n", writable ? "write" : "read",
-                    paths[i]);
-            return -1;
-        }
-        if (policy_add_path(pol, store[i], writable, err, sizeof err)) {
-            fprintf(stderr, "aiobox: %s\n", err);
-            return -1;
-        }
-        paths[i] = store[i];
+    struct policy *pol;
+    int rc = resolve_policy(name_or_file, out->path, sizeof out->path);
+    if (rc)
+        /* A policy the user named is a usage error; a missing default is a
+         * broken installation. */
+        return named ? rc : EXIT_CANNOT_START;
+    if (policy_load(out->path, o->grants, o->ngrants, &pol, err, sizeof err) < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        return EXIT_USAGE;
     }
+    snprintf(out->name, sizeof out->name, "%s", policy_name(pol));
+    out->timeout_s = policy_timeout(pol);
+    out->output_cap = policy_output_cap(pol);
+    policy_free(pol);
     return 0;
 }
 
@@ -83,17 +128,65 @@ static _Noreturn void finish(int rc)
     _exit(rc);
 }
 
+static int run_repl(uv_loop_t *loop, const struct opts *o, struct session_config *scfg,
+                    const char *policy_name)
+{
+    static char banner[512];
+    snprintf(banner, sizeof banner,
+             "aiobox %s (Python %s), policy %s\n"
+             "Use \"await\" directly. Type :help for supervisor commands, exit() or Ctrl-D to "
+             "leave.\n",
+             AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, policy_name);
+    struct front_config fcfg = {.history_path = o->history, .banner = o->quiet ? NULL : banner};
+    int rc = -ENOTTY;
+    if (isatty(0) && isatty(1)) {
+        rc = term_front_run(loop, scfg, &fcfg);
+        if (rc == -ENOTTY)
+            fputs("aiobox: cannot open the terminal for input; reading it as a pipe\n", stderr);
+    }
+    if (rc == -ENOTTY)
+        rc = pipe_front_run(loop, scfg, &fcfg);
+    return rc;
+}
+
+static int run_server(uv_loop_t *loop, const struct opts *o, const struct session_config *scfg,
+                      const struct loaded_policy *loaded, size_t nloaded)
+{
+    static struct server_policy policies[OPTS_POLICIES_MAX];
+    for (size_t i = 0; i < nloaded; i++)
+        policies[i] = (struct server_policy){
+            .name = loaded[i].name,
+            .path = loaded[i].path,
+            .timeout_s = o->timeout >= 0 ? o->timeout : loaded[i].timeout_s,
+            .output_cap = o->output_cap_set ? o->output_cap : loaded[i].output_cap,
+        };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct server_config cfg = {
+        .session = *scfg,
+        .policies = policies,
+        .npolicies = nloaded,
+        .max_executors = o->max_executors ? o->max_executors : (unsigned)(cpus > 0 ? cpus : 1),
+        .allow_uids = o->allow_uids,
+        .n_allow_uids = o->n_allow_uids,
+        .log_path = o->log,
+    };
+    /* Sessions of the server take their limits from their policy. */
+    cfg.session.timeout_s = -1;
+    if (o->command == OPTS_JSON)
+        return server_run_stdio(loop, &cfg);
+    return server_run_listen(loop, &cfg, o->listen);
+}
+
 int main(int argc, char **argv)
 {
-    static char read_paths[OPTS_PATHS_MAX][PATH_MAX], write_paths[OPTS_PATHS_MAX][PATH_MAX];
-    static char policy_path[PATH_MAX], policy_name_buf[128], banner[512];
-    struct opts o;
+    static char grant_paths[POLICY_GRANTS_MAX][PATH_MAX];
+    static struct loaded_policy loaded[OPTS_POLICIES_MAX];
+    static struct opts o;
     struct paths paths;
-    struct policy *pol;
     char err[512];
 
     if (opts_parse(argc, argv, &o))
-        return 2;
+        return EXIT_USAGE;
     if (o.help) {
         opts_usage(stdout);
         return 0;
@@ -102,61 +195,62 @@ int main(int argc, char **argv)
         printf("aiobox %s (Python %s)\n", AIOBOX_VERSION, AIOBOX_PYTHON_VERSION);
         return 0;
     }
+    if (resolve_grants(&o, grant_paths))
+        return EXIT_USAGE;
     if (o.check_policy)
-        return check_policy(o.check_policy);
-    /* A write to a dead executor must fail with EPIPE, not kill us. */
+        return check_policy(&o);
+    if (o.command != OPTS_REPL && o.command != OPTS_JSON && o.command != OPTS_SERVE) {
+        fprintf(stderr, "aiobox: '%s' is not built yet\n", argv[1]);
+        return EXIT_CANNOT_START;
+    }
+    if (o.session) {
+        fprintf(stderr, "aiobox: named sessions are not built yet\n");
+        return EXIT_CANNOT_START;
+    }
+    /* A write to a dead executor or client must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
 
     if (paths_init(&paths, err, sizeof err)) {
         fprintf(stderr, "aiobox: %s\n", err);
-        return 1;
+        return EXIT_CANNOT_START;
     }
     if (o.executor && access(o.executor, X_OK) != 0) {
-        fprintf(stderr, "aiobox: --executor %s: %m\n", o.executor);
-        return 1;
+        fprintf(stderr, "aiobox: --executor %s: %s\n", o.executor, strerror(errno));
+        return EXIT_CANNOT_START;
     }
-    if (paths_policy(&paths, o.policy ? o.policy : "strict", policy_path, sizeof policy_path,
-                     err, sizeof err)) {
-        fprintf(stderr, "aiobox: %s\n", err);
-        /* A policy the user named is a usage error; a missing default is
-         * a broken installation. */
-        return o.policy ? 2 : 1;
-    }
-    if (policy_load_file(policy_path, &pol, err, sizeof err)) {
-        fprintf(stderr, "aiobox: %s\n", err);
-        return 2;
-    }
-    if (resolve_allowed(pol, o.allow_read, o.n_allow_read, false, read_paths) ||
-        resolve_allowed(pol, o.allow_write, o.n_allow_write, true, write_paths)) {
-        policy_free(pol);
-        return 2;
+    size_t nloaded = o.npolicies ? o.npolicies : 1;
+    for (size_t i = 0; i < nloaded; i++) {
+        int rc = load_policy(&o, o.npolicies ? o.policies[i] : "strict", o.npolicies > 0,
+                             &loaded[i]);
+        if (rc)
+            return rc;
     }
 
+    static const char *read_grants[POLICY_GRANTS_MAX], *write_grants[POLICY_GRANTS_MAX];
+    size_t nread = 0, nwrite = 0;
+    for (size_t i = 0; i < o.ngrants; i++) {
+        if (o.grants[i].writable)
+            write_grants[nwrite++] = o.grants[i].path;
+        else
+            read_grants[nread++] = o.grants[i].path;
+    }
     struct session_config scfg = {
         .exec = {
             .executor_path = o.executor ? o.executor : paths.executor,
-            .policy_path = policy_path,
-            .allow_read = o.allow_read,
-            .n_allow_read = o.n_allow_read,
-            .allow_write = o.allow_write,
-            .n_allow_write = o.n_allow_write,
+            .policy_path = loaded[0].path,
+            .policy_name = loaded[0].name,
+            .allow_read = read_grants,
+            .n_allow_read = nread,
+            .allow_write = write_grants,
+            .n_allow_write = nwrite,
         },
-        .timeout_s = o.timeout >= 0 ? o.timeout : policy_timeout(pol),
+        .timeout_s = o.timeout >= 0 ? o.timeout : loaded[0].timeout_s,
         .grace_s = o.grace,
-        .output_cap = policy_output_cap(pol),
+        .output_cap = o.output_cap_set ? o.output_cap : loaded[0].output_cap,
         .quiet = o.quiet,
         .standby = !o.no_standby,
         .restore = o.restore_replay ? SESSION_RESTORE_REPLAY : SESSION_RESTORE_NONE,
     };
-    snprintf(policy_name_buf, sizeof policy_name_buf, "%s", policy_name(pol));
-    scfg.exec.policy_name = policy_name_buf;
-    policy_free(pol);
-
-    snprintf(banner, sizeof banner,
-             "aiobox %s (Python %s), policy %s\n"
-             "Use \"await\" directly. Type :help for supervisor commands, exit() or Ctrl-D to leave.\n",
-             AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, policy_name_buf);
-    struct front_config fcfg = {.history_path = o.history, .banner = o.quiet ? NULL : banner};
 
     /* Static: with piped input a read of stdin may still be pending in the
      * thread pool at exit, so the loop cannot always be closed. */
@@ -164,16 +258,12 @@ int main(int argc, char **argv)
     int rc = uv_loop_init(&loop);
     if (rc < 0) {
         fprintf(stderr, "aiobox: cannot start the event loop: %s\n", uv_strerror(rc));
-        return 1;
+        return EXIT_CANNOT_START;
     }
-    rc = -ENOTTY;
-    if (isatty(0) && isatty(1)) {
-        rc = term_front_run(&loop, &scfg, &fcfg);
-        if (rc == -ENOTTY)
-            fputs("aiobox: cannot open the terminal for input; reading it as a pipe\n", stderr);
-    }
-    if (rc == -ENOTTY)
-        rc = pipe_front_run(&loop, &scfg, &fcfg);
+    if (o.command == OPTS_REPL)
+        rc = run_repl(&loop, &o, &scfg, loaded[0].name);
+    else
+        rc = run_server(&loop, &o, &scfg, loaded, nloaded);
     /* EBUSY when a read of stdin is still pending: the process ends now. */
     (void)uv_loop_close(&loop);
     finish(rc);

@@ -4,11 +4,8 @@
  * A policy is built once: the loader reads and parses the text, adds the
  * command line's grants (--allow-read/--allow-write), then finishes it
  * (checks that need the whole policy, and a trial compile of the filter).
- * A finished policy is only read — by the accessors, policy_dump and
- * policy_seccomp_build here, by sandbox_apply in the executor — with one
- * exception kept for the supervisor until it passes its grants to
- * policy_load: policy_add_path, which adds a grant to a finished policy
- * and finishes it again.
+ * A finished policy is only read: by the accessors, policy_dump and
+ * policy_seccomp_build here, by sandbox_apply in the executor.
  *
  * Errors are negative errno values, as in libuv; the err buffer says what
  * went wrong, naming the place that caused it as "FILE:LINE: what is
@@ -54,15 +51,6 @@ int policy_parse(const char *text, size_t len, const char *filename,
                  const struct policy_grant *grants, size_t ngrants,
                  struct policy **out, char *err, size_t errlen);
 void policy_free(struct policy *p);
-
-/* Transitional, for supervisor/main.c, which loads first and adds its
- * paths afterwards: policy_load without grants, and one grant added to a
- * finished policy, which is then finished again (on failure it is left
- * as it was). Both go once the supervisor calls policy_load with its
- * grants. */
-int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen);
-int policy_add_path(struct policy *p, const char *path, bool writable,
-                    char *err, size_t errlen);
 
 const char *policy_name(const struct policy *p);
 double policy_timeout(const struct policy *p);        /* seconds, 0 = none */

@@ -179,34 +179,3 @@ int policy_load(const char *path, const struct policy_grant *grants, size_t ngra
     free(buf);
     return rc;
 }
-
-/* --- transitional: supervisor/main.c loads first and adds its paths after;
- * these two go once it hands its grants to policy_load. ------------------ */
-
-int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen)
-{
-    return policy_load(path, NULL, 0, out, err, errlen);
-}
-
-int policy_add_path(struct policy *p, const char *path, bool writable,
-                    char *err, size_t errlen)
-{
-    struct policy_grant g = {.path = path, .writable = writable};
-    size_t npaths = p->npaths;
-    bool was_writable = p->writable;
-    size_t granted = 0;
-    for (size_t i = 0; i < p->npaths; i++)
-        granted += p->paths[i].where.file == NULL;
-    if (granted >= POLICY_GRANTS_MAX)
-        return too_many_grants(err, errlen);
-    int rc = add_grant(p, &g, err, errlen);
-    if (rc == 0)
-        rc = finish(p, err, errlen);
-    if (rc < 0) {
-        /* Back to the finished policy it was. */
-        while (p->npaths > npaths)
-            free(p->paths[--p->npaths].path);
-        p->writable = was_writable;
-    }
-    return rc;
-}

@@ -39,7 +39,7 @@ static int pack_str(msgpack_packer *pk, const char *s)
     return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
 }
 
-/* {"t": "denied", "v": 1, "syscall": int64} with the number in fixed
+/* {"t": "denied", "v": PROTO_VERSION, "syscall": int64} with the number in fixed
  * 8-byte form, so the handler only patches those bytes. Returns 0, or
  * -EMSGSIZE if that does not fit DENIED_FRAME_MAX. */
 static int encode_template(void)

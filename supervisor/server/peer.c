@@ -165,8 +165,12 @@ static void on_stdio_read(uv_fs_t *req)
     p->reading = false;
     if (p->gone)
         return;
-    if (n <= 0) {
-        end(p, n == 0 ? NULL : uv_strerror((int)n));
+    if (n == 0) {
+        p->cb->input_ended(p);
+        return;
+    }
+    if (n < 0) {
+        end(p, uv_strerror((int)n));
         return;
     }
     take_bytes(p, p->chunk, (size_t)n);

@@ -31,9 +31,11 @@ struct peer_cb {
      * owner should stop producing meanwhile. A socket peer is dropped
      * instead. */
     void (*pressure)(struct peer *p, bool high);
-    /* The peer is gone: EOF, an error, or closed as bad (why says so, or
-     * NULL at a plain EOF). Nothing is read after this; the owner calls
-     * peer_free when it has let go of it. */
+    /* The stdio peer's input ended; what is sent still goes out. */
+    void (*input_ended)(struct peer *p);
+    /* The peer is gone: EOF on a socket, an error, or closed as bad (why
+     * says so, or NULL at a plain EOF). Nothing is read or sent after
+     * this; the owner calls peer_free when it has let go of it. */
     void (*gone)(struct peer *p, const char *why);
 };
 

@@ -17,7 +17,7 @@ void reply_send(struct client *c, json_t *obj)
     if (!obj)
         return;
     if (c && !c->gone) {
-        char *line = json_dumps(obj, JSON_COMPACT);
+        char *line = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
         if (line) {
             peer_send(c->peer, line, strlen(line));
             free(line);
@@ -106,10 +106,13 @@ void reply_background(struct hosted *h, int fd, const char *data, size_t len)
     }
 }
 
-void reply_input_request(struct run *run, const char *prompt, size_t len)
+void reply_input_request(struct run *run, const char *prompt, size_t len,
+                         enum proto_input_kind kind)
 {
+    static const char *const kinds[] = {"input", "password", "stdin"};
     json_t *o = event(run, "input_request");
     json_object_set_new(o, "prompt", reply_text(prompt, len));
+    json_object_set_new(o, "kind", json_string(kinds[kind <= PROTO_INPUT_STDIN ? kind : 0]));
     reply_send(run->c, o);
 }
 

@@ -247,7 +247,8 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
     server_maybe_finish(h->srv);
 }
 
-static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len)
+static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
+                     enum proto_input_kind kind)
 {
     struct hosted *h = fe;
     struct run *run = run_of(h, id);
@@ -267,7 +268,8 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len)
         const char *nl = memchr(start, '\n', left);
         size_t n = nl ? (size_t)(nl - start) : left;
         run->stdin_pos += n + (nl != NULL);
-        session_input_reply(h->s, start, n, false);
+        /* A read of sys.stdin keeps the newline; input() does not. */
+        session_input_reply(h->s, start, kind == PROTO_INPUT_STDIN && nl ? n + 1 : n, false);
         return;
     }
     if (!run->c || run->cancelled) {
@@ -275,7 +277,8 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len)
         return;
     }
     run->input_waiting = true;
-    reply_input_request(run, prompt, len);
+    run->input_kind = kind;
+    reply_input_request(run, prompt, len, kind);
 }
 
 static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n,
@@ -528,6 +531,17 @@ void run_input(struct run *run, const char *text, size_t len, bool eof)
     if (!run->input_waiting || !run->h->s)
         return;
     run->input_waiting = false;
+    if (run->input_kind == PROTO_INPUT_STDIN && !eof) {
+        /* The client sends a line; sys.stdin reads it with its newline. */
+        char *line = malloc(len + 1);
+        if (line) {
+            memcpy(line, text, len);
+            line[len] = '\n';
+            session_input_reply(run->h->s, line, len + 1, false);
+            free(line);
+            return;
+        }
+    }
     session_input_reply(run->h->s, text, len, eof);
 }
 
@@ -611,6 +625,15 @@ static void client_gone(struct peer *p, const char *why)
     free(c);
 }
 
+/* The end of stdin is the end of the requests, as for the piped REPL:
+ * what was asked is still answered, then aiobox ends. */
+static void client_input_ended(struct peer *p)
+{
+    struct client *c = peer_data(p);
+    c->srv->input_ended = true;
+    server_maybe_finish(c->srv);
+}
+
 static void client_line(struct peer *p, const char *line, size_t len)
 {
     ops_handle(peer_data(p), line, len);
@@ -636,6 +659,7 @@ static const struct peer_cb client_cb = {
     .line = client_line,
     .overlong = client_overlong,
     .pressure = client_pressure,
+    .input_ended = client_input_ended,
     .gone = client_gone,
 };
 
@@ -650,10 +674,7 @@ static struct client *client_new(struct server *srv)
     return c;
 }
 
-/* --- the listening socket (listen.c) -------------------------------------- */
-
-int listen_open(struct server *srv, const char *path);
-bool listen_allowed(const struct server *srv, uid_t uid);
+/* --- connections ------------------------------------------------------------ */
 
 static void on_connection(uv_stream_t *l, int status)
 {

@@ -50,6 +50,7 @@ struct run {
     struct text out, err;
     char message[512];         /* aiobox's words about it (a notice) */
     bool input_waiting;
+    enum proto_input_kind input_kind;
     bool cancelled;            /* its client went away or asked */
     uint64_t queued_us;
 };
@@ -127,6 +128,11 @@ void ops_completions(struct hosted *h, uint64_t id, const struct proto_str *m, s
 /* Drops the completion requests of a client or a session that is gone. */
 void ops_forget(struct server *srv, const struct client *c, const struct hosted *h);
 
+/* listen.c: the socket at path, ready for uv_listen (said on stderr when
+ * it cannot be); whether a peer of uid may be served. */
+int listen_open(struct server *srv, const char *path);
+bool listen_allowed(const struct server *srv, uid_t uid);
+
 /* reply.c */
 void reply_send(struct client *c, json_t *obj);   /* takes obj */
 void reply_error(struct client *c, const json_t *id, const char *fmt, ...)
@@ -136,6 +142,7 @@ json_t *reply_text(const char *data, size_t len);
 void reply_done(struct run *run, const struct session_result *r);
 void reply_output(struct run *run, int fd, const char *data, size_t len);
 void reply_background(struct hosted *h, int fd, const char *data, size_t len);
-void reply_input_request(struct run *run, const char *prompt, size_t len);
+void reply_input_request(struct run *run, const char *prompt, size_t len,
+                         enum proto_input_kind kind);
 
 #endif

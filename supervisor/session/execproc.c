@@ -224,6 +224,34 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof ep->rbuf;
 }
 
+/* What the executor wrote to its fds 1 and 2 before it sent a frame was
+ * written first, so it is shown first: the pipes are read dry before the
+ * frame is handled, since the frame may have been read in the same turn
+ * in which the pipes became readable. */
+static void drain_raw(struct execproc *ep)
+{
+    char buf[4096];
+    for (int i = 0; i < 2 && !ep->destroyed; i++) {
+        uv_os_fd_t fd;
+        if ((ep->eof & (2u << i)) || ep->held ||
+            uv_fileno((uv_handle_t *)&ep->out[i], &fd) < 0)
+            continue;
+        for (;;) {
+            ssize_t n = read(fd, buf, sizeof buf);
+            if (n > 0) {
+                ep->cb->raw(ep, i + 1, buf, (size_t)n);
+                if (ep->destroyed)
+                    return;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            /* EOF and errors are left for libuv's own read to see. */
+            break;
+        }
+    }
+}
+
 static void dispatch(struct execproc *ep, struct proto_msg *m)
 {
     if (!ep->ready) {
@@ -238,9 +266,15 @@ static void dispatch(struct execproc *ep, struct proto_msg *m)
         return;
     }
     switch (m->type) {
-    case PROTO_OUTPUT: case PROTO_RESULT: case PROTO_COMPLETIONS: case PROTO_INPUT:
-    case PROTO_INTERRUPT_ACK: case PROTO_ERROR: case PROTO_STARTED: case PROTO_DISPLAY:
-    case PROTO_CLEAR_OUTPUT: case PROTO_INSPECTION: case PROTO_PAGE:
+    case PROTO_OUTPUT: case PROTO_RESULT: case PROTO_INPUT: case PROTO_PAGE:
+    case PROTO_DISPLAY:
+        drain_raw(ep);
+        if (ep->destroyed)
+            return;
+        ep->cb->message(ep, m);
+        return;
+    case PROTO_COMPLETIONS: case PROTO_INTERRUPT_ACK: case PROTO_ERROR: case PROTO_STARTED:
+    case PROTO_CLEAR_OUTPUT: case PROTO_INSPECTION:
         ep->cb->message(ep, m);
         return;
     case PROTO_DENIED:
@@ -275,8 +309,8 @@ static void on_chan_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     for (;;) {
         struct proto_msg m;
-        int rc = proto_reader_next(&ep->reader, &m);
-        if (rc == 0)
+        int rc = proto_reader_take(&ep->reader, &m);
+        if (rc == PROTO_E_AGAIN)
             break;
         if (rc < 0) {
             violation(ep, ep->reader.err);

@@ -199,6 +199,7 @@ void queue_finish_running(struct session *s, const struct session_result *given)
     res.output_capped = s->out_capped;
     res.cancelled = st && st->cancelled;
     s->running = NULL;
+    s->running_started = false;
     s->interrupted = s->timed_out = false;
     /* An input() the statement left unanswered is over: the executor only
      * sends a result from outside input(). */
@@ -350,6 +351,18 @@ void queue_pump(struct session *s)
 
 /* --- what the executor says about statements ----------------------------- */
 
+bool queue_check_id(struct session *s, uint64_t id, const char *what)
+{
+    if (s->running && s->running->id == id && s->running_started)
+        return true;
+    char why[160];
+    snprintf(why, sizeof why, "executor sent an invalid frame: %s for statement %llu, which %s",
+             what, (unsigned long long)id,
+             s->running && s->running->id == id ? "never started" : "is not running");
+    execproc_kill(s->ep, why);
+    return false;
+}
+
 void queue_started(struct session *s, uint64_t id)
 {
     if (!s->running || s->running->id != id || s->running_started) {
@@ -366,15 +379,8 @@ void queue_started(struct session *s, uint64_t id)
 void queue_result(struct session *s, const struct proto_result *r)
 {
     struct stmt *st = s->running;
-    if (!st || r->id != st->id || !s->running_started) {
-        char why[160];
-        snprintf(why, sizeof why,
-                 "executor sent an invalid frame: result for statement %llu, which %s",
-                 (unsigned long long)r->id,
-                 st && r->id == st->id ? "never started" : "is not running");
-        execproc_kill(s->ep, why);
+    if (!queue_check_id(s, r->id, "result"))
         return;
-    }
     if (st->replay) {
         journal_replayed(s, r->status == PROTO_STATUS_OK, r);
         struct session_result res = {.status = SESSION_OK, .r = r};
@@ -411,7 +417,8 @@ void queue_input(struct session *s, const struct proto_input *in)
     /* Asked by no statement while one has started, or by one that is not
      * running: the executor is not following the protocol (user code
      * writing frames of its own), and nothing it says can be believed. */
-    if ((in->id != 0 && !asked_by_running) || (in->id == 0 && s->running_started)) {
+    if ((in->id != 0 && !asked_by_running) ||
+        (in->id == 0 && s->running && s->running_started)) {
         char why[160];
         snprintf(why, sizeof why,
                  "executor sent an invalid frame: input for statement %llu, which is not "

@@ -531,6 +531,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     case PROTO_OUTPUT: {
         const struct proto_output *o = &m->u.output;
         int fd = o->stream == PROTO_STDERR ? 2 : 1;
+        if (o->has_id && !queue_check_id(s, o->id, "output"))
+            break;
         route_output(s, o->has_id ? o->id : 0, fd, false, o->text.ptr, o->text.len);
         break;
     }
@@ -560,7 +562,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         break;
     }
     case PROTO_DISPLAY:
-        emit_display(s, &m->u.display);
+        if (!m->u.display.has_id || queue_check_id(s, m->u.display.id, "display"))
+            emit_display(s, &m->u.display);
         break;
     case PROTO_CLEAR_OUTPUT: {
         const struct proto_clear_output *c = &m->u.clear_output;

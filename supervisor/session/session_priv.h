@@ -163,6 +163,9 @@ void queue_unsend(struct session *s);
 /* No executor will come: every queued statement ends as not run. */
 void queue_fail_all(struct session *s, const char *why);
 void queue_started(struct session *s, uint64_t id);
+/* Whether a frame about statement id may come now: it is the running
+ * statement and has started; else the executor is killed for it. */
+bool queue_check_id(struct session *s, uint64_t id, const char *what);
 void queue_result(struct session *s, const struct proto_result *r);
 void queue_input(struct session *s, const struct proto_input *in);
 void queue_interrupt(struct session *s);

@@ -462,34 +462,6 @@ START_TEST(grants_read_and_write)
 }
 END_TEST
 
-/* The transitional way: a grant added to a finished policy, which is then
- * finished again, or left as it was. */
-START_TEST(add_path_to_a_finished_policy)
-{
-    struct policy *p = parse_ok(HEAD "allow openat if a2 & O_ACCMODE == 0\n"
-                                "allow-when-writable openat\n");
-    char err[512];
-    ck_assert_int_eq(policy_add_path(p, "/usr/../usr/lib", false, err, sizeof err), 0);
-    ck_assert_str_eq(policy_path_at(p, 0)->path, "/usr/lib");
-    ck_assert_int_eq(policy_add_path(p, "/nonexistent/x", true, err, sizeof err), -ENOENT);
-    ck_assert_str_eq(err, "/nonexistent/x: No such file or directory");
-    ck_assert_int_eq(policy_add_path(p, "", true, err, sizeof err), -EINVAL);
-    ck_assert_str_eq(err, "empty path");
-    ck_assert_uint_eq(policy_path_count(p), 1);
-    char *pfc = export_pfc(p);
-    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), 0);
-    free(pfc);
-    ck_assert_int_eq(policy_add_path(p, "/tmp", true, err, sizeof err), 0);
-    pfc = export_pfc(p);
-    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
-    free(pfc);
-    for (size_t i = 2; i < POLICY_GRANTS_MAX; i++)
-        ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), 0);
-    ck_assert_int_eq(policy_add_path(p, "/usr", false, err, sizeof err), -E2BIG);
-    ck_assert_uint_eq(policy_path_count(p), POLICY_GRANTS_MAX);
-    policy_free(p);
-}
-END_TEST
 
 START_TEST(dump_has_every_section)
 {
@@ -536,7 +508,6 @@ Suite *directives_suite(void)
     tcase_add_test(t, include_and_override);
     tcase_add_test(t, name_defaults_to_file_name);
     tcase_add_test(t, grants_read_and_write);
-    tcase_add_test(t, add_path_to_a_finished_policy);
     tcase_add_test(t, dump_has_every_section);
     suite_add_tcase(s, t);
     return s;

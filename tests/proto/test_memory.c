@@ -26,7 +26,8 @@ static int run_reader(void *arg)
     struct proto_msg m;
     int rc;
 
-    proto_reader_init(&r, 0);
+    /* The cap the supervisor reads executors with, the largest there is. */
+    proto_reader_init(&r, PROTO_FRAME_MAX_EXECUTOR);
     rc = proto_reader_feed(&r, j->frame, j->len);
     if (rc == PROTO_OK)
         rc = proto_reader_take(&r, &m);
@@ -130,28 +131,42 @@ static char *array_frame(const char *head, size_t head_len, char fill, size_t le
     return f;
 }
 
-/* The largest element count a frame under the default cap can carry, every
- * element an empty string: msgpack-c's objects plus the matches array, the
- * costliest message to decode. Then the same count of nils under a key
- * nobody reads: ignored, but still unpacked. */
+/* The largest element count a frame may carry, every element an empty
+ * string: msgpack-c's objects plus the matches array, the costliest
+ * message to decode. Then the same count of nils under a key nobody
+ * reads: ignored, but still unpacked. Then a frame as large as the
+ * supervisor takes from an executor, all elements: refused by the count
+ * before anything is unpacked. */
 START_TEST(test_worst_frame_within_cap)
 {
     static const char completions[] =
-        "\x84\xa1t\xab" "completions\xa1v\x01\xa2id\x01\xa7matches\xdd";
-    static const char ignored[] = "\x84\xa1t\xadinterrupt_ack\xa1v\x01\xa2id\x01\xa1x\xdd";
+        "\x86\xa1t\xab" "completions\xa1v\x02\xa2id\x01\xa5start\x00\xa3" "end\x00"
+        "\xa7matches\xdd";
+    static const char ignored[] = "\x84\xa1t\xadinterrupt_ack\xa1v\x02\xa2id\x01\xa1x\xdd";
+    /* The frame's own keys are elements too. */
+    size_t most = PROTO_ELEMENTS_MAX - 12;
     struct job j = {.want = 0};
 
     char *f = array_frame(completions, sizeof completions - 1, (char)0xa0,
-                          PROTO_FRAME_MAX_DEFAULT, &j.want_count, &j.len);
+                          most + sizeof completions - 1 + 4, &j.want_count, &j.len);
     j.frame = f;
-    expect_within(64 * MiB, &j, "1 MiB of empty matches");
+    expect_within(16 * MiB, &j, "the most empty matches a frame may have");
     free(f);
 
     size_t count;
-    f = array_frame(ignored, sizeof ignored - 1, (char)0xc0, PROTO_FRAME_MAX_DEFAULT, &count,
-                    &j.len);
+    f = array_frame(ignored, sizeof ignored - 1, (char)0xc0, most + sizeof ignored - 1 + 4,
+                    &count, &j.len);
     j.frame = f;
-    expect_within(64 * MiB, &j, "1 MiB of ignored nils");
+    expect_within(16 * MiB, &j, "as many ignored nils");
+    free(f);
+
+    struct job big = {.want = PROTO_E_MALFORMED};
+    f = array_frame(completions, sizeof completions - 1, (char)0xa0, PROTO_FRAME_MAX_EXECUTOR,
+                    &big.want_count, &big.len);
+    big.frame = f;
+    big.want_count = 0;
+    /* The frame itself is buffered: 8 MiB, and what a realloc may double. */
+    expect_within(24 * MiB, &big, "8 MiB of empty matches, refused");
     free(f);
 }
 END_TEST

@@ -14,20 +14,29 @@
 /* The keys of each type as docs/protocol.md lists them. */
 static const struct {
     enum proto_type type;
-    const char *keys[9];
+    const char *keys[17];
 } documented[] = {
-    {PROTO_HELLO, {"t", "v"}},
+    {PROTO_HELLO, {"t", "v", "features"}},
     {PROTO_READY, {"t", "v", "python", "pid", "sandbox"}},
-    {PROTO_EXEC, {"t", "v", "id", "source", "mode"}},
+    {PROTO_EXEC, {"t", "v", "id", "source", "mode", "output_cap", "rich", "silent"}},
     {PROTO_OUTPUT, {"t", "v", "id", "stream", "text"}},
-    {PROTO_RESULT, {"t", "v", "id", "status", "display", "code", "ps1", "ps2"}},
-    {PROTO_COMPLETE, {"t", "v", "id", "text"}},
-    {PROTO_COMPLETIONS, {"t", "v", "id", "matches"}},
-    {PROTO_INPUT, {"t", "v", "id", "prompt"}},
+    {PROTO_RESULT, {"t", "v", "id", "status", "display", "code", "ps1", "ps2", "value",
+                    "error_type", "error_message", "traceback", "compile_error", "denied",
+                    "cpu_us", "max_rss_kb"}},
+    {PROTO_COMPLETE, {"t", "v", "id", "code", "cursor"}},
+    {PROTO_COMPLETIONS, {"t", "v", "id", "matches", "start", "end"}},
+    {PROTO_INPUT, {"t", "v", "id", "prompt", "kind"}},
     {PROTO_INPUT_REPLY, {"t", "v", "id", "eof", "text"}},
     {PROTO_INTERRUPT_ACK, {"t", "v", "id"}},
     {PROTO_DENIED, {"t", "v", "syscall"}},
     {PROTO_ERROR, {"t", "v", "message"}},
+    {PROTO_STARTED, {"t", "v", "id"}},
+    {PROTO_DISPLAY, {"t", "v", "id", "data", "metadata", "display_id", "update"}},
+    {PROTO_CLEAR_OUTPUT, {"t", "v", "id", "wait"}},
+    {PROTO_INSPECT, {"t", "v", "id", "code", "cursor", "detail"}},
+    {PROTO_INSPECTION, {"t", "v", "id", "found", "data"}},
+    {PROTO_PAGE, {"t", "v", "id", "text"}},
+    {PROTO_SHUTDOWN, {"t", "v"}},
 };
 #define NDOCUMENTED (sizeof documented / sizeof documented[0])
 
@@ -254,7 +263,8 @@ END_TEST
  * took 40 s for this frame. */
 START_TEST(test_many_unknown_keys)
 {
-    enum { NKEYS = 200000 };
+    /* As many as a frame may have: each key and each value counts. */
+    enum { NKEYS = PROTO_ELEMENTS_MAX / 2 - 4 };
     struct fb b;
     struct proto_msg m;
     char err[256];
@@ -328,7 +338,13 @@ static const struct wrong {
     {PROTO_ERROR, "message", RAW("\xc0"), "field 'message' must be a string"},
     {PROTO_INPUT, "prompt", RAW("\xc4\x01>"), "field 'prompt' must be a string"},
     {PROTO_COMPLETE, "id", RAW("\xfb"), "field 'id' must be an unsigned integer"},
-    {PROTO_COMPLETE, "text", RAW("\x80"), "field 'text' must be a string"},
+    {PROTO_COMPLETE, "code", RAW("\x80"), "field 'code' must be a string"},
+    {PROTO_COMPLETE, "cursor", RAW("\xff"), "field 'cursor' must be an unsigned integer"},
+    {PROTO_INPUT, "kind", RAW("\xa4" "file"), "field 'kind' has unknown value 'file'"},
+    {PROTO_EXEC, "rich", RAW("\x01"), "field 'rich' must be a boolean"},
+    {PROTO_RESULT, "traceback", RAW("\x91\x01"), "field 'traceback' must be a string"},
+    {PROTO_DISPLAY, "data", RAW("\x80"), "field 'data' must be a string"},
+    {PROTO_INSPECTION, "found", RAW("\xa3" "yes"), "field 'found' must be a boolean"},
     {PROTO_INTERRUPT_ACK, "id", RAW("\xa1" "9"), "field 'id' must be an unsigned integer"},
     {PROTO_EXEC, "t", RAW("\xc4\x04" "exec"), "message has no type ('t') string"},
     {PROTO_EXEC, "t", RAW("\x03"), "message has no type ('t') string"},
@@ -362,8 +378,10 @@ START_TEST(test_invalid_utf8_fields)
         {PROTO_READY, "python"}, {PROTO_READY, "sandbox"}, {PROTO_EXEC, "source"},
         {PROTO_OUTPUT, "text"}, {PROTO_OUTPUT, "stream"}, {PROTO_RESULT, "display"},
         {PROTO_RESULT, "status"}, {PROTO_RESULT, "ps1"}, {PROTO_RESULT, "ps2"},
-        {PROTO_COMPLETE, "text"}, {PROTO_INPUT, "prompt"}, {PROTO_INPUT_REPLY, "text"},
-        {PROTO_ERROR, "message"}, {PROTO_COMPLETIONS, "matches"},
+        {PROTO_COMPLETE, "code"}, {PROTO_INPUT, "prompt"}, {PROTO_INPUT_REPLY, "text"},
+        {PROTO_ERROR, "message"}, {PROTO_COMPLETIONS, "matches"}, {PROTO_RESULT, "value"},
+        {PROTO_RESULT, "traceback"}, {PROTO_DISPLAY, "data"}, {PROTO_INSPECT, "code"},
+        {PROTO_PAGE, "text"},
     };
     static const struct {
         const char *bytes;
@@ -466,10 +484,11 @@ START_TEST(test_version_mismatch)
         size_t len;
         const char *needle;
     } cases[] = {
-        {RAW("\x02"), "peer speaks protocol version 2, this side speaks 1"},
-        {RAW("\x00"), "peer speaks protocol version 0, this side speaks 1"},
+        {RAW("\x03"), "peer speaks protocol version 3, this side speaks 2"},
+        {RAW("\x01"), "peer speaks protocol version 1, this side speaks 2"},
+        {RAW("\x00"), "peer speaks protocol version 0, this side speaks 2"},
         {RAW("\xcf\xff\xff\xff\xff\xff\xff\xff\xff"),
-         "peer speaks protocol version 18446744073709551615, this side speaks 1"},
+         "peer speaks protocol version 18446744073709551615, this side speaks 2"},
         {RAW("\xce\x00\x00\x01\x00"), "peer speaks protocol version 256"},
     };
     char err[256];
@@ -493,18 +512,18 @@ START_TEST(test_version_checked_first)
     char err[256];
 
     fb_init(&b);
-    fb_head(&b, "shiny_new_type", 2, 1);
+    fb_head(&b, "shiny_new_type", PROTO_VERSION + 1, 1);
     fb_str(&b, "id");
     fb_str(&b, "not a number");
     ASSERT_FAILS(decode_fb(&b, &m, err, sizeof err), PROTO_E_VERSION, err,
-                 "peer speaks protocol version 2");
+                 "peer speaks protocol version 3");
 
     fb_reset(&b);
     msgpack_pack_map(&b.pk, 1);
     fb_str(&b, "v");
-    msgpack_pack_uint8(&b.pk, 3);
+    msgpack_pack_uint8(&b.pk, 4);
     ASSERT_FAILS(decode_fb(&b, &m, err, sizeof err), PROTO_E_VERSION, err,
-                 "peer speaks protocol version 3");
+                 "peer speaks protocol version 4");
     fb_free(&b);
 }
 END_TEST
@@ -537,10 +556,10 @@ START_TEST(test_integer_widths)
         ck_assert_int_eq(m.u.denied.syscall, 5);
         proto_msg_release(&m);
 
-        /* Any width of 1 is the version. */
+        /* Any width of the version number is the version. */
         char one[16];
         memcpy(one, fives[i].val, fives[i].len);
-        one[fives[i].len - 1] = 1;
+        one[fives[i].len - 1] = PROTO_VERSION;
         rc = decode_edited(PROTO_HELLO, FB_SET, "v", one, fives[i].len, &m, err, sizeof err);
         ck_assert_msg(rc == PROTO_OK, "width %zu: %s", i, err);
         proto_msg_release(&m);

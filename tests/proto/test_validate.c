@@ -275,8 +275,8 @@ START_TEST(test_nesting_in_a_message)
         char *inner = nest(extra, false, false, &len);
         char *b = malloc(len + 32);
         size_t o = 0;
-        memcpy(b + o, RAW("\x83\xa1t\xa5hello\xa1v\x01\xa1x"));
-        o += sizeof("\x83\xa1t\xa5hello\xa1v\x01\xa1x") - 1;
+        memcpy(b + o, RAW("\x84\xa1t\xa5hello\xa1v\x02\xa8" "features\x00\xa1x"));
+        o += sizeof("\x84\xa1t\xa5hello\xa1v\x02\xa8" "features\x00\xa1x") - 1;
         memcpy(b + o, inner, len);
         o += len;
         struct proto_msg m;

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto.h"
+
 #include "checkrun.h"
 #include "harness.h"
 
@@ -185,7 +187,7 @@ long long denied_syscall(const struct outcome *o)
                 t_ok = v.type == MSGPACK_OBJECT_STR && v.via.str.size == 6 &&
                        memcmp(v.via.str.ptr, "denied", 6) == 0;
             else if (k.via.str.size == 1 && k.via.str.ptr[0] == 'v')
-                v_ok = v.type == MSGPACK_OBJECT_POSITIVE_INTEGER && v.via.u64 == 1;
+                v_ok = v.type == MSGPACK_OBJECT_POSITIVE_INTEGER && v.via.u64 == PROTO_VERSION;
             else if (k.via.str.size == 7 && memcmp(k.via.str.ptr, "syscall", 7) == 0) {
                 if (v.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                     found = (long long)v.via.u64;

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
             return 3;
         struct proto_msg m;
         int rc;
-        while ((rc = proto_reader_next(&r, &m)) == 1) {
+        while ((rc = proto_reader_take(&r, &m)) == 0) {
             if (m.type == PROTO_EXEC) {
                 char *src = proto_str_dup(m.u.exec.source);
                 run(m.u.exec.id, src ? src : "");
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
             }
             proto_msg_release(&m);
         }
-        if (rc < 0)
+        if (rc != PROTO_E_AGAIN)
             return 3;
     }
 }

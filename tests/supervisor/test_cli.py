@@ -28,12 +28,18 @@ class Informational(unittest.TestCase):
             rc, out, err = run(flag)
             self.assertEqual(rc, 0)
             self.assertEqual(err, '')
-            self.assertTrue(out.startswith('Usage: aiobox [OPTION]...\n'), out)
+            self.assertTrue(out.startswith('Usage: aiobox [OPTION]...'), out)
             for option in ('--quiet', '--policy=NAME|FILE', '--timeout=SECONDS',
                            '--history=FILE', '--version', '--help', '--restore=replay',
-                           '--no-standby', '--check-policy', '--grace'):
+                           '--no-standby', '--check-policy', '--grace', '--output-cap',
+                           '--json', '--listen=PATH', '--max-executors', '--allow-uid',
+                           '--idle-timeout'):
                 self.assertIn(option, out)
-            for command in (':status', ':restart', ':help'):
+            for usage in ('aiobox serve --listen PATH', 'aiobox kernel -f CONNECTION_FILE',
+                          'aiobox kernel install', 'aiobox -s NAME', 'aiobox attach NAME',
+                          'aiobox ls', 'aiobox kill NAME', 'aiobox --json'):
+                self.assertIn(usage, out)
+            for command in (':status', ':restart', ':help', ':detach'):
                 self.assertIn(command, out)
             self.assertIn('Exit status:', out)
 

@@ -44,7 +44,7 @@ class Faults(unittest.TestCase):
         self.assert_survives('forged', 'result for statement 1001, which is not running')
 
     def test_result_of_a_statement_that_never_started(self):
-        self.assert_survives('unstarted', 'result for statement 1, which never started')
+        self.assert_survives('unstarted', 'output for statement 1, which never started')
 
     def test_wrong_direction(self):
         self.assert_survives('wrongtype', "'exec' is not a message an executor sends")
