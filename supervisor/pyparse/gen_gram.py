@@ -34,6 +34,11 @@ OPERATORS = [
     ('RARROW', '->'), ('ELLIPSIS', '...'), ('COLONEQUAL', ':='),
 ]
 OP_BY_TEXT = {text: name for name, text in OPERATORS}
+# The token types in the order of enum pyparse_token_type: the first sets
+# below are bit sets over these numbers.
+TOKEN_ORDER = (['ENDMARKER', 'NAME', 'NUMBER', 'STRING', 'NEWLINE', 'INDENT', 'DEDENT'] +
+               [name for name, _ in OPERATORS] +
+               ['OP', 'ASYNC', 'AWAIT', 'TYPE_COMMENT', 'ERROR', 'KEYWORD'])
 NAMED_TOKENS = {'NAME', 'NUMBER', 'STRING', 'NEWLINE', 'INDENT', 'DEDENT',
                 'ENDMARKER', 'ASYNC', 'AWAIT', 'TYPE_COMMENT'}
 START_RULES = ['interactive', 'fstring']
@@ -396,6 +401,170 @@ class Lowering:
             self.rules[rid] = [name, memo, False, alt_list]
         self.seq_items = final_items
         self.mark_left_recursion()
+        self.compute_first_sets()
+
+    # First sets, for skipping an alternative without trying it. ALL (None)
+    # means "may get past the current token or act on it whatever it is".
+    # An alternative is skipped only when trying it would fail on the
+    # current token without reading any further, raising an error or
+    # committing a cut: its first set is what its leading items can start
+    # with, up to and including the first item that must consume a token.
+    def token_number(self, kind, a):
+        if kind == 'KEYWORD':
+            return TOKEN_ORDER.index('KEYWORD') + a
+        return TOKEN_ORDER.index(a[len('PYPARSE_T_'):])
+
+    def item_first(self, it, rule_first):
+        """(set or None, nullable) of item it."""
+        kind, a, b = self.items[it]
+        if kind in ('TOKEN', 'KEYWORD'):
+            return {self.token_number(kind, a)}, False
+        if kind == 'SOFT':
+            return {TOKEN_ORDER.index('NAME')}, False
+        if kind == 'RULE':
+            return rule_first[a], a in self.null
+        if kind in ('OPT', 'STAR', 'NOT'):
+            return self.item_first(a, rule_first)[0], True
+        if kind in ('PLUS', 'AND'):
+            return self.item_first(a, rule_first)
+        if kind == 'GATHER':
+            return self.item_first(b, rule_first)
+        return None, False          # FORCED raises, CUT commits: never skip
+
+    def seq_first(self, alt, rule_first, skip=0):
+        first, n, _ = self.alts[alt]
+        out = set()
+        for k in range(skip, n):
+            it = self.seq_items[first + k][1]
+            s, nullable = self.item_first(it, rule_first)
+            if s is None:
+                return None
+            out |= s
+            if self.items[it][0] == 'AND' or not nullable:
+                return out
+        return None                 # may match nothing: never skip
+
+    def compute_first_sets(self):
+        self.null = self.nullable()
+        rule_first = [set() for _ in self.rules]
+        changed = True
+        while changed:
+            changed = False
+            for rid, r in enumerate(self.rules):
+                if rule_first[rid] is None:
+                    continue
+                acc = set()
+                for a in r[3]:
+                    s = self.seq_first(a, rule_first)
+                    if s is None:
+                        acc = None
+                        break
+                    acc |= s
+                if acc is None or rid in self.null:
+                    acc = None
+                if acc != rule_first[rid]:
+                    if acc is not None and rule_first[rid] is not None and \
+                            acc <= rule_first[rid]:
+                        continue
+                    rule_first[rid] = acc
+                    changed = True
+        self.rule_first = rule_first
+        self.alt_first = [self.seq_first(a, rule_first) for a in range(len(self.alts))]
+        # An alternative led by a memoised rule: once that rule's memo is
+        # there, the token after its match must start the rest.
+        self.alt_lead = []
+        for a in range(len(self.alts)):
+            first, n, _ = self.alts[a]
+            lead, rest = None, None
+            if n:
+                kind, r, _ = self.items[self.seq_items[first][1]]
+                name = self.rules[r][0] if kind == 'RULE' else None
+                if kind == 'RULE' and (self.src[name][0] or self.rules[r][2]):
+                    lead = r
+                    rest = self.seq_first(a, rule_first, skip=1) if n > 1 else None
+            self.alt_lead.append((lead, rest))
+        self.first_depth = self.failure_depth()
+
+    def grows_by_itself(self, rid):
+        """A left-recursive rule whose alternatives not led by the rule
+        itself cannot call it at their start, even in a lookahead: a growth
+        round then only gets longer through a self-led alternative."""
+        def starts(it, out):
+            kind, a, b = self.items[it]
+            if kind == 'RULE':
+                out.add(a)
+                return a in self.null
+            if kind in ('OPT', 'STAR', 'AND', 'NOT'):
+                starts(a, out)
+                return True
+            if kind in ('PLUS', 'FORCED'):
+                starts(a, out)
+                return kind == 'PLUS' and self.item_nullable(a, self.null)
+            if kind == 'GATHER':
+                starts(b, out)
+                return self.item_nullable(b, self.null)
+            return kind == 'CUT'
+
+        def alt_starts(a):
+            out = set()
+            first, n, _ = self.alts[a]
+            for k in range(n):
+                if not starts(self.seq_items[first + k][1], out):
+                    break
+            return out
+        seen, todo = set(), []
+        for a in self.rules[rid][3]:
+            first, n, _ = self.alts[a]
+            led = n and self.items[self.seq_items[first][1]][:2] == ('RULE', rid)
+            if not led:
+                todo.extend(alt_starts(a))
+        while todo:
+            r = todo.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            for a in self.rules[r][3]:
+                todo.extend(alt_starts(a))
+        return rid not in seen
+
+    def failure_depth(self):
+        """How deep rule calls go before a skippable item fails on its
+        first token: the interpreter skips only with this much stack left,
+        so skipping never hides the parser's own stack limit."""
+        memo = {}
+
+        def rule_depth(rid, active):
+            if rid in memo:
+                return memo[rid]
+            if rid in active:
+                return 1            # left recursion: the memo answers
+            active.add(rid)
+            d = 0
+            for a in self.rules[rid][3]:
+                first, n, _ = self.alts[a]
+                for k in range(n):
+                    it = self.seq_items[first + k][1]
+                    d = max(d, item_depth(it, active))
+                    kind = self.items[it][0]
+                    if kind not in ('OPT', 'STAR', 'NOT', 'CUT') and \
+                            not (kind == 'RULE' and self.items[it][1] in self.null):
+                        break
+            active.discard(rid)
+            memo[rid] = d + 1
+            return d + 1
+
+        def item_depth(it, active):
+            kind, a, b = self.items[it]
+            if kind == 'RULE':
+                return rule_depth(a, active)
+            if kind in ('OPT', 'AND', 'NOT', 'FORCED'):
+                return item_depth(a, active)
+            if kind in ('STAR', 'PLUS'):
+                return 1 + item_depth(a, active)
+            if kind == 'GATHER':
+                return 2 + item_depth(b, active)
+            return 0
+        return max(rule_depth(r, set()) for r in range(len(self.rules)))
 
     # Left recursion: a rule is left-recursive when it can reach itself
     # without consuming a token; pegen picks one leader per cycle.
@@ -528,11 +697,65 @@ def emit(low, out, gram_path):
     for i, (_, it, _) in enumerate(low.seq_items):
         w('    %d,\n' % it)
     w('};\n\n')
+    sets = [None]
+    set_index = {}
+
+    def set_id(s):
+        if s is None:
+            return 0
+        key = frozenset(s)
+        if key not in set_index:
+            set_index[key] = len(sets)
+            sets.append(key)
+        return set_index[key]
+    alt_sets = [set_id(s) for s in low.alt_first]
+    lead_sets = [set_id(rest) for _, rest in low.alt_lead]
+    rule_sets = [set_id(s) for s in low.rule_first]
     w('const struct pyparse_alt pyparse_alts[] = {\n')
     for i, (first, n, act) in enumerate(low.alts):
-        w('    /* %4d */ { %d, %d, PYPARSE_A_%s },\n' % (i, first, n, act))
+        lead = low.alt_lead[i][0]
+        w('    /* %4d */ { %d, %d, PYPARSE_A_%s, %d, %d, %d },\n' % (
+            i, first, n, act, alt_sets[i], 0xffff if lead is None else lead, lead_sets[i]))
     w('};\n\n')
+    w('_Static_assert(PYPARSE_T_KEYWORD == %d, "token numbers as gen_gram.py has them");\n'
+      % TOKEN_ORDER.index('KEYWORD'))
+    w('/* Token types each first set holds; set 0 holds all. */\n')
+    w('const uint64_t pyparse_first_sets[][2] = {\n')
+    for s in sets:
+        if s is None:
+            w('    { ~(uint64_t)0, ~(uint64_t)0 },\n')
+            continue
+        lo = sum(1 << t for t in s if t < 64)
+        hi = sum(1 << (t - 64) for t in s if t >= 64)
+        assert max(s) < 128
+        w('    { 0x%xu, 0x%xu },\n' % (lo, hi))
+    w('};\n')
+    w('const int pyparse_first_depth = %d;\n\n' % low.first_depth)
+    # Per rule of several alternatives and per token type: the alternatives
+    # whose first set holds it (bit k: the rule's k-th alternative).
+    dispatch = {}
+    w('const uint16_t pyparse_dispatch[][128] = {\n')
+    for rid, (name, memo, leftrec, alts) in enumerate(low.rules):
+        if len(alts) < 2:
+            continue
+        assert len(alts) <= 16
+        row = []
+        for t in range(128):
+            mask = 0
+            for k, a in enumerate(alts):
+                fs = low.alt_first[a]
+                if fs is None or t in fs:
+                    mask |= 1 << k
+            row.append(mask)
+        dispatch[rid] = len(dispatch)
+        w('    /* %s */ {' % name)
+        for t in range(0, 128, 16):
+            w('\n        ' + ' '.join('0x%x,' % m for m in row[t:t + 16]))
+        w('\n    },\n')
+    w('};\n\n')
+    assert len(dispatch) < 255
     w('const struct pyparse_rule pyparse_rules[] = {\n')
+    memo_bits = 0
     for i, (name, memo, leftrec, alts) in enumerate(low.rules):
         first = alts[0] if alts else 0
         assert alts == list(range(first, first + len(alts)))
@@ -543,8 +766,16 @@ def emit(low, out, gram_path):
             flags.append('PYPARSE_R_LEFTREC')
         if name in NODE_RULES:
             flags.append('PYPARSE_R_NODE')
-        w('    /* %4d */ { "%s", %d, %d, %s },\n' % (
-            i, name, first, len(alts), ' | '.join(flags) or '0'))
+        if leftrec and low.grows_by_itself(i):
+            flags.append('PYPARSE_R_GROW_SELF')
+        bit = 255
+        if memo or leftrec:
+            bit = memo_bits
+            memo_bits += 1
+        w('    /* %4d */ { "%s", %d, %d, %s, %d, %d, %d },\n' % (
+            i, name, first, len(alts), ' | '.join(flags) or '0', rule_sets[i], bit,
+            dispatch.get(i, 255)))
+    assert memo_bits <= 32
     w('};\nconst int pyparse_rule_count = %d;\n' % len(low.rules))
     for start in START_RULES + NODE_RULES:
         w('const int pyparse_rule_%s = %d;\n' % (start, low.rule_index[start]))

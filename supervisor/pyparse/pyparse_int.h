@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Token types: the operators are in the order of tools/gen_pyparse_gram.py;
@@ -43,6 +44,15 @@ enum pyparse_done {
     PYPARSE_TOKERR,         /* any other tokenizer error */
 };
 
+#define PYPARSE_MAXINDENT 100   /* CPython's MAXINDENT */
+#define PYPARSE_MAXLEVEL 200    /* CPython's MAXLEVEL: nested brackets */
+/* Text offsets are 32-bit in token records: longer texts are refused. */
+#define PYPARSE_TEXT_MAX ((size_t)1 << 31)
+
+/* The tokenizer. Its state is all in this struct at the start of a line,
+ * even inside a string literal or after a backslash continuation, so a
+ * copy taken there (a snapshot) resumes the tokenizing once more text
+ * follows that line. */
 struct pyparse_tok {
     const char *buf;        /* the text, translated newlines */
     size_t len;
@@ -54,14 +64,51 @@ struct pyparse_tok {
     int pendin;             /* pending INDENT (>0) or DEDENT (<0) tokens */
     int indent;
     int level;              /* bracket nesting */
-    int indstack[100];
-    int altindstack[100];
-    char parenstack[200];
+    /* resumption inside a token that spans lines */
+    char str_quote;         /* in a string literal with this quote; 0: not */
+    uint8_t str_size;       /* its quotes: 1 or 3 */
+    size_t str_start;       /* where the string token starts */
+    bool in_indent;         /* in a line's indentation, after a continuation */
+    int ind_col, ind_altcol, ind_cont;
+    /* snapshot request: when a line starts at snap_at, *snap = *tok */
+    size_t snap_at;         /* SIZE_MAX: none */
+    struct pyparse_tok *snap;
+    bool snapped;
+    int indstack[PYPARSE_MAXINDENT];
+    int altindstack[PYPARSE_MAXINDENT];
+    char parenstack[PYPARSE_MAXLEVEL];
 };
 
 void pyparse_tok_init(struct pyparse_tok *tok, const char *buf, size_t len);
 /* Next token type; [*start, *end) is its text. */
 int pyparse_tok_get(struct pyparse_tok *tok, size_t *start, size_t *end);
+
+/* A token with what the tokenizer's state was just after it: how far it
+ * had read and why it stopped, which is what decides "incomplete input"
+ * when the parser stops at this token. */
+struct pyparse_token {
+    uint32_t start, end;    /* its text; end is where the tokenizer stood */
+    uint32_t read;          /* bytes read so far (max_read) */
+    uint8_t type;           /* pyparse_token_type; keywords typed as such */
+    uint8_t done;           /* enum pyparse_done */
+    uint8_t level;          /* bracket nesting */
+    uint8_t indent;         /* indentation depth (tok->indent) */
+};
+
+struct pyparse_tokens {
+    struct pyparse_token *t;
+    size_t n, cap;
+};
+
+/* Tokenizes on from tok's state, appending to arr up to and with the
+ * ENDMARKER or an ERROR token. When tok takes its snapshot meanwhile,
+ * *snap_ntok gets the number of tokens in arr before it (those are final
+ * whatever follows the snapshot's line). 0 or -ENOMEM. */
+int pyparse_lex(struct pyparse_tok *tok, struct pyparse_tokens *arr, size_t *snap_ntok);
+/* Grows arr to hold n more tokens: 0 or -ENOMEM. */
+int pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n);
+/* The keyword type of the name s[0..n), or PYPARSE_T_NAME. */
+int pyparse_keyword_type(const char *s, size_t n);
 
 /* Unicode tables (pyparse_uni.c, generated). */
 bool pyparse_uni_id_start(uint32_t cp);
@@ -85,11 +132,29 @@ enum pyparse_action {
     PYPARSE_A_REAL,         /* NUMBER must not be imaginary */
     PYPARSE_A_IMAG,         /* NUMBER must be imaginary */
 };
-enum { PYPARSE_R_MEMO = 1, PYPARSE_R_LEFTREC = 2, PYPARSE_R_NODE = 4 };
+/* PYPARSE_R_GROW_SELF: a left-recursive rule that only grows through
+ * its alternatives led by itself (gen_gram.py, grows_by_itself). */
+enum { PYPARSE_R_MEMO = 1, PYPARSE_R_LEFTREC = 2, PYPARSE_R_NODE = 4, PYPARSE_R_GROW_SELF = 8 };
 
 struct pyparse_item { uint8_t kind; uint16_t a; uint16_t b; };
-struct pyparse_alt { uint16_t first; uint8_t count; uint8_t action; };
-struct pyparse_rule { const char *name; uint16_t first_alt; uint8_t alt_count; uint8_t flags; };
+/* lead: the memoised rule the alternative starts with (PYPARSE_NO_LEAD:
+ * none); rest_set: the first set of the items after it. */
+struct pyparse_alt {
+    uint16_t first; uint8_t count; uint8_t action; uint16_t first_set;
+    uint16_t lead; uint16_t rest_set;
+};
+enum { PYPARSE_NO_LEAD = 0xffff };
+/* memo_bit: the rule's bit in a token's mask of memos (memoised rules);
+ * dispatch: its row in pyparse_dispatch (PYPARSE_NO_DISPATCH: one
+ * alternative). */
+struct pyparse_rule {
+    const char *name; uint16_t first_alt; uint8_t alt_count; uint8_t flags; uint16_t first_set;
+    uint8_t memo_bit; uint8_t dispatch;
+};
+enum { PYPARSE_NO_DISPATCH = 255 };
+/* By rule and token type: the alternatives (bit k: the k-th) whose first
+ * set holds the type. */
+extern const uint16_t pyparse_dispatch[][128];
 struct pyparse_op { const char *text; int type; };
 
 extern const char *const pyparse_keywords[];
@@ -103,6 +168,11 @@ extern const struct pyparse_item pyparse_items[];
 extern const uint16_t pyparse_seq[];
 extern const struct pyparse_alt pyparse_alts[];
 extern const struct pyparse_rule pyparse_rules[];
+/* First sets (gen_gram.py): the token types an alternative or a rule can
+ * start with; set 0 holds all. pyparse_first_depth: how deep rule calls
+ * can go before a skippable alternative fails. */
+extern const uint64_t pyparse_first_sets[][2];
+extern const int pyparse_first_depth;
 extern const int pyparse_rule_count;
 extern const int pyparse_rule_interactive;
 extern const int pyparse_rule_fstring;
@@ -132,18 +202,48 @@ struct pyparse_node {
     int kid, nkids;
 };
 
+/* A token as the parser fetched it. */
+struct pyparse_ptok {
+    int memo;               /* first memo of this position, -1 for none */
+    uint32_t memo_mask;     /* the rules memoised here, by memo_bit */
+    uint8_t type;           /* as parsed: 'single' input turns an ENDMARKER into NEWLINE */
+    uint8_t inner;          /* PYPARSE_INNER_* of an f-string run from here */
+    uint8_t number_checked;
+};
+
+struct pyparse_view;
+
 struct pyparse_tree {
     const char *buf;
-    const int *type;        /* token types */
-    const size_t *start;    /* token text is buf[start[i] .. end[i]) */
-    const size_t *end;
+    const struct pyparse_ptok *ptok;    /* tokens [0, ntokens) as parsed */
+    const struct pyparse_view *view;    /* their text: token min(i, n - 1) */
     int ntokens;
-    const uint8_t *inner;   /* PYPARSE_INNER_* of STRING tokens (f-strings) */
     const struct pyparse_node *nodes;
     const int *kids;
     const int *top;         /* nodes of the statement itself */
     int ntop;
+    unsigned futures;       /* PYPARSE_FUTURE_* in force */
 };
+
+static inline int
+pyparse_tt(const struct pyparse_tree *t, int i)
+{
+    return t->ptok[i].type;
+}
+
+const struct pyparse_token *pyparse_tree_token(const struct pyparse_tree *t, int i);
+
+static inline size_t
+pyparse_ts(const struct pyparse_tree *t, int i)
+{
+    return pyparse_tree_token(t, i)->start;
+}
+
+static inline size_t
+pyparse_te(const struct pyparse_tree *t, int i)
+{
+    return pyparse_tree_token(t, i)->end;
+}
 
 /* What the expressions of an f-string hold that the scope of the f-string
  * must allow: the compile-stage checks see them on its STRING token. */
@@ -154,13 +254,21 @@ enum {
     PYPARSE_INNER_ASYNC_COMP = 8,   /* an async list/set/dict comprehension */
 };
 
+/* Compiler flags of __future__ features that change what compiles. */
+enum {
+    PYPARSE_FUTURE_BARRY = 1,       /* barry_as_FLUFL: '<>', not '!=' */
+    PYPARSE_FUTURE_ANNOTATIONS = 2, /* annotations: no yield, await or := in them */
+};
+
 /* The PYPARSE_INNER_* flags of a parsed f-string expression. */
 unsigned pyparse_sem_inner(const struct pyparse_tree *tree);
 
 /* The errors CPython's symtable and compiler raise for a parsed statement
  * that matter at the REPL ('return' outside function, 'break' outside
- * loop, ...): returns true when there is none. */
-bool pyparse_sem_check(const struct pyparse_tree *tree, bool top_level_await);
+ * loop, ...): returns 1 when there is none, 0 when there is one, -1 when
+ * out of memory. *futures gets the PYPARSE_FUTURE_* the statement imports
+ * from __future__ (valid imports only). */
+int pyparse_sem_check(const struct pyparse_tree *tree, bool top_level_await, unsigned *futures);
 
 /* The checks of one match statement (pyparse_pat.c): true when fine. */
 bool pyparse_pat_check(const struct pyparse_tree *tree, const struct pyparse_node *match);
@@ -171,6 +279,8 @@ enum pyparse_result {
     PYPARSE_INCOMPLETE_INPUT, /* failed with the tokenizer at the end */
     PYPARSE_SYNTAX_ERROR,   /* failed elsewhere: SyntaxError */
     PYPARSE_OTHER_ERROR,    /* MemoryError (too deep): not a SyntaxError */
+    PYPARSE_RUN_CANCELLED,  /* *cancel became non-zero */
+    PYPARSE_NO_MEMORY,      /* this process ran out of memory */
 };
 
 /* Where the tokenizer stood when a parser run ended. */
@@ -179,30 +289,76 @@ struct pyparse_run_info {
     int level;              /* bracket nesting */
     enum pyparse_done done;
     unsigned inner;         /* fstring rule, parsed: PYPARSE_INNER_* */
+    size_t fetched;         /* tokens the parser fetched */
+    unsigned futures;       /* 'single', parsed: PYPARSE_FUTURE_* imported */
 };
 
 /* How pyparse_peg_run parses. */
 enum {
     PYPARSE_RUN_SINGLE = 1,     /* 'single' mode, then the compile-stage checks */
     PYPARSE_RUN_TOP_AWAIT = 2,  /* with ast.PyCF_ALLOW_TOP_LEVEL_AWAIT */
+    PYPARSE_RUN_BARRY = 4,      /* with CO_FUTURE_BARRY_AS_BDFL */
+    PYPARSE_RUN_ANNOTATIONS = 8, /* with CO_FUTURE_ANNOTATIONS */
 };
 
-/* Parses buf[0..len) (newlines already translated) from start_rule, as
- * CPython's first pegen pass with PyCF_ALLOW_INCOMPLETE_INPUT does.
- * level is the parser stack already used by enclosing parsers (f-string
- * expressions), 0 at the top. info, when
- * not NULL, receives the tokenizer's final state. */
-enum pyparse_result pyparse_peg_run(const char *buf, size_t len, int start_rule,
-                                    unsigned mode, int level,
-                                    struct pyparse_run_info *info);
+/* Memory a parser run keeps for the next one (all zero to start). */
+struct pyparse_scratch {
+    struct pyparse_ptok *toks;
+    int toks_cap;
+    void *memo;
+    int memo_cap;
+    struct pyparse_node *nodes;
+    int nodes_cap;
+    int *kids;
+    int kids_cap;
+    int *stack;
+    int stack_cap;
+};
+void pyparse_scratch_free(struct pyparse_scratch *s);
+
+/* The tokens of one parser run: text[0..len) (newlines translated) and
+ * its tokens, head[0..nhead) then tail[0..ntail), the last one an
+ * ENDMARKER or an ERROR. */
+struct pyparse_view {
+    const char *text;
+    size_t len;
+    const struct pyparse_token *head;
+    size_t nhead;
+    const struct pyparse_token *tail;
+    size_t ntail;
+};
+
+/* Token i of a view, i < nhead + ntail. */
+static inline const struct pyparse_token *
+pyparse_view_token(const struct pyparse_view *v, size_t i)
+{
+    return i < v->nhead ? &v->head[i] : &v->tail[i - v->nhead];
+}
+
+/* Parses a view from start_rule, as CPython's first pegen pass with
+ * PyCF_ALLOW_INCOMPLETE_INPUT does, fetching its tokens one by one as
+ * CPython's parser makes its tokenizer read them. level is the parser
+ * stack already used by enclosing parsers (f-string expressions), 0 at
+ * the top. info, when not NULL, receives the tokenizer's state after the
+ * last token fetched. scratch may be NULL; cancel may be NULL. */
+enum pyparse_result pyparse_peg_run(const struct pyparse_view *view, int start_rule,
+                                    unsigned mode, int level, struct pyparse_run_info *info,
+                                    struct pyparse_scratch *scratch, const atomic_int *cancel);
+
+/* Tokenizes text[0..len) and parses it (f-string expressions). */
+enum pyparse_result pyparse_peg_run_text(const char *text, size_t len, int start_rule,
+                                         unsigned mode, int level,
+                                         struct pyparse_run_info *info,
+                                         const atomic_int *cancel);
 
 /* Checks the literal tokens [starts[i], ends[i]) of buf as
  * _PyPegen_concatenate_strings does; level is the parser stack in use.
  * Returns 0 when fine, -1 for a SyntaxError, -2 for an error that is not
- * a SyntaxError, -3 for an f-string expression that is "incomplete".
+ * a SyntaxError, -3 for an f-string expression that is "incomplete",
+ * -4 when cancelled, -5 out of memory.
  * *inner gets the PYPARSE_INNER_* flags of the f-string expressions. */
-int pyparse_str_concat(const char *buf, const size_t *starts, const size_t *ends,
-                       size_t n, int level, unsigned *inner);
+int pyparse_str_concat(const struct pyparse_view *view, size_t first, size_t n,
+                       int level, unsigned *inner, const atomic_int *cancel);
 
 /* Checks a NUMBER token's value as _PyPegen_number_token does:
  * 0 fine, -1 SyntaxError. */

@@ -25,8 +25,8 @@ token_cmp(const void *pa, const void *pb, void *arg)
 {
     const struct pyparse_tree *t = arg;
     int a = *(const int *)pa, b = *(const int *)pb;
-    size_t la = t->end[a] - t->start[a], lb = t->end[b] - t->start[b];
-    int c = memcmp(t->buf + t->start[a], t->buf + t->start[b], la < lb ? la : lb);
+    size_t la = pyparse_te(t, a) - pyparse_ts(t, a), lb = pyparse_te(t, b) - pyparse_ts(t, b);
+    int c = memcmp(t->buf + pyparse_ts(t, a), t->buf + pyparse_ts(t, b), la < lb ? la : lb);
     if (c)
         return c;
     return la < lb ? -1 : la > lb;
@@ -162,7 +162,7 @@ pyparse_pat_check(const struct pyparse_tree *t, const struct pyparse_node *match
         /* "case x:" with nothing after the pattern but ':' matches all */
         const struct pyparse_node *first = cb->nkids ? kid(t, cb, 0) : NULL;
         bool whole = first && first->first == cb->first + 1 && first->end < t->ntokens &&
-                     t->type[first->end] == PYPARSE_T_COLON;
+                     pyparse_tt(t, first->end) == PYPARSE_T_COLON;
         if (whole && !guarded && seen < ncases && irrefutable(t, first))
             return false;
     }

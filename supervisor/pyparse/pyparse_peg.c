@@ -2,7 +2,19 @@
  * CPython 3.11's generated parser does in its first pass: tokens fetched
  * lazily, memoised rules, left recursion grown from a seed, cuts, forced
  * tokens, and an error that stops everything once raised. The result that
- * matters is whether the parse failed with the tokenizer at the end. */
+ * matters is whether the parse failed with the tokenizer at the end.
+ *
+ * The tokens come ready made (struct pyparse_view, each with the
+ * tokenizer's state just after it), so "fetching" a token is a copy, and
+ * the state of the tokenizer when the parse stopped is that of the last
+ * token fetched.
+ *
+ * An alternative whose first set (gen_gram.py) does not hold the current
+ * token is not tried: trying it would fail on that token without reading
+ * further, raising anything or committing a cut, so only the failure
+ * memos it would leave behind are missing, and those only save time. The
+ * one other effect of trying is the parser's stack limit, which a call
+ * deep enough can hit: near the limit every alternative is tried. */
 #include "pyparse_int.h"
 
 #include <stdlib.h>
@@ -10,6 +22,9 @@
 
 /* CPython's MAXSTACK: past it the parser raises MemoryError. */
 #define PARSER_MAXSTACK 6000
+/* How often (rule calls) the cancel flag is read: a rule call costs tens
+ * of nanoseconds, so this is well under a millisecond. */
+#define CANCEL_EVERY 4096
 
 /* A memoised result of a rule at a token position; the memos of one
  * position are chained from its token, most recent first. */
@@ -21,25 +36,21 @@ struct memo {
     bool ok;
 };
 
-struct token {
-    size_t start, end;
-    int type;
-    int memo;               /* first memo, -1 for none */
-    bool number_checked;
-    uint8_t inner;          /* PYPARSE_INNER_* of an f-string run from here */
+enum parser_error {
+    PERR_NONE, PERR_SYNTAX, PERR_OTHER, PERR_INCOMPLETE_MSG, PERR_CANCEL, PERR_NOMEM,
 };
 
-enum parser_error { PERR_NONE, PERR_SYNTAX, PERR_OTHER, PERR_INCOMPLETE_MSG };
-
 struct parser {
-    struct pyparse_tok tok;
-    struct token *toks;
+    const struct pyparse_view *view;
+    const char *buf;
+    struct pyparse_ptok *toks;
     int fill, cap;
     int mark;
     int level;
     enum parser_error error;
     bool single_input;
     bool top_level_await;
+    bool barry;             /* CO_FUTURE_BARRY_AS_BDFL */
     bool parsing_started;
     struct memo *memo;
     int nmemo, memo_cap;
@@ -49,6 +60,11 @@ struct parser {
     int nkids, kids_cap;
     int *stack;             /* nodes made by the matches in progress */
     int nstack, stack_cap;
+    const atomic_int *cancel;
+    unsigned ticks;
+    /* the left-recursive rule growing at lr_pos, and its seed so far */
+    int lr_rule, lr_pos, lr_end;
+    bool lr_ok;
 };
 
 static bool
@@ -66,7 +82,7 @@ grow(struct parser *p, void **arr, int *cap, int need, size_t elem)
     }
     void *q = realloc(*arr, (size_t)n * elem);
     if (!q) {
-        p->error = PERR_OTHER;
+        p->error = PERR_NOMEM;
         return false;
     }
     *arr = q;
@@ -122,26 +138,48 @@ make_node(struct parser *p, int rule, int start, int from)
     return stack_push(p, p->nnodes++);
 }
 
-static int
-keyword_type(const char *s, size_t n)
+/* The view's token i: past its end, the ENDMARKER the tokenizer keeps
+ * returning there. */
+static const struct pyparse_token *
+view_token(const struct parser *p, int i)
 {
-    if (n < 2 || n > 8 || s[0] < 'F' || s[0] > 'y')
-        return PYPARSE_T_NAME;
-    for (int i = 0; i < pyparse_keyword_count; i++) {
-        const char *k = pyparse_keywords[i];
-        if (k[0] == s[0] && pyparse_keyword_lengths[i] == n && memcmp(k, s, n) == 0)
-            return PYPARSE_T_KEYWORD + i;
-    }
-    return PYPARSE_T_NAME;
+    const struct pyparse_view *v = p->view;
+    if ((size_t)i < v->nhead)
+        return &v->head[i];
+    size_t k = (size_t)i - v->nhead;
+    return &v->tail[k < v->ntail ? k : v->ntail - 1];
+}
+
+const struct pyparse_token *
+pyparse_tree_token(const struct pyparse_tree *t, int i)
+{
+    const struct pyparse_view *v = t->view;
+    if ((size_t)i < v->nhead)
+        return &v->head[i];
+    size_t k = (size_t)i - v->nhead;
+    if (v->ntail == 0)
+        return &v->head[v->nhead - 1];
+    return &v->tail[k < v->ntail ? k : v->ntail - 1];
 }
 
 static bool
 fill_token(struct parser *p)
 {
-    size_t start, end;
-    int type = pyparse_tok_get(&p->tok, &start, &end);
-    if (type == PYPARSE_T_NAME)
-        type = keyword_type(p->tok.buf + start, end - start);
+    if (p->fill == p->cap) {
+        if (p->cap >= (1 << 30)) {
+            p->error = PERR_OTHER;
+            return false;
+        }
+        int cap = p->cap ? p->cap * 2 : 256;
+        struct pyparse_ptok *t = realloc(p->toks, (size_t)cap * sizeof *t);
+        if (!t) {
+            p->error = PERR_NOMEM;
+            return false;
+        }
+        p->toks = t;
+        p->cap = cap;
+    }
+    int type = view_token(p, p->fill)->type;
     /* 'single' input: the first ENDMARKER becomes the NEWLINE that ends
      * the statement (with PyCF_DONT_IMPLY_DEDENT, no DEDENTs with it). */
     if (p->single_input && type == PYPARSE_T_ENDMARKER && p->parsing_started) {
@@ -151,22 +189,11 @@ fill_token(struct parser *p)
     else {
         p->parsing_started = true;
     }
-    if (p->fill == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 256;
-        struct token *t = realloc(p->toks, (size_t)cap * sizeof *t);
-        if (!t) {
-            p->error = PERR_OTHER;
-            return false;
-        }
-        p->toks = t;
-        p->cap = cap;
-    }
-    struct token *t = &p->toks[p->fill++];
-    t->start = start;
-    t->end = end;
-    t->type = type;
+    struct pyparse_ptok *t = &p->toks[p->fill++];
+    t->type = (uint8_t)type;
     t->memo = -1;
-    t->number_checked = false;
+    t->memo_mask = 0;
+    t->number_checked = 0;
     t->inner = 0;
     if (type == PYPARSE_T_ERROR) {
         p->error = PERR_SYNTAX;
@@ -176,7 +203,7 @@ fill_token(struct parser *p)
 }
 
 /* The token at the current position, fetching it if needed. */
-static struct token *
+static inline struct pyparse_ptok *
 peek(struct parser *p)
 {
     if (p->mark == p->fill && !fill_token(p))
@@ -184,11 +211,22 @@ peek(struct parser *p)
     return &p->toks[p->mark];
 }
 
+static const char *
+token_text(const struct parser *p, int i, size_t *n)
+{
+    const struct pyparse_token *t = view_token(p, i);
+    *n = t->end - t->start;
+    return p->buf + t->start;
+}
+
 /* The memo of rule at pos, or NULL. */
 static struct memo *
 memo_find(struct parser *p, int pos, int rule)
 {
-    for (int i = p->toks[pos].memo; i >= 0; i = p->memo[i].next)
+    struct pyparse_ptok *t = &p->toks[pos];
+    if (!(t->memo_mask & (UINT32_C(1) << pyparse_rules[rule].memo_bit)))
+        return NULL;
+    for (int i = t->memo; i >= 0; i = p->memo[i].next)
         if (p->memo[i].rule == rule)
             return &p->memo[i];
     return NULL;
@@ -204,6 +242,7 @@ memo_new(struct parser *p, int pos, int rule)
     m->rule = (uint16_t)rule;
     m->next = p->toks[pos].memo;
     p->toks[pos].memo = p->nmemo++;
+    p->toks[pos].memo_mask |= UINT32_C(1) << pyparse_rules[rule].memo_bit;
     return m;
 }
 
@@ -211,22 +250,24 @@ static bool parse_item(struct parser *p, int item);
 static bool parse_alts(struct parser *p, int rule);
 
 static bool
-number_ok(struct parser *p, struct token *t)
+number_ok(struct parser *p, struct pyparse_ptok *t)
 {
     if (t->number_checked)
         return true;
-    if (pyparse_str_number(p->tok.buf + t->start, t->end - t->start) != 0) {
+    size_t n;
+    const char *text = token_text(p, p->mark, &n);
+    if (pyparse_str_number(text, n) != 0) {
         p->error = PERR_SYNTAX;
         return false;
     }
-    t->number_checked = true;
+    t->number_checked = 1;
     return true;
 }
 
 static bool
 expect_type(struct parser *p, int type)
 {
-    struct token *t = peek(p);
+    struct pyparse_ptok *t = peek(p);
     if (!t || t->type != type)
         return false;
     if (type == PYPARSE_T_NUMBER && !number_ok(p, t))
@@ -238,14 +279,67 @@ expect_type(struct parser *p, int type)
 static bool
 expect_soft(struct parser *p, int soft)
 {
-    struct token *t = peek(p);
+    struct pyparse_ptok *t = peek(p);
     if (!t || t->type != PYPARSE_T_NAME)
         return false;
-    size_t n = pyparse_soft_keyword_lengths[soft];
-    if (t->end - t->start != n || memcmp(p->tok.buf + t->start, pyparse_soft_keywords[soft], n) != 0)
+    size_t n = pyparse_soft_keyword_lengths[soft], len;
+    const char *text = token_text(p, p->mark, &len);
+    if (len != n || memcmp(text, pyparse_soft_keywords[soft], n) != 0)
         return false;
     p->mark++;
     return true;
+}
+
+/* Can an alternative or rule with this first set start with the current
+ * token? (The token is fetched: trying would fetch it too.) */
+static inline bool
+in_set(int set, unsigned type)
+{
+    return (pyparse_first_sets[set][type >> 6] >> (type & 63)) & 1;
+}
+
+static inline bool
+may_start(struct parser *p, int set)
+{
+    if (set == 0 || p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK)
+        return true;
+    struct pyparse_ptok *t = peek(p);
+    if (!t)
+        return true;        /* the error is set: trying fails at once */
+    return in_set(set, t->type);
+}
+
+/* An alternative led by a memoised rule whose memo is here already: it
+ * fails when the memo says the rule failed, or when the token after the
+ * rule's match cannot start the rest (the left-recursive rules' growth
+ * alternatives, tried at every growth). */
+static bool
+lead_may_match(struct parser *p, const struct pyparse_alt *alt)
+{
+    if (alt->lead == PYPARSE_NO_LEAD || p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK ||
+        !peek(p))
+        return true;
+    int end;
+    if (alt->lead == p->lr_rule && p->mark == p->lr_pos) {
+        if (!p->lr_ok)
+            return false;
+        end = p->lr_end;
+    }
+    else {
+        struct memo *m = memo_find(p, p->mark, alt->lead);
+        if (!m)
+            return true;
+        if (!m->ok)
+            return false;
+        end = m->end;
+    }
+    if (alt->rest_set == 0)
+        return true;
+    int save = p->mark;
+    p->mark = end;
+    bool ok = may_start(p, alt->rest_set);
+    p->mark = save;
+    return ok;
 }
 
 /* Runs an action's check on the tokens the alternative matched. Returns
@@ -253,17 +347,25 @@ expect_soft(struct parser *p, int soft)
 static int
 apply_action(struct parser *p, int action, int start)
 {
-    struct token *t = &p->toks[start];
-    const char *text = p->tok.buf + t->start;
-    size_t n = t->end - t->start;
+    size_t n = 0;
+    const char *text = NULL;
+    if (action == PYPARSE_A_NOT_LTGT || action == PYPARSE_A_REAL || action == PYPARSE_A_IMAG)
+        text = token_text(p, start, &n);
     switch (action) {
     case PYPARSE_A_RAISE:
         p->error = PERR_SYNTAX;
         return -1;
     case PYPARSE_A_FAIL:
         return 0;
-    case PYPARSE_A_NOT_LTGT:
-        return !(n == 2 && text[0] == '<');
+    case PYPARSE_A_NOT_LTGT: {
+        /* _PyPegen_check_barry_as_flufl */
+        bool ltgt = n == 2 && text[0] == '<';
+        if (p->barry && !ltgt) {
+            p->error = PERR_SYNTAX;     /* "with Barry as BDFL, use '<>'" */
+            return -1;
+        }
+        return p->barry || !ltgt;
+    }
     case PYPARSE_A_REAL:
     case PYPARSE_A_IMAG: {
         bool imag = n > 0 && (text[n - 1] == 'j' || text[n - 1] == 'J');
@@ -274,24 +376,15 @@ apply_action(struct parser *p, int action, int start)
         return 1;
     }
     case PYPARSE_A_STRINGS: {
-        size_t count = (size_t)(p->mark - start);
-        size_t *bounds = malloc(2 * count * sizeof *bounds);
-        if (!bounds) {
-            p->error = PERR_OTHER;
-            return -1;
-        }
-        for (size_t i = 0; i < count; i++) {
-            bounds[i] = p->toks[start + (int)i].start;
-            bounds[count + i] = p->toks[start + (int)i].end;
-        }
         unsigned inner;
-        int r = pyparse_str_concat(p->tok.buf, bounds, bounds + count, count, p->level, &inner);
-        free(bounds);
+        int r = pyparse_str_concat(p->view, (size_t)start, (size_t)(p->mark - start),
+                                   p->level, &inner, p->cancel);
         if (r == 0) {
             p->toks[start].inner = (uint8_t)inner;
             return 1;
         }
-        p->error = r == -1 ? PERR_SYNTAX : r == -3 ? PERR_INCOMPLETE_MSG : PERR_OTHER;
+        p->error = r == -1 ? PERR_SYNTAX : r == -3 ? PERR_INCOMPLETE_MSG
+                 : r == -4 ? PERR_CANCEL : r == -5 ? PERR_NOMEM : PERR_OTHER;
         return -1;
     }
     default:
@@ -306,8 +399,25 @@ parse_alts(struct parser *p, int rule)
     const struct pyparse_rule *r = &pyparse_rules[rule];
     int start = p->mark;
     int from = p->nstack;
-    for (int a = 0; a < r->alt_count; a++) {
+    unsigned todo = (1u << r->alt_count) - 1;
+    bool may_skip = p->level + pyparse_first_depth + 2 < PARSER_MAXSTACK;
+    if (r->dispatch != PYPARSE_NO_DISPATCH && may_skip) {
+        struct pyparse_ptok *t = peek(p);
+        if (!t)
+            return false;   /* the first alternative would fail so */
+        todo = pyparse_dispatch[r->dispatch][t->type];
+    }
+    while (todo) {
+        int a = __builtin_ctz(todo);
+        todo &= todo - 1;
         const struct pyparse_alt *alt = &pyparse_alts[r->first_alt + a];
+        p->mark = start;
+        if ((r->dispatch == PYPARSE_NO_DISPATCH && !may_start(p, alt->first_set)) ||
+            !lead_may_match(p, alt)) {
+            if (p->error)
+                return false;
+            continue;
+        }
         bool cut = false, matched = true;
         p->mark = start;
         p->nstack = from;
@@ -325,7 +435,7 @@ parse_alts(struct parser *p, int rule)
         if (p->error)
             return false;
         if (matched) {
-            int act = apply_action(p, alt->action, start);
+            int act = alt->action == PYPARSE_A_NONE ? 1 : apply_action(p, alt->action, start);
             if (act != 1) {
                 p->nstack = from;
                 return false;
@@ -343,14 +453,46 @@ parse_alts(struct parser *p, int rule)
 }
 
 static bool
-parse_rule(struct parser *p, int rule)
+enter(struct parser *p)
 {
     if (p->level++ == PARSER_MAXSTACK)
         p->error = PERR_OTHER;
+    if (++p->ticks % CANCEL_EVERY == 0 && p->cancel &&
+        atomic_load_explicit(p->cancel, memory_order_relaxed))
+        p->error = PERR_CANCEL;
     if (p->error) {
         p->level--;
         return false;
     }
+    return true;
+}
+
+/* Can a growth round of a PYPARSE_R_GROW_SELF rule get past end? Only
+ * through an alternative led by the rule, whose rest must start there;
+ * with none, the round would only match as far as the seed again. */
+static bool
+may_grow(struct parser *p, int rule, int end)
+{
+    const struct pyparse_rule *r = &pyparse_rules[rule];
+    if (p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK)
+        return true;
+    int save = p->mark;
+    bool any = false;
+    p->mark = end;
+    for (int a = 0; a < r->alt_count && !any; a++) {
+        const struct pyparse_alt *alt = &pyparse_alts[r->first_alt + a];
+        if (alt->lead == rule)
+            any = may_start(p, alt->rest_set);
+    }
+    p->mark = save;
+    return any || p->error;
+}
+
+static bool
+parse_rule(struct parser *p, int rule)
+{
+    if (!enter(p))
+        return false;
     unsigned flags = pyparse_rules[rule].flags;
     bool ok;
     if (!(flags & (PYPARSE_R_MEMO | PYPARSE_R_LEFTREC))) {
@@ -402,14 +544,24 @@ parse_rule(struct parser *p, int rule)
     m->nkids = 0;
     int resmark = start;
     ok = false;
+    int lr_rule = p->lr_rule, lr_pos = p->lr_pos, lr_end = p->lr_end;
+    bool lr_ok = p->lr_ok;
     for (;;) {
         p->mark = start;
         p->nstack = from;
         bool raw;
         if (p->level++ == PARSER_MAXSTACK)
             p->error = PERR_OTHER;
+        p->lr_rule = rule;
+        p->lr_pos = start;
+        p->lr_end = resmark;
+        p->lr_ok = ok;
         raw = p->error ? false : parse_alts(p, rule);
         p->level--;
+        p->lr_rule = lr_rule;
+        p->lr_pos = lr_pos;
+        p->lr_end = lr_end;
+        p->lr_ok = lr_ok;
         if (p->error) {
             p->level--;
             return false;
@@ -434,6 +586,8 @@ parse_rule(struct parser *p, int rule)
         m->end = resmark;
         m->kid = kid;
         m->nkids = p->nstack - from;
+        if ((flags & PYPARSE_R_GROW_SELF) && !may_grow(p, rule, resmark))
+            break;
     }
     p->mark = resmark;
     p->nstack = from;
@@ -468,8 +622,24 @@ parse_item(struct parser *p, int item)
         return expect_type(p, PYPARSE_T_KEYWORD + it->a);
     case PYPARSE_I_SOFT:
         return expect_soft(p, it->a);
-    case PYPARSE_I_RULE:
+    case PYPARSE_I_RULE: {
+        const struct pyparse_rule *r = &pyparse_rules[it->a];
+        if (!may_start(p, r->first_set))
+            return false;
+        /* a memo here already: what parse_rule would do, without the call
+         * (it would go one level deeper to look: so only well within) */
+        if (r->memo_bit != 255 && p->mark < p->fill &&
+            (p->toks[p->mark].memo_mask & (UINT32_C(1) << r->memo_bit)) &&
+            p->level + 1 < PARSER_MAXSTACK && p->ticks % CANCEL_EVERY != CANCEL_EVERY - 1) {
+            struct memo *m = memo_find(p, p->mark, it->a);
+            if (m) {
+                p->ticks++;
+                p->mark = m->end;
+                return m->ok && replay_kids(p, m->kid, m->nkids);
+            }
+        }
         return parse_rule(p, it->a);
+    }
     case PYPARSE_I_CUT:
         return true;
     case PYPARSE_I_OPT:
@@ -492,7 +662,7 @@ parse_item(struct parser *p, int item)
     case PYPARSE_I_FORCED: {
         const struct pyparse_item *in = &pyparse_items[it->a];
         int type = in->kind == PYPARSE_I_KEYWORD ? PYPARSE_T_KEYWORD + in->a : in->a;
-        struct token *t = peek(p);
+        struct pyparse_ptok *t = peek(p);
         if (!t)
             return false;
         if (t->type != type) {
@@ -555,16 +725,17 @@ parse_item(struct parser *p, int item)
 /* After a successful 'single' parse only blanks and comments may follow
  * what the tokenizer read ("multiple statements found"). */
 static bool
-only_blanks_left(const struct pyparse_tok *tok)
+only_blanks_left(const struct parser *p)
 {
-    size_t i = tok->cur;
-    while (i < tok->len) {
-        char c = tok->buf[i];
+    const struct pyparse_view *v = p->view;
+    size_t i = p->fill ? view_token(p, p->fill - 1)->end : 0;
+    while (i < v->len) {
+        char c = v->text[i];
         if (c == ' ' || c == '\t' || c == '\n' || c == '\014') {
             i++;
         }
         else if (c == '#') {
-            while (i < tok->len && tok->buf[i] != '\n')
+            while (i < v->len && v->text[i] != '\n')
                 i++;
         }
         else {
@@ -577,60 +748,86 @@ only_blanks_left(const struct pyparse_tok *tok)
 /* Runs the compile-stage checks on the tree of a 'single' parse, or
  * collects what an f-string expression holds into *inner. */
 static enum pyparse_result
-check_tree(struct parser *p, unsigned *inner)
+check_tree(struct parser *p, unsigned mode, struct pyparse_run_info *info)
 {
-    int *type = malloc((size_t)p->fill * sizeof *type + 1);
-    size_t *start = malloc((size_t)p->fill * sizeof *start + 1);
-    size_t *end = malloc((size_t)p->fill * sizeof *end + 1);
-    uint8_t *in = malloc((size_t)p->fill + 1);
-    enum pyparse_result res = PYPARSE_OTHER_ERROR;
-    if (type && start && end && in) {
-        for (int i = 0; i < p->fill; i++) {
-            type[i] = p->toks[i].type;
-            start[i] = p->toks[i].start;
-            end[i] = p->toks[i].end;
-            in[i] = p->toks[i].inner;
-        }
-        struct pyparse_tree t = { p->tok.buf, type, start, end, p->fill, in, p->nodes,
-                                  p->kids, p->stack, p->nstack };
-        if (inner) {
-            *inner = pyparse_sem_inner(&t);
-            res = PYPARSE_PARSED;
-        }
-        else {
-            res = pyparse_sem_check(&t, p->top_level_await) ? PYPARSE_PARSED
-                                                            : PYPARSE_SYNTAX_ERROR;
-        }
+    unsigned futures = 0;
+    if (mode & PYPARSE_RUN_BARRY)
+        futures |= PYPARSE_FUTURE_BARRY;
+    if (mode & PYPARSE_RUN_ANNOTATIONS)
+        futures |= PYPARSE_FUTURE_ANNOTATIONS;
+    struct pyparse_tree t = { p->buf, p->toks, p->view, p->fill,
+                              p->nodes, p->kids, p->stack, p->nstack, futures };
+    if (!p->single_input) {
+        if (info)
+            info->inner = pyparse_sem_inner(&t);
+        return PYPARSE_PARSED;
     }
-    free(type);
-    free(start);
-    free(end);
-    free(in);
-    return res;
+    unsigned found = 0;
+    int r = pyparse_sem_check(&t, p->top_level_await, &found);
+    if (info)
+        info->futures = found;
+    return r > 0 ? PYPARSE_PARSED : r == 0 ? PYPARSE_SYNTAX_ERROR : PYPARSE_NO_MEMORY;
+}
+
+void
+pyparse_scratch_free(struct pyparse_scratch *s)
+{
+    free(s->toks);
+    free(s->memo);
+    free(s->nodes);
+    free(s->kids);
+    free(s->stack);
+    memset(s, 0, sizeof *s);
 }
 
 enum pyparse_result
-pyparse_peg_run(const char *buf, size_t len, int start_rule, unsigned mode, int level,
-                struct pyparse_run_info *info)
+pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, int level,
+                struct pyparse_run_info *info, struct pyparse_scratch *scratch,
+                const atomic_int *cancel)
 {
     struct parser p;
+    struct pyparse_scratch own = { 0 };
+    struct pyparse_scratch *s = scratch ? scratch : &own;
     memset(&p, 0, sizeof p);
     if (info)
-        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0 };
+        *info = (struct pyparse_run_info){ view->len + 1, 0, PYPARSE_EOF, 0, 0, 0 };
     if (level >= PARSER_MAXSTACK)
         return PYPARSE_OTHER_ERROR;
-    pyparse_tok_init(&p.tok, buf, len);
+    if (view->nhead + view->ntail == 0)
+        return PYPARSE_SYNTAX_ERROR;
+    p.view = view;
+    p.buf = view->text;
+    p.toks = s->toks;
+    p.cap = s->toks_cap;
+    p.memo = s->memo;
+    p.memo_cap = s->memo_cap;
+    p.nodes = s->nodes;
+    p.nodes_cap = s->nodes_cap;
+    p.kids = s->kids;
+    p.kids_cap = s->kids_cap;
+    p.stack = s->stack;
+    p.stack_cap = s->stack_cap;
     p.single_input = mode & PYPARSE_RUN_SINGLE;
     p.top_level_await = mode & PYPARSE_RUN_TOP_AWAIT;
+    p.barry = mode & PYPARSE_RUN_BARRY;
+    p.cancel = cancel;
     /* An f-string's expressions are parsed by a parser of their own; it
      * starts from the levels its parent used, so that all of them
      * together stay within one C stack budget. */
     p.level = level;
+    p.lr_rule = -1;
     bool ok = parse_rule(&p, start_rule);
     enum pyparse_result res;
-    if (!ok) {
-        enum pyparse_done d = p.tok.done;
-        if (d == PYPARSE_EOF || d == PYPARSE_EOFS || d == PYPARSE_EOLS)
+    const struct pyparse_token *last = p.fill ? view_token(&p, p.fill - 1) : NULL;
+    enum pyparse_done done = last ? (enum pyparse_done)last->done : PYPARSE_OK;
+    if (p.error == PERR_CANCEL) {
+        res = PYPARSE_RUN_CANCELLED;
+    }
+    else if (p.error == PERR_NOMEM) {
+        res = PYPARSE_NO_MEMORY;
+    }
+    else if (!ok) {
+        if (done == PYPARSE_EOF || done == PYPARSE_EOFS || done == PYPARSE_EOLS)
             res = PYPARSE_INCOMPLETE_INPUT;
         else if (p.error == PERR_OTHER)
             res = PYPARSE_OTHER_ERROR;
@@ -639,27 +836,51 @@ pyparse_peg_run(const char *buf, size_t len, int start_rule, unsigned mode, int 
         else
             res = PYPARSE_SYNTAX_ERROR;
     }
-    else if (p.single_input && !only_blanks_left(&p.tok)) {
+    else if (p.single_input && !only_blanks_left(&p)) {
         res = PYPARSE_SYNTAX_ERROR;
     }
-    else if (p.single_input) {
-        res = check_tree(&p, NULL);
-    }
-    else if (info) {
-        res = check_tree(&p, &info->inner);
-    }
     else {
-        res = PYPARSE_PARSED;
+        res = check_tree(&p, mode, info);
     }
-    if (info) {
-        info->max_read = p.tok.max_read;
-        info->level = p.tok.level;
-        info->done = p.tok.done;
+    if (info && last) {
+        /* past the view's end the tokenizer read its end again */
+        info->max_read = (size_t)p.fill > view->nhead + view->ntail ? view->len + 1 : last->read;
+        info->level = last->level;
+        info->done = done;
+        info->fetched = (size_t)p.fill;
     }
-    free(p.memo);
-    free(p.toks);
-    free(p.nodes);
-    free(p.kids);
-    free(p.stack);
+    s->toks = p.toks;
+    s->toks_cap = p.cap;
+    s->memo = p.memo;
+    s->memo_cap = p.memo_cap;
+    s->nodes = p.nodes;
+    s->nodes_cap = p.nodes_cap;
+    s->kids = p.kids;
+    s->kids_cap = p.kids_cap;
+    s->stack = p.stack;
+    s->stack_cap = p.stack_cap;
+    if (!scratch)
+        pyparse_scratch_free(&own);
     return res;
+}
+
+enum pyparse_result
+pyparse_peg_run_text(const char *text, size_t len, int start_rule, unsigned mode, int level,
+                     struct pyparse_run_info *info, const atomic_int *cancel)
+{
+    struct pyparse_tokens arr = { 0 };
+    struct pyparse_tok tok;
+    if (info)
+        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0, 0, 0 };
+    if (len >= PYPARSE_TEXT_MAX)
+        return PYPARSE_OTHER_ERROR;
+    pyparse_tok_init(&tok, text, len);
+    if (pyparse_lex(&tok, &arr, NULL) < 0) {
+        free(arr.t);
+        return PYPARSE_NO_MEMORY;
+    }
+    struct pyparse_view view = { text, len, arr.t, arr.n, NULL, 0 };
+    enum pyparse_result r = pyparse_peg_run(&view, start_rule, mode, level, info, NULL, cancel);
+    free(arr.t);
+    return r;
 }

@@ -44,6 +44,7 @@ struct sem {
     bool bad;                   /* an error found while recording names */
     bool top_level_await;       /* module scope may await */
     int not_future;             /* first 'from' that is not from __future__ */
+    unsigned futures;           /* PYPARSE_FUTURE_* of valid future imports */
 };
 
 struct ctx {
@@ -51,6 +52,8 @@ struct ctx {
     bool in_loop;
     bool in_iterable;           /* in the iterable of a comprehension's for */
     bool *comp_async;           /* set when the comprehension turns async */
+    bool in_annotation;         /* directly in an annotation, under
+                                 * "from __future__ import annotations" */
 };
 
 static bool visit(struct sem *s, int node, const struct ctx *c);
@@ -83,7 +86,7 @@ add_fact(struct sem *s, int scope, int name, enum fact_kind kind)
 {
     if (name < 0 || name >= s->t->ntokens)
         return;
-    if (kind != FACT_RETURN_VALUE && s->t->type[name] != PYPARSE_T_NAME)
+    if (kind != FACT_RETURN_VALUE && pyparse_tt(s->t, name) != PYPARSE_T_NAME)
         return;
     if (s->nfacts == s->facts_cap) {
         int cap = s->facts_cap ? s->facts_cap * 2 : 64;
@@ -101,9 +104,9 @@ add_fact(struct sem *s, int scope, int name, enum fact_kind kind)
 static bool
 is_kw(const struct pyparse_tree *t, int i, const char *word)
 {
-    if (i < 0 || i >= t->ntokens || t->type[i] < PYPARSE_T_KEYWORD)
+    if (i < 0 || i >= t->ntokens || pyparse_tt(t, i) < PYPARSE_T_KEYWORD)
         return false;
-    return strcmp(pyparse_keywords[t->type[i] - PYPARSE_T_KEYWORD], word) == 0;
+    return strcmp(pyparse_keywords[pyparse_tt(t, i) - PYPARSE_T_KEYWORD], word) == 0;
 }
 
 /* May await, async for and async with be used directly in this scope? */
@@ -122,8 +125,8 @@ is_function(enum scope_kind k)
 static int
 name_cmp(const struct pyparse_tree *t, int a, int b)
 {
-    size_t la = t->end[a] - t->start[a], lb = t->end[b] - t->start[b];
-    int c = memcmp(t->buf + t->start[a], t->buf + t->start[b], la < lb ? la : lb);
+    size_t la = pyparse_te(t, a) - pyparse_ts(t, a), lb = pyparse_te(t, b) - pyparse_ts(t, b);
+    int c = memcmp(t->buf + pyparse_ts(t, a), t->buf + pyparse_ts(t, b), la < lb ? la : lb);
     if (c)
         return c;
     return la < lb ? -1 : la > lb;
@@ -133,14 +136,15 @@ static bool
 name_is(const struct pyparse_tree *t, int i, const char *word)
 {
     size_t n = strlen(word);
-    return i < t->ntokens && t->type[i] == PYPARSE_T_NAME && t->end[i] - t->start[i] == n &&
-           memcmp(t->buf + t->start[i], word, n) == 0;
+    return i < t->ntokens && pyparse_tt(t, i) == PYPARSE_T_NAME && pyparse_te(t, i) - pyparse_ts(t, i) == n &&
+           memcmp(t->buf + pyparse_ts(t, i), word, n) == 0;
 }
 
 /* "from __future__ import ..." at token i: only known features, and only
  * at the start of the module (future.c). */
 static bool
-future_ok(const struct pyparse_tree *t, int i, enum scope_kind k, int not_future)
+future_ok(const struct pyparse_tree *t, int i, enum scope_kind k, int not_future,
+          unsigned *futures)
 {
     static const char *const features[] = {
         "nested_scopes", "generators", "division", "absolute_import", "with_statement",
@@ -149,20 +153,26 @@ future_ok(const struct pyparse_tree *t, int i, enum scope_kind k, int not_future
     };
     if (k != SCOPE_MODULE || i > not_future)
         return false;               /* only future imports may come before */
-    if (i > 0 && !(t->type[i - 1] == PYPARSE_T_SEMI && is_kw(t, 0, "from")))
+    if (i > 0 && !(pyparse_tt(t, i - 1) == PYPARSE_T_SEMI && is_kw(t, 0, "from")))
         return false;
+    unsigned found = 0;
     for (int j = i + 3; j < t->ntokens; j++) {
-        int type = t->type[j];
+        int type = pyparse_tt(t, j);
         if (type == PYPARSE_T_NEWLINE || type == PYPARSE_T_SEMI)
             break;
-        if (t->type[j] != PYPARSE_T_NAME || is_kw(t, j - 1, "as"))
+        if (pyparse_tt(t, j) != PYPARSE_T_NAME || is_kw(t, j - 1, "as"))
             continue;
         bool known = false;
         for (size_t f = 0; f < sizeof features / sizeof features[0]; f++)
             known |= name_is(t, j, features[f]);
         if (!known)
             return false;           /* "not a chance" for braces */
+        if (name_is(t, j, "barry_as_FLUFL"))
+            found |= PYPARSE_FUTURE_BARRY;
+        else if (name_is(t, j, "annotations"))
+            found |= PYPARSE_FUTURE_ANNOTATIONS;
     }
+    *futures |= found;
     return true;
 }
 
@@ -172,8 +182,10 @@ check_token(struct sem *s, int i, const struct ctx *c)
 {
     const struct pyparse_tree *t = s->t;
     enum scope_kind k = kind_of(s, c);
-    int type = t->type[i];
+    int type = pyparse_tt(t, i);
     if (type == PYPARSE_T_AWAIT) {
+        if (c->in_annotation)
+            return false;       /* 'await expression' within an annotation */
         if (k == SCOPE_COMP) {
             *c->comp_async = true;
             return true;
@@ -189,8 +201,11 @@ check_token(struct sem *s, int i, const struct ctx *c)
             return may_await(s, k);
         return true;
     }
-    if (type == PYPARSE_T_STRING && t->inner && t->inner[i]) {
-        unsigned in = t->inner[i];
+    if (type == PYPARSE_T_STRING && t->ptok[i].inner) {
+        unsigned in = t->ptok[i].inner;
+        if (c->in_annotation &&
+            (in & (PYPARSE_INNER_AWAIT | PYPARSE_INNER_YIELD | PYPARSE_INNER_YIELD_FROM)))
+            return false;
         if ((in & PYPARSE_INNER_AWAIT) && k == SCOPE_COMP)
             *c->comp_async = true;
         else if ((in & PYPARSE_INNER_AWAIT) && !may_await(s, k))
@@ -209,22 +224,24 @@ check_token(struct sem *s, int i, const struct ctx *c)
         return true;
     const char *kw = pyparse_keywords[type - PYPARSE_T_KEYWORD];
     if (strcmp(kw, "return") == 0) {
-        int next = i + 1 < t->ntokens ? t->type[i + 1] : PYPARSE_T_NEWLINE;
+        int next = i + 1 < t->ntokens ? pyparse_tt(t, i + 1) : PYPARSE_T_NEWLINE;
         if (next != PYPARSE_T_NEWLINE && next != PYPARSE_T_SEMI)
             add_fact(s, c->scope, i, FACT_RETURN_VALUE);
         return k == SCOPE_FUNC || k == SCOPE_ASYNC_FUNC;
     }
     if (strcmp(kw, "yield") == 0) {
+        if (c->in_annotation)
+            return false;       /* 'yield expression' within an annotation */
         if (k == SCOPE_ASYNC_FUNC && is_kw(t, i + 1, "from"))
             return false;
         s->scopes[c->scope].has_yield = true;
         return is_function(k) && k != SCOPE_COMP;
     }
     if (strcmp(kw, "from") == 0 && name_is(t, i + 1, "__future__") && is_kw(t, i + 2, "import"))
-        return future_ok(t, i, k, s->not_future);
+        return future_ok(t, i, k, s->not_future, &s->futures);
     if (strcmp(kw, "break") == 0 || strcmp(kw, "continue") == 0)
         return c->in_loop;
-    if (strcmp(kw, "import") == 0 && i + 1 < t->ntokens && t->type[i + 1] == PYPARSE_T_STAR)
+    if (strcmp(kw, "import") == 0 && i + 1 < t->ntokens && pyparse_tt(t, i + 1) == PYPARSE_T_STAR)
         return k == SCOPE_MODULE;
     return true;
 }
@@ -236,6 +253,17 @@ scan_tokens(struct sem *s, int from, int to, const struct ctx *c)
         if (!check_token(s, i, c))
             return false;
     return true;
+}
+
+/* Tokens [from, to): those in [in_from, in_to) in ctx in, the others in c. */
+static bool
+scan_tokens_split(struct sem *s, int from, int to, const struct ctx *c, const struct ctx *in,
+                  int in_from, int in_to)
+{
+    int a = from > in_from ? from : in_from, b = to < in_to ? to : in_to;
+    if (a >= b)
+        return scan_tokens(s, from, to, c);
+    return scan_tokens(s, from, a, c) && scan_tokens(s, a, b, in) && scan_tokens(s, b, to, c);
 }
 
 /* Tokens [from, to) holding some of the children of nd: tokens in c,
@@ -267,11 +295,57 @@ scan(struct sem *s, const struct pyparse_node *nd, int from, int to, const struc
     return scan_tokens(s, i, to, c);
 }
 
+/* c, for the tokens of an annotation: under "from __future__ import
+ * annotations" (in force, or imported by this statement, which must then
+ * start with it) they form a block of their own, where yield, await and
+ * := are errors (symtable.c, symtable_visit_annotation). */
+static struct ctx
+annotation(const struct sem *s, const struct ctx *c)
+{
+    struct ctx a = *c;
+    a.in_annotation = ((s->t->futures | s->futures) & PYPARSE_FUTURE_ANNOTATIONS) != 0;
+    return a;
+}
+
+static bool
+opens(int type)
+{
+    return type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE;
+}
+
+static bool
+closes(int type)
+{
+    return type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE;
+}
+
+/* The first token in [from, to) outside brackets whose type is one of
+ * a, b (or any augmented assignment when aug), or to. */
+static int
+find_outside(const struct pyparse_tree *t, int from, int to, int a, int b, bool aug)
+{
+    int depth = 0;
+    for (int i = from; i < to; i++) {
+        int type = pyparse_tt(t, i);
+        if (opens(type))
+            depth++;
+        else if (closes(type))
+            depth--;
+        else if (depth == 0 && (type == a || type == b ||
+                                (aug && type >= PYPARSE_T_PLUSEQUAL &&
+                                 type <= PYPARSE_T_DOUBLESTAREQUAL) ||
+                                (aug && (type == PYPARSE_T_DOUBLESLASHEQUAL ||
+                                         type == PYPARSE_T_ATEQUAL))))
+            return i;
+    }
+    return to;
+}
+
 static struct ctx
 inner(struct sem *s, const struct ctx *c, enum scope_kind kind)
 {
     /* a scope nested in a comprehension iterable is in it too */
-    struct ctx in = { new_scope(s, kind, c->scope), false, c->in_iterable, NULL };
+    struct ctx in = { new_scope(s, kind, c->scope), false, c->in_iterable, NULL, false };
     return in;
 }
 
@@ -284,11 +358,22 @@ visit_def(struct sem *s, const struct pyparse_node *nd, const struct ctx *c, enu
     struct ctx body = inner(s, c, kind);
     if (body.scope < 0)
         return false;
+    /* the return annotation: after '->', up to the ':' before the body */
+    int ann_from = nd->end, ann_to = nd->end;
+    const struct pyparse_node *last = nd->nkids ? &t->nodes[t->kids[nd->kid + nd->nkids - 1]] : NULL;
+    int header_end = last && last->rule == pyparse_rule_block ? last->first : nd->end;
+    int arrow = find_outside(t, nd->first, header_end, PYPARSE_T_RARROW, -1, false);
+    if (arrow < header_end) {
+        ann_from = arrow + 1;
+        ann_to = find_outside(t, ann_from, header_end, PYPARSE_T_COLON, -1, false);
+    }
+    struct ctx ann = annotation(s, c);
     int i = nd->first;
     for (int k = 0; k < nd->nkids; k++) {
         int id = t->kids[nd->kid + k];
         const struct pyparse_node *child = &t->nodes[id];
-        if (!scan_tokens(s, i, child->first, c))
+        bool in_ann = child->first >= ann_from && child->first < ann_to;
+        if (!scan_tokens_split(s, i, child->first, c, &ann, ann_from, ann_to))
             return false;
         if (child->rule == pyparse_rule_block && k == nd->nkids - 1) {
             if (!visit(s, id, &body))
@@ -297,18 +382,18 @@ visit_def(struct sem *s, const struct pyparse_node *nd, const struct ctx *c, enu
         else if (child->rule == pyparse_rule_param ||
                  child->rule == pyparse_rule_param_star_annotation) {
             add_fact(s, body.scope, child->first, FACT_PARAM);
-            if (!scan(s, child, child->first + 1, child->end, c))
+            if (!scan(s, child, child->first + 1, child->end, &ann))
                 return false;
         }
-        else if (!visit(s, id, c)) {
+        else if (!visit(s, id, in_ann ? &ann : c)) {
             return false;
         }
         i = child->end;
     }
     /* the name after 'def' or 'class' */
-    int name = nd->first + 1 + (t->type[nd->first] == PYPARSE_T_ASYNC);
+    int name = nd->first + 1 + (pyparse_tt(t, nd->first) == PYPARSE_T_ASYNC);
     add_fact(s, c->scope, name, FACT_BIND);
-    return scan_tokens(s, i, nd->end, c);
+    return scan_tokens_split(s, i, nd->end, c, &ann, ann_from, ann_to);
 }
 
 /* lambda params: body -- the body starts after the ':' that belongs to
@@ -319,7 +404,7 @@ visit_lambda(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
     const struct pyparse_tree *t = s->t;
     int depth = 0, pending = 1, colon = nd->end;
     for (int i = nd->first + 1; i < nd->end; i++) {
-        int type = t->type[i];
+        int type = pyparse_tt(t, i);
         if (type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE)
             depth++;
         else if (type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE)
@@ -357,7 +442,7 @@ visit_comp(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
     int depth = 0, from = nd->first;
     bool after_for = false;
     for (int i = nd->first; i <= nd->end; i++) {
-        int type = i < nd->end ? t->type[i] : PYPARSE_T_ENDMARKER;
+        int type = i < nd->end ? pyparse_tt(t, i) : PYPARSE_T_ENDMARKER;
         bool cut = false;
         if (i == nd->end)
             cut = true;
@@ -391,7 +476,7 @@ static bool
 visit_loop(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
 {
     const struct pyparse_tree *t = s->t;
-    if (t->type[nd->first] == PYPARSE_T_ASYNC && !may_await(s, kind_of(s, c)))
+    if (pyparse_tt(t, nd->first) == PYPARSE_T_ASYNC && !may_await(s, kind_of(s, c)))
         return false;
     struct ctx body = *c;
     body.in_loop = true;
@@ -433,12 +518,12 @@ record_names(struct sem *s, const struct pyparse_node *nd, const struct ctx *c)
             add_fact(s, c->scope, nd->first, FACT_BIND);
     }
     else if (r == pyparse_rule_assignment) {
-        if (n > 1 && t->type[nd->first + 1] == PYPARSE_T_COLON)
+        if (n > 1 && pyparse_tt(t, nd->first + 1) == PYPARSE_T_COLON)
             add_fact(s, c->scope, nd->first, FACT_BIND);
     }
     else if (r == pyparse_rule_assignment_expression) {
-        if (c->in_iterable)
-            s->bad = true;          /* := in a comprehension iterable */
+        if (c->in_iterable || c->in_annotation)
+            s->bad = true;          /* := in a comprehension iterable, an annotation */
         add_fact(s, walrus_scope(s, c->scope), nd->first, FACT_BIND);
         if (s->scopes[c->scope].kind == SCOPE_COMP)
             add_fact(s, c->scope, nd->first, FACT_WALRUS);
@@ -498,7 +583,7 @@ measure(const struct sem *s, const struct pyparse_node *nd, struct shape *sh)
             element_start = false;
             continue;
         }
-        int type = t->type[i];
+        int type = pyparse_tt(t, i);
         if (type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE)
             depth++;
         else if (type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE)
@@ -515,7 +600,7 @@ measure(const struct sem *s, const struct pyparse_node *nd, struct shape *sh)
         if (type == PYPARSE_T_COMMA)
             sh->commas++;
         if (type == PYPARSE_T_NAME && element_start && i + 1 < nd->end &&
-            t->type[i + 1] == PYPARSE_T_EQUAL && nd->rule == pyparse_rule_arguments) {
+            pyparse_tt(t, i + 1) == PYPARSE_T_EQUAL && nd->rule == pyparse_rule_arguments) {
             if (name_is(t, i, "__debug__"))
                 sh->bad_keyword = true;
             if (sh->nkeywords == sh->keywords_cap) {
@@ -575,7 +660,7 @@ visit(struct sem *s, int node, const struct ctx *c)
         return false;
     if (r == pyparse_rule_function_def_raw)
         return visit_def(s, nd, c,
-                         s->t->type[nd->first] == PYPARSE_T_ASYNC ? SCOPE_ASYNC_FUNC : SCOPE_FUNC);
+                         pyparse_tt(s->t, nd->first) == PYPARSE_T_ASYNC ? SCOPE_ASYNC_FUNC : SCOPE_FUNC);
     if (r == pyparse_rule_class_def_raw)
         return visit_def(s, nd, c, SCOPE_CLASS);
     if (r == pyparse_rule_lambdef)
@@ -596,13 +681,26 @@ visit(struct sem *s, int node, const struct ctx *c)
                 continue;
             if (bare_seen)
                 return false;
-            bare_seen = s->t->type[child->first + 1] == PYPARSE_T_COLON;
+            bare_seen = pyparse_tt(s->t, child->first + 1) == PYPARSE_T_COLON;
         }
     }
     if (!shape_ok(s, nd))
         return false;
     record_names(s, nd, c);
-    return !s->bad && scan(s, nd, nd->first, nd->end, c);
+    if (s->bad)
+        return false;
+    if (r == pyparse_rule_assignment) {
+        /* target ':' annotation ['=' value]: the ':' comes before any '='
+         * or augmented assignment outside brackets */
+        int colon = find_outside(s->t, nd->first, nd->end, PYPARSE_T_COLON, PYPARSE_T_EQUAL, true);
+        if (colon < nd->end && pyparse_tt(s->t, colon) == PYPARSE_T_COLON) {
+            int eq = find_outside(s->t, colon + 1, nd->end, PYPARSE_T_EQUAL, -1, false);
+            struct ctx ann = annotation(s, c);
+            return scan(s, nd, nd->first, colon + 1, c) && scan(s, nd, colon + 1, eq, &ann) &&
+                   scan(s, nd, eq, nd->end, c);
+        }
+    }
+    return scan(s, nd, nd->first, nd->end, c);
 }
 
 
@@ -770,8 +868,8 @@ nonlocals_ok(const struct sem *s)
     return true;
 }
 
-bool
-pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await)
+int
+pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await, unsigned *futures)
 {
     struct sem s;
     memset(&s, 0, sizeof s);
@@ -783,7 +881,7 @@ pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await)
             s.not_future = j;
             break;
         }
-    struct ctx module = { new_scope(&s, SCOPE_MODULE, -1), false, false, NULL };
+    struct ctx module = { new_scope(&s, SCOPE_MODULE, -1), false, false, NULL, false };
     bool ok = module.scope >= 0;
     int i = 0;
     for (int k = 0; ok && k < t->ntop; k++) {
@@ -792,13 +890,18 @@ pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await)
         if (nd->end > i)
             i = nd->end;
     }
-    ok = ok && scan_tokens(&s, i, t->ntokens, &module) && !s.nomem && index_facts(&s) &&
-         nonlocals_ok(&s) && scope_facts_ok(&s);
+    ok = ok && scan_tokens(&s, i, t->ntokens, &module) && !s.nomem;
+    if (ok && !index_facts(&s))
+        s.nomem = true;
+    ok = ok && !s.nomem && nonlocals_ok(&s) && scope_facts_ok(&s);
     free(s.scopes);
     free(s.facts);
     free(s.order);
     free(s.group);
-    return ok;
+    *futures = s.futures;
+    if (s.nomem)
+        return -1;
+    return ok ? 1 : 0;
 }
 
 /* Tokens [from, to) of an f-string expression, holding the nodes ids[0..n),
@@ -812,12 +915,12 @@ inner_tokens(const struct pyparse_tree *t, int from, int to, const int *ids, int
         const struct pyparse_node *child = k < n ? &t->nodes[ids[k]] : NULL;
         int stop = child ? child->first : to;
         for (; i < stop && i < to; i++) {
-            if (t->type[i] == PYPARSE_T_AWAIT)
+            if (pyparse_tt(t, i) == PYPARSE_T_AWAIT)
                 flags |= PYPARSE_INNER_AWAIT;
             else if (is_kw(t, i, "yield"))
                 flags |= is_kw(t, i + 1, "from") ? PYPARSE_INNER_YIELD_FROM : PYPARSE_INNER_YIELD;
-            else if (t->type[i] == PYPARSE_T_STRING && t->inner)
-                flags |= t->inner[i];
+            else if (pyparse_tt(t, i) == PYPARSE_T_STRING)
+                flags |= t->ptok[i].inner;
         }
         if (!child)
             break;
@@ -829,7 +932,7 @@ inner_tokens(const struct pyparse_tree *t, int from, int to, const int *ids, int
             r == pyparse_rule_dictcomp) {
             bool async = in & (PYPARSE_INNER_AWAIT | PYPARSE_INNER_ASYNC_COMP);
             for (int j = child->first; j < child->end; j++)
-                async |= t->type[j] == PYPARSE_T_ASYNC;
+                async |= pyparse_tt(t, j) == PYPARSE_T_ASYNC;
             if (async)
                 flags |= PYPARSE_INNER_ASYNC_COMP;
         }

@@ -12,7 +12,10 @@
 #define FSTRING_MAXLEVEL 200
 
 /* Error codes of pyparse_str_concat. */
-enum { STR_OK = 0, STR_SYNTAX = -1, STR_OTHER = -2, STR_INCOMPLETE = -3 };
+enum {
+    STR_OK = 0, STR_SYNTAX = -1, STR_OTHER = -2, STR_INCOMPLETE = -3, STR_CANCELLED = -4,
+    STR_NOMEM = -5,
+};
 
 static bool
 is_hex(char c)
@@ -117,6 +120,7 @@ struct fscan {
     bool raw;
     int level;              /* parser stack in use, for the expression parses */
     unsigned inner;         /* PYPARSE_INNER_* of the expressions */
+    const atomic_int *cancel;
 };
 
 static int fstring_part(struct fscan *f, int recurse_lvl);
@@ -134,14 +138,14 @@ compile_expr(struct fscan *f, const char *start, const char *stop)
     size_t n = (size_t)(stop - start);
     char *buf = malloc(n + 3);
     if (!buf)
-        return STR_OTHER;
+        return STR_NOMEM;
     buf[0] = '(';
     memcpy(buf + 1, start, n);
     buf[n + 1] = ')';
     buf[n + 2] = '\n';
     struct pyparse_run_info info;
-    enum pyparse_result r = pyparse_peg_run(buf, n + 3, pyparse_rule_fstring, 0,
-                                            f->level, &info);
+    enum pyparse_result r = pyparse_peg_run_text(buf, n + 3, pyparse_rule_fstring, 0,
+                                                 f->level, &info, f->cancel);
     f->inner |= info.inner;
     free(buf);
     switch (r) {
@@ -151,6 +155,10 @@ compile_expr(struct fscan *f, const char *start, const char *stop)
         return STR_INCOMPLETE;      /* "f-string: incomplete input" */
     case PYPARSE_OTHER_ERROR:
         return STR_OTHER;
+    case PYPARSE_RUN_CANCELLED:
+        return STR_CANCELLED;
+    case PYPARSE_NO_MEMORY:
+        return STR_NOMEM;
     default:
         return STR_SYNTAX;
     }
@@ -332,7 +340,8 @@ fstring_part(struct fscan *f, int recurse_lvl)
 
 /* One literal token: its prefix, then its body. *bytes is set. */
 static int
-check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inner)
+check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inner,
+              const atomic_int *cancel)
 {
     bool raw = false, fmode = false;
     size_t i = 0;
@@ -356,7 +365,7 @@ check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inn
         n -= 4;
     }
     if (fmode) {
-        struct fscan f = { s, s + n, raw, level, 0 };
+        struct fscan f = { s, s + n, raw, level, 0, cancel };
         int r = fstring_part(&f, 0);
         *inner |= f.inner;
         return r;
@@ -371,14 +380,18 @@ check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inn
 }
 
 int
-pyparse_str_concat(const char *buf, const size_t *starts, const size_t *ends,
-                   size_t n, int level, unsigned *inner)
+pyparse_str_concat(const struct pyparse_view *view, size_t first, size_t n, int level,
+                   unsigned *inner, const atomic_int *cancel)
 {
     *inner = 0;
     bool first_bytes = false;
     for (size_t i = 0; i < n; i++) {
         bool bytes;
-        int r = check_literal(buf + starts[i], ends[i] - starts[i], &bytes, level, inner);
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
+            return STR_CANCELLED;
+        const struct pyparse_token *t = pyparse_view_token(view, first + i);
+        int r = check_literal(view->text + t->start, t->end - t->start, &bytes, level, inner,
+                              cancel);
         if (r != STR_OK)
             return r;
         if (i == 0)

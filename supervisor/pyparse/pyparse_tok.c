@@ -8,6 +8,8 @@
  * at a time through tok_next, which records that attempt exactly. */
 #include "pyparse_int.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TABSIZE 8
@@ -22,6 +24,18 @@ pyparse_tok_init(struct pyparse_tok *tok, const char *buf, size_t len)
     tok->buf = buf;
     tok->len = len;
     tok->atbol = true;
+    tok->snap_at = SIZE_MAX;
+}
+
+/* At the start of a line: the state is all in *tok here, so the line can
+ * be tokenized again from this point once more text follows it. */
+static void
+tok_snapshot(struct pyparse_tok *tok)
+{
+    if (tok->cur == tok->snap_at && tok->snap && !tok->snapped) {
+        *tok->snap = *tok;
+        tok->snapped = true;
+    }
 }
 
 static int
@@ -213,39 +227,89 @@ continuation_line(struct pyparse_tok *tok)
 }
 
 static int
-op_lookup(const char *s, size_t n)
+one_char(int c)
 {
-    for (int i = 0; i < pyparse_op_count; i++)
-        if (strlen(pyparse_ops[i].text) == n && memcmp(pyparse_ops[i].text, s, n) == 0)
-            return pyparse_ops[i].type;
-    return PYPARSE_T_OP;
+    switch (c) {
+    case '(': return PYPARSE_T_LPAR;
+    case ')': return PYPARSE_T_RPAR;
+    case '[': return PYPARSE_T_LSQB;
+    case ']': return PYPARSE_T_RSQB;
+    case ':': return PYPARSE_T_COLON;
+    case ',': return PYPARSE_T_COMMA;
+    case ';': return PYPARSE_T_SEMI;
+    case '+': return PYPARSE_T_PLUS;
+    case '-': return PYPARSE_T_MINUS;
+    case '*': return PYPARSE_T_STAR;
+    case '/': return PYPARSE_T_SLASH;
+    case '|': return PYPARSE_T_VBAR;
+    case '&': return PYPARSE_T_AMPER;
+    case '<': return PYPARSE_T_LESS;
+    case '>': return PYPARSE_T_GREATER;
+    case '=': return PYPARSE_T_EQUAL;
+    case '.': return PYPARSE_T_DOT;
+    case '%': return PYPARSE_T_PERCENT;
+    case '{': return PYPARSE_T_LBRACE;
+    case '}': return PYPARSE_T_RBRACE;
+    case '~': return PYPARSE_T_TILDE;
+    case '^': return PYPARSE_T_CIRCUMFLEX;
+    case '@': return PYPARSE_T_AT;
+    default: return PYPARSE_T_OP;
+    }
 }
 
 static int
 two_chars(int c1, int c2)
 {
-    char s[2] = { (char)c1, (char)c2 };
-    if (c2 == END)
-        return PYPARSE_T_OP;
+    if (c2 == '=') {
+        switch (c1) {
+        case '=': return PYPARSE_T_EQEQUAL;
+        case '!': return PYPARSE_T_NOTEQUAL;
+        case '<': return PYPARSE_T_LESSEQUAL;
+        case '>': return PYPARSE_T_GREATEREQUAL;
+        case '+': return PYPARSE_T_PLUSEQUAL;
+        case '-': return PYPARSE_T_MINEQUAL;
+        case '*': return PYPARSE_T_STAREQUAL;
+        case '/': return PYPARSE_T_SLASHEQUAL;
+        case '%': return PYPARSE_T_PERCENTEQUAL;
+        case '&': return PYPARSE_T_AMPEREQUAL;
+        case '|': return PYPARSE_T_VBAREQUAL;
+        case '^': return PYPARSE_T_CIRCUMFLEXEQUAL;
+        case '@': return PYPARSE_T_ATEQUAL;
+        case ':': return PYPARSE_T_COLONEQUAL;
+        default: return PYPARSE_T_OP;
+        }
+    }
+    if (c1 == '<' && c2 == '<')
+        return PYPARSE_T_LEFTSHIFT;
+    if (c1 == '>' && c2 == '>')
+        return PYPARSE_T_RIGHTSHIFT;
+    if (c1 == '*' && c2 == '*')
+        return PYPARSE_T_DOUBLESTAR;
+    if (c1 == '/' && c2 == '/')
+        return PYPARSE_T_DOUBLESLASH;
+    if (c1 == '-' && c2 == '>')
+        return PYPARSE_T_RARROW;
     if (c1 == '<' && c2 == '>')
         return PYPARSE_T_NOTEQUAL;
-    return op_lookup(s, 2);
+    return PYPARSE_T_OP;
 }
 
 static int
 three_chars(int c1, int c2, int c3)
 {
-    char s[3] = { (char)c1, (char)c2, (char)c3 };
-    if (c3 == END)
-        return PYPARSE_T_OP;
-    return op_lookup(s, 3);
-}
-
-static int
-one_char(int c)
-{
-    char s[1] = { (char)c };
-    return op_lookup(s, 1);
+    if (c3 == '=') {
+        if (c1 == '<' && c2 == '<')
+            return PYPARSE_T_LEFTSHIFTEQUAL;
+        if (c1 == '>' && c2 == '>')
+            return PYPARSE_T_RIGHTSHIFTEQUAL;
+        if (c1 == '*' && c2 == '*')
+            return PYPARSE_T_DOUBLESTAREQUAL;
+        if (c1 == '/' && c2 == '/')
+            return PYPARSE_T_DOUBLESLASHEQUAL;
+    }
+    if (c1 == '.' && c2 == '.' && c3 == '.')
+        return PYPARSE_T_ELLIPSIS;
+    return PYPARSE_T_OP;
 }
 
 /* The indentation of a new logical line; returns a token type only on
@@ -255,6 +319,13 @@ read_indentation(struct pyparse_tok *tok, bool *blankline)
 {
     int col = 0, altcol = 0, cont_line_col = 0;
     int c;
+    if (tok->in_indent) {
+        /* resumed after a backslash continuation in the indentation */
+        col = tok->ind_col;
+        altcol = tok->ind_altcol;
+        cont_line_col = tok->ind_cont;
+        tok->in_indent = false;
+    }
     tok->atbol = false;
     for (;;) {
         c = tok_next(tok);
@@ -273,6 +344,12 @@ read_indentation(struct pyparse_tok *tok, bool *blankline)
             cont_line_col = cont_line_col ? cont_line_col : col;
             if (continuation_line(tok) == -2)
                 return PYPARSE_T_ERROR;
+            tok->in_indent = true;
+            tok->ind_col = col;
+            tok->ind_altcol = altcol;
+            tok->ind_cont = cont_line_col;
+            tok_snapshot(tok);
+            tok->in_indent = false;
         }
         else {
             break;
@@ -430,40 +507,59 @@ imaginary:
     return PYPARSE_T_NUMBER;
 }
 
-/* c is the opening quote. */
+/* The body of a string literal after its opening quotes, up to and
+ * with its closing ones; *tok records the string while it is read, so
+ * a snapshot taken at a line start inside it can resume the string. */
 static int
-read_string(struct pyparse_tok *tok, int quote)
+string_body(struct pyparse_tok *tok, int quote, int quote_size)
 {
-    int quote_size = 1, end_quote_size = 0;
-    int c = tok_next(tok);
-    if (c == quote) {
-        c = tok_next(tok);
-        if (c == quote)
-            quote_size = 3;
-        else
-            end_quote_size = 1;         /* empty string */
-    }
-    if (c != quote)
-        tok_back(tok, c);
+    int end_quote_size = 0;
+    tok->str_quote = (char)quote;
+    tok->str_size = (uint8_t)quote_size;
+    tok->str_start = tok->start;
     while (end_quote_size != quote_size) {
-        c = tok_next(tok);
+        int c = tok_next(tok);
         if (c == END || (quote_size == 1 && c == '\n')) {
             if (c == END)
                 tok->done = quote_size == 3 ? PYPARSE_EOFS : PYPARSE_EOLS;
             else
                 tok->done = PYPARSE_TOKERR;
+            tok->str_quote = 0;
             return PYPARSE_T_ERROR;
         }
         if (c == quote) {
             end_quote_size++;
+            continue;
         }
+        end_quote_size = 0;
+        if (c == '\\')
+            c = tok_next(tok);      /* the escaped character */
+        if (c == '\n')
+            tok_snapshot(tok);
+    }
+    tok->str_quote = 0;
+    return PYPARSE_T_STRING;
+}
+
+/* c is the opening quote. */
+static int
+read_string(struct pyparse_tok *tok, int quote)
+{
+    int quote_size = 1;
+    int c = tok_next(tok);
+    if (c == quote) {
+        c = tok_next(tok);
+        if (c == quote)
+            quote_size = 3;
         else {
-            end_quote_size = 0;
-            if (c == '\\')
-                tok_next(tok);      /* the escaped character */
+            tok_back(tok, c);
+            return PYPARSE_T_STRING;    /* the empty string */
         }
     }
-    return PYPARSE_T_STRING;
+    else {
+        tok_back(tok, c);
+    }
+    return string_body(tok, quote, quote_size);
 }
 
 static int
@@ -507,9 +603,16 @@ tok_get(struct pyparse_tok *tok)
 {
     int c;
     bool blankline;
+    if (tok->str_quote) {
+        /* resumed inside a string that spans lines */
+        tok->start = tok->str_start;
+        return string_body(tok, tok->str_quote, tok->str_size);
+    }
 nextline:
     blankline = false;
-    if (tok->atbol) {
+    if (tok->atbol)
+        tok_snapshot(tok);
+    if (tok->atbol || tok->in_indent) {
         int r = read_indentation(tok, &blankline);
         if (r)
             return r;
@@ -565,6 +668,7 @@ again:
     if (c == '\\') {
         if (continuation_line(tok) == -2)
             return PYPARSE_T_ERROR;
+        tok_snapshot(tok);
         goto again;
     }
     {
@@ -617,4 +721,63 @@ pyparse_tok_get(struct pyparse_tok *tok, size_t *start, size_t *end)
     *start = tok->start;
     *end = tok->cur;
     return type;
+}
+
+int
+pyparse_keyword_type(const char *s, size_t n)
+{
+    if (n < 2 || n > 8 || s[0] < 'F' || s[0] > 'y')
+        return PYPARSE_T_NAME;
+    for (int i = 0; i < pyparse_keyword_count; i++) {
+        const char *k = pyparse_keywords[i];
+        if (k[0] == s[0] && pyparse_keyword_lengths[i] == n && memcmp(k, s, n) == 0)
+            return PYPARSE_T_KEYWORD + i;
+    }
+    return PYPARSE_T_NAME;
+}
+
+int
+pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n)
+{
+    if (arr->cap - arr->n >= n)
+        return 0;
+    size_t cap = arr->cap ? arr->cap : 256;
+    while (cap - arr->n < n) {
+        if (cap > SIZE_MAX / 2 / sizeof *arr->t)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    struct pyparse_token *t = realloc(arr->t, cap * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    arr->t = t;
+    arr->cap = cap;
+    return 0;
+}
+
+int
+pyparse_lex(struct pyparse_tok *tok, struct pyparse_tokens *arr, size_t *snap_ntok)
+{
+    for (;;) {
+        if (arr->n == arr->cap && pyparse_tokens_reserve(arr, 1) < 0)
+            return -ENOMEM;
+        bool snapped = tok->snapped;
+        size_t before = arr->n;
+        size_t start, end;
+        int type = pyparse_tok_get(tok, &start, &end);
+        if (!snapped && tok->snapped && snap_ntok)
+            *snap_ntok = before;
+        if (type == PYPARSE_T_NAME)
+            type = pyparse_keyword_type(tok->buf + start, end - start);
+        struct pyparse_token *t = &arr->t[arr->n++];
+        t->start = (uint32_t)start;
+        t->end = (uint32_t)end;
+        t->read = (uint32_t)tok->max_read;
+        t->type = (uint8_t)type;
+        t->done = (uint8_t)tok->done;
+        t->level = (uint8_t)tok->level;
+        t->indent = (uint8_t)tok->indent;
+        if (type == PYPARSE_T_ENDMARKER || type == PYPARSE_T_ERROR)
+            return 0;
+    }
 }

@@ -1,14 +1,20 @@
 """Reference side of the pyparse differential test: CPython's own codeop,
-run by /usr/bin/python3 while the test runs.
+as code.InteractiveConsole runs it (one codeop.CommandCompiler per file,
+so __future__ imports stay in force for the rest of the file, as in the
+REPL), on every line of a file pushed through the console's push loop.
 
-Reads jobs on stdin, one a line, and answers each on stdout:
-  J <id> <start> <first> <end> <path>
-      push lines first..end-1 of the file through the REPL loop of
-      code.InteractiveConsole.push, the buffer holding lines start..first-1
-      to begin with (start == first: empty); answer "R <id> <verdicts>",
-      one letter a line: C complete, I incomplete, E error.
-  U <id> <path>
-      answer "U <id> 1" when the file is not valid UTF-8, else "U <id> 0".
+As a worker of tests/pyparse/difftest.c, it reads requests on stdin, one a
+line, and answers each on stdout:
+  V
+      answer "V <sys.version on one line>".
+  F <id> <await> <path>
+      answer "R <id> <verdicts>": the verdicts of the file's lines, one
+      letter a line (C complete, I incomplete, E error), with plain codeop
+      flags (await 0) or with ast.PyCF_ALLOW_TOP_LEVEL_AWAIT as the
+      asyncio REPL compiles (await 1); "R <id> U" when the file is not
+      valid UTF-8.
+
+make_reference.py imports file_verdicts to build the stored reference.
 """
 
 import ast
@@ -16,64 +22,61 @@ import codeop
 import sys
 import warnings
 
-# --top-level-await: the asyncio REPL's compiler (code.InteractiveConsole
-# with ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, as asyncio/__main__.py sets it up).
-FLAGS = codeop.PyCF_DONT_IMPLY_DEDENT | codeop.PyCF_ALLOW_INCOMPLETE_INPUT
-if '--top-level-await' in sys.argv[1:]:
-    FLAGS |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
-
-def compile_with_flags(source, filename, symbol):
-    return compile(source, filename, symbol, FLAGS)
-
-
-def verdict(source):
+def file_lines(path):
+    """The file's lines as the push loop gets them, or None if it is not
+    UTF-8."""
+    with open(path, 'rb') as f:
+        data = f.read()
     try:
-        code = codeop._maybe_compile(compile_with_flags, source, '<console>', 'single')
-    except Exception:   # SyntaxError, ValueError, OverflowError, MemoryError...
-        return 'E'
-    return 'C' if code is not None else 'I'
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        return None
+    lines = text.split('\n')
+    if lines and lines[-1] == '':
+        lines.pop()
+    return lines
 
 
-def file_lines(path, cache={}):
-    if path not in cache:
-        cache.clear()
-        with open(path, 'rb') as f:
-            text = f.read().decode('utf-8')
-        lines = text.split('\n')
-        if lines and lines[-1] == '':
-            lines.pop()
-        cache[path] = lines
-    return cache[path]
+def push_loop(lines, top_level_await):
+    """One letter a line, as code.InteractiveConsole.push would decide."""
+    compiler = codeop.CommandCompiler()
+    if top_level_await:
+        compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    buffer = []
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        for line in lines:
+            buffer.append(line)
+            try:
+                code = compiler('\n'.join(buffer), '<console>', 'single')
+                verdict = 'C' if code is not None else 'I'
+            except Exception:   # SyntaxError, ValueError, OverflowError, MemoryError...
+                verdict = 'E'
+            if verdict != 'I':
+                buffer = []
+            out.append(verdict)
+    return ''.join(out)
+
+
+def file_verdicts(path, top_level_await):
+    """The verdict string of a file, or 'U'."""
+    lines = file_lines(path)
+    if lines is None:
+        return 'U'
+    return push_loop(lines, top_level_await)
 
 
 def main():
-    warnings.simplefilter('ignore')
     out = sys.stdout
     for request in sys.stdin:
         request = request.rstrip('\n')
-        if request.startswith('J '):
-            _, job, start, first, end, path = request.split(' ', 5)
-            start, first, end = int(start), int(first), int(end)
-            lines = file_lines(path)
-            buffer = lines[start:first]
-            answer = []
-            for k in range(first, end):
-                buffer.append(lines[k])
-                v = verdict('\n'.join(buffer))
-                if v != 'I':
-                    buffer = []
-                answer.append(v)
-            out.write('R %s %s\n' % (job, ''.join(answer)))
-        elif request.startswith('U '):
-            _, job, path = request.split(' ', 2)
-            try:
-                with open(path, 'rb') as f:
-                    f.read().decode('utf-8')
-                bad = 0
-            except (OSError, UnicodeDecodeError):
-                bad = 1
-            out.write('U %s %d\n' % (job, bad))
+        if request == 'V':
+            out.write('V %s\n' % sys.version.replace('\n', ' '))
+        elif request.startswith('F '):
+            _, job, tla, path = request.split(' ', 3)
+            out.write('R %s %s\n' % (job, file_verdicts(path, tla == '1')))
         out.flush()
 
 

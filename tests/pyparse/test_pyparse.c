@@ -9,6 +9,10 @@
 #include <check.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -379,12 +383,19 @@ END_TEST
 /* --- the reference, live ------------------------------------------------ */
 
 /* Reads "<len>\n<bytes>" records, answers one verdict letter each; with
- * the argument "await", compiles as python -m asyncio's console does. */
+ * the argument "await", compiles as python -m asyncio's console does;
+ * with "seq", all records go through one codeop.CommandCompiler, as the
+ * statements of one REPL session (its __future__ imports remembered). */
 static const char reference_script[] =
     "import ast, codeop, sys, warnings\n"
     "warnings.simplefilter('ignore')\n"
+    "session = codeop.CommandCompiler()\n"
+    "if 'await' in sys.argv[1:]:\n"
+    "    session.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT\n"
     "def compile_command(src):\n"
-    "    if sys.argv[1:] == ['await']:\n"
+    "    if 'seq' in sys.argv[1:]:\n"
+    "        return session(src, '<console>', 'single')\n"
+    "    if 'await' in sys.argv[1:]:\n"
     "        cc = codeop.CommandCompiler()\n"
     "        cc.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT\n"
     "        return cc(src, '<console>', 'single')\n"
@@ -424,7 +435,8 @@ buf_add(struct buffer *b, const char *s, size_t n)
 
 /* Runs the reference on the records in input; returns its letters. */
 static char *
-run_reference(const struct buffer *input, bool top_level_await, size_t *out_len)
+run_reference_mode(const struct buffer *input, bool top_level_await, bool sequence,
+                   size_t *out_len)
 {
     int in[2], out[2];
     ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
@@ -434,7 +446,8 @@ run_reference(const struct buffer *input, bool top_level_await, size_t *out_len)
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     char *argv[] = { (char *)REFERENCE_PYTHON, (char *)"-I", (char *)"-c",
-                     (char *)reference_script, top_level_await ? (char *)"await" : NULL, NULL };
+                     (char *)reference_script, (char *)(top_level_await ? "await" : "-"),
+                     (char *)(sequence ? "seq" : "-"), NULL };
     pid_t pid;
     int rc = posix_spawn(&pid, REFERENCE_PYTHON, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -466,6 +479,12 @@ run_reference(const struct buffer *input, bool top_level_await, size_t *out_len)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reference failed");
     *out_len = res.len;
     return res.data;
+}
+
+static char *
+run_reference(const struct buffer *input, bool top_level_await, size_t *out_len)
+{
+    return run_reference_mode(input, top_level_await, false, out_len);
 }
 
 static void
@@ -550,6 +569,478 @@ repeat(const char *head, const char *unit, size_t times, const char *tail, size_
     s[*len] = 0;
     return s;
 }
+
+/* --- the push loop, incrementally ---------------------------------------- */
+
+static struct pyparse_buf *
+new_buf(unsigned flags)
+{
+    struct pyparse_buf *b = NULL;
+    ck_assert_int_eq(pyparse_buf_new(&b, flags), 0);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+static void
+push(struct pyparse_buf *b, const char *line, size_t len)
+{
+    ck_assert_int_eq(pyparse_buf_push(b, line, len), 0);
+}
+
+static void
+push_str(struct pyparse_buf *b, const char *line)
+{
+    push(b, line, strlen(line));
+}
+
+/* The buffer's verdict as the front end gets it: quick, then judge. */
+static enum pyparse_verdict
+verdict_of(struct pyparse_buf *b)
+{
+    size_t cost = 0;
+    enum pyparse_verdict v = pyparse_buf_quick(b, &cost);
+    if (v == PYPARSE_PENDING) {
+        ck_assert_uint_gt(cost, PYPARSE_INLINE_COST);
+        v = pyparse_buf_judge(b, NULL);
+    }
+    ck_assert(v != PYPARSE_PENDING && v != PYPARSE_CANCELLED);
+    return v;
+}
+
+/* pyparse_verdict's letter, NOTHING being codeop's complete. */
+static char
+buf_letter(enum pyparse_verdict v)
+{
+    return v == PYPARSE_NOTHING ? 'C' : letter(v);
+}
+
+/* Pushes src cut at the given line breaks (cuts[i] is where piece i
+ * starts; a piece may hold several lines), checking after every push that
+ * the buffer's verdict is the one-shot verdict of its text. */
+static void
+check_pieces(const char *src, size_t len, const size_t *cuts, size_t ncuts, unsigned flags)
+{
+    struct pyparse_buf *b = new_buf(flags);
+    for (size_t i = 0; i < ncuts; i++) {
+        size_t from = cuts[i], to = i + 1 < ncuts ? cuts[i + 1] - 1 : len;
+        push(b, src + from, to - from);
+        size_t n;
+        const char *text = pyparse_buf_text(b, &n);
+        ck_assert_uint_eq(n, to - cuts[0]);
+        ck_assert_int_eq(memcmp(text, src + cuts[0], n), 0);
+        ck_assert_uint_eq(pyparse_buf_lines(b), i + 1);
+        char got = buf_letter(verdict_of(b));
+        char want = letter(pyparse_verdict_flags(text, n, flags & PYPARSE_TOP_LEVEL_AWAIT));
+        if (got != want) {
+            print_source(stderr, text, n);
+            fprintf(stderr, ": pushed %zu pieces: buffer %c, one-shot %c\n", i + 1, got, want);
+        }
+        ck_assert_int_eq(got, want);
+    }
+    pyparse_buf_free(b);
+}
+
+/* Every case of the table, a line at a time, exactly and as the REPL asks. */
+START_TEST(test_buf_table)
+{
+    static const unsigned flag_sets[] = { PYPARSE_BUF_EXACT,
+                                          PYPARSE_BUF_EXACT | PYPARSE_TOP_LEVEL_AWAIT,
+                                          0, PYPARSE_TOP_LEVEL_AWAIT };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct verdict_case *c = &cases[i];
+        size_t cuts[64], n = 0;
+        cuts[n++] = 0;
+        for (size_t k = 0; k < c->len && n < 64; k++)
+            if (c->src[k] == '\n')
+                cuts[n++] = k + 1;
+        for (size_t f = 0; f < sizeof flag_sets / sizeof flag_sets[0]; f++)
+            check_pieces(c->src, c->len, cuts, n, flag_sets[f]);
+    }
+}
+END_TEST
+
+static char *
+read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct buffer b = { 0 };
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_add(&b, chunk, r);
+    fclose(f);
+    *len = b.len;
+    return b.data;
+}
+
+/* Standard library files pushed in random pieces of one to four lines,
+ * each piece then judged: every buffer the incremental tokenizer builds
+ * (lines ending inside strings, brackets, continuations, blocks) gives
+ * the one-shot verdict of the same text. The push loop restarts after a
+ * verdict other than incomplete, as the REPL's does. */
+START_TEST(test_buf_stdlib_pieces)
+{
+    static const char *const names[] = {
+        "codeop.py", "textwrap.py", "ast.py", "string.py", "shlex.py", "dataclasses.py",
+        "enum.py", "asyncio/tasks.py", "json/decoder.py", "email/_header_value_parser.py",
+    };
+    unsigned seed = 2024;
+    size_t judged = 0;
+    for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "/usr/lib/python3.11/%s", names[f]);
+        size_t len;
+        char *src = read_whole(path, &len);
+        ck_assert_msg(src != NULL, "cannot read %s", path);
+        unsigned flags = (f % 2 ? PYPARSE_TOP_LEVEL_AWAIT : 0) | PYPARSE_BUF_EXACT;
+        struct pyparse_buf *b = new_buf(flags);
+        size_t pos = 0;
+        while (pos < len) {
+            seed = seed * 1103515245u + 12345u;
+            int lines = 1 + (int)((seed >> 16) % 4);
+            size_t end = pos;
+            for (int k = 0; k < lines && end < len; k++) {
+                const char *nl = memchr(src + end, '\n', len - end);
+                end = nl ? (size_t)(nl - src) + 1 : len;
+            }
+            size_t piece = end > pos && src[end - 1] == '\n' ? end - 1 - pos : end - pos;
+            push(b, src + pos, piece);
+            size_t n;
+            const char *text = pyparse_buf_text(b, &n);
+            char got = buf_letter(verdict_of(b));
+            char want = letter(pyparse_verdict_flags(text, n, flags & PYPARSE_TOP_LEVEL_AWAIT));
+            if (got != want) {
+                print_source(stderr, text, n);
+                fprintf(stderr, ": %s: buffer %c, one-shot %c\n", path, got, want);
+            }
+            ck_assert_int_eq(got, want);
+            judged++;
+            if (got != 'I')
+                pyparse_buf_reset(b);
+            pos = end;
+        }
+        pyparse_buf_free(b);
+        free(src);
+    }
+    fprintf(stderr, "stdlib pieces: %zu buffers judged\n", judged);
+}
+END_TEST
+
+/* Lines with "\r" and "\r\n" in them, and a NUL: the buffer translates
+ * newlines as the tokenizer reads strings, across pushes. */
+START_TEST(test_buf_carriage_returns)
+{
+    static const char *const lines[][4] = {
+        { "x = (1,\r", "2)", NULL },
+        { "if x:\r", "  pass\r", "", NULL },
+        { "s = '''a\r", "b'''", NULL },
+        { "x = 1 + \\\r", "2", NULL },
+        { "def f():\r\n", "  return 1", "", NULL },
+        { "x = 1\r\r", NULL },
+        { "x = '\0'", NULL },
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        for (int tla = 0; tla < 2; tla++) {
+            struct pyparse_buf *b = new_buf(tla ? PYPARSE_TOP_LEVEL_AWAIT : 0);
+            for (size_t k = 0; lines[i][k]; k++) {
+                size_t n = i == 6 ? 7 : strlen(lines[i][k]);     /* through the NUL */
+                push(b, lines[i][k], n);
+                size_t len;
+                const char *text = pyparse_buf_text(b, &len);
+                ck_assert_int_eq(buf_letter(verdict_of(b)),
+                                 letter(pyparse_verdict_flags(text, len, tla)));
+            }
+            pyparse_buf_free(b);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_buf_nothing_and_reset)
+{
+    struct pyparse_buf *b = new_buf(0);
+    size_t len;
+    ck_assert_int_eq(pyparse_buf_quick(b, NULL), PYPARSE_NOTHING);
+    ck_assert_uint_eq(pyparse_buf_lines(b), 0);
+    static const char *const blank[] = { "", "   ", "# comment", "\t# x", "\x0c", "" };
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        push_str(b, blank[i]);
+        ck_assert_int_eq(pyparse_buf_quick(b, NULL), PYPARSE_NOTHING);
+        ck_assert_int_eq(pyparse_buf_judge(b, NULL), PYPARSE_NOTHING);
+    }
+    ck_assert_uint_eq(pyparse_buf_lines(b), 6);
+    push_str(b, "x = (");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_INCOMPLETE);
+    push_str(b, "# inside the bracket");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_INCOMPLETE);
+    push_str(b, "1)");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_COMPLETE);
+    ck_assert_str_eq(pyparse_buf_text(b, &len),
+                     "\n   \n# comment\n\t# x\n\x0c\n\nx = (\n# inside the bracket\n1)");
+
+    /* codeop strips Unicode spaces, the tokenizer does not */
+    pyparse_buf_reset(b);
+    push_str(b, "\xc2\xa0");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_NOTHING);
+    push_str(b, "x = 1");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_ERROR);
+
+    pyparse_buf_reset(b);
+    ck_assert_str_eq(pyparse_buf_text(b, &len), "");
+    ck_assert_uint_eq(len, 0);
+    ck_assert_uint_eq(pyparse_buf_lines(b), 0);
+    ck_assert_int_eq(pyparse_buf_quick(b, NULL), PYPARSE_NOTHING);
+    /* nothing of the statement before is left: no open bracket */
+    push_str(b, "1)");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_ERROR);
+    pyparse_buf_reset(b);
+    push_str(b, "if x:");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_INCOMPLETE);
+    pyparse_buf_reset(b);         /* Ctrl-C in the middle of a block */
+    push_str(b, "  y = 1");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_ERROR);     /* unexpected indent */
+    pyparse_buf_free(b);
+}
+END_TEST
+
+/* Statements of one session through one buffer, and through one
+ * codeop.CommandCompiler: __future__ imports stay in force. */
+struct session_case {
+    const char *stmts[6];
+    char want[6];
+};
+
+static const struct session_case sessions[] = {
+    { { "from __future__ import barry_as_FLUFL", "1 <> 2", "1 != 2", NULL }, "CCE" },
+    { { "1 <> 2", "1 != 2", NULL }, "EC" },
+    { { "from __future__ import barry_as_FLUFL; 1 != 2", "1 <> 2", NULL }, "EC" },
+    { { "from __future__ import barry_as_FLUFL; 1 <> 2", "1 <> 2", NULL }, "EE" },
+    { { "x = 1; from __future__ import barry_as_FLUFL", "1 <> 2", NULL }, "EE" },
+    { { "from __future__ import (barry_as_FLUFL,\n    annotations)", "if 1 <> 2:\n  x: (y := 1)\n",
+        "if 1 <> 2:\n  pass\n", NULL }, "CEC" },
+    { { "from __future__ import annotations", "x: (y := 1)", "def f(a: (yield)): pass\n",
+        "def f():\n  x: (yield)\n", "x: (lambda: (yield))", NULL }, "CEEEC" },
+    { { "x: (y := 1)", "def f():\n  x: (yield)\n", NULL }, "CC" },
+    { { "from __future__ import annotations; x: (y := 1)", "x = 1", NULL }, "EC" },
+    { { "from __future__ import generator_stop, division", "x = 1 <> 2", NULL }, "CE" },
+    { { "import __future__", "1 <> 2", NULL }, "CE" },
+};
+
+START_TEST(test_buf_future_memory)
+{
+    for (int tla = 0; tla < 2; tla++) {
+        struct buffer input = { 0 };
+        for (size_t i = 0; i < sizeof sessions / sizeof sessions[0]; i++) {
+            struct pyparse_buf *b = new_buf(tla ? PYPARSE_TOP_LEVEL_AWAIT : 0);
+            for (size_t k = 0; sessions[i].stmts[k]; k++) {
+                const char *stmt = sessions[i].stmts[k];
+                /* a line at a time, as typed */
+                for (const char *line = stmt;;) {
+                    const char *nl = strchr(line, '\n');
+                    push(b, line, nl ? (size_t)(nl - line) : strlen(line));
+                    if (!nl)
+                        break;
+                    line = nl + 1;
+                }
+                char got = buf_letter(verdict_of(b));
+                if (got != sessions[i].want[k])
+                    fprintf(stderr, "session %zu, statement %zu: got %c\n", i, k, got);
+                ck_assert_int_eq(got, sessions[i].want[k]);
+                pyparse_buf_reset(b);
+            }
+            pyparse_buf_free(b);
+        }
+        /* The expectations are codeop's: each session in a reference
+         * interpreter of its own. */
+        for (size_t i = 0; i < sizeof sessions / sizeof sessions[0]; i++) {
+            size_t count = 0;
+            input.len = 0;
+            for (size_t k = 0; sessions[i].stmts[k]; k++, count++)
+                add_record(&input, sessions[i].stmts[k], strlen(sessions[i].stmts[k]));
+            size_t got_len;
+            char *want = run_reference_mode(&input, tla, true, &got_len);
+            ck_assert_uint_eq(got_len, count);
+            if (memcmp(want, sessions[i].want, count) != 0)
+                fprintf(stderr, "session %zu: codeop says %.*s\n", i, (int)count, want);
+            ck_assert_int_eq(memcmp(want, sessions[i].want, count), 0);
+            free(want);
+        }
+        free(input.data);
+    }
+}
+END_TEST
+
+/* One-shot verdicts are compile_command's: no memory, and the import of
+ * barry_as_FLUFL in src does not change how src itself parses (the
+ * annotations import does: the compiler reads it). */
+START_TEST(test_one_shot_futures)
+{
+    static const char barry[] = "from __future__ import barry_as_FLUFL; 1 != 2";
+    static const char annotations[] = "from __future__ import annotations; x: (y := 1)";
+    ck_assert_int_eq(pyparse_verdict(barry, sizeof barry - 1), PYPARSE_COMPLETE);
+    ck_assert_int_eq(pyparse_verdict(annotations, sizeof annotations - 1), PYPARSE_ERROR);
+    struct buffer input = { 0 };
+    add_record(&input, barry, sizeof barry - 1);
+    add_record(&input, annotations, sizeof annotations - 1);
+    size_t n;
+    char *want = run_reference(&input, false, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(want[0], 'C');
+    ck_assert_int_eq(want[1], 'E');
+    free(want);
+    free(input.data);
+}
+END_TEST
+
+/* A long open statement: after the exact budget, the verdicts come from
+ * the fast path, and quick asks for a full parse only at geometrically
+ * spaced sizes or within the work budget. */
+START_TEST(test_buf_fast_path_is_linear)
+{
+    struct pyparse_buf *b = new_buf(PYPARSE_TOP_LEVEL_AWAIT);
+    push_str(b, "x = [");
+    size_t pending = 0, parsed_cost = 0, quick_only = 0;
+    const int lines = 200000;
+    for (int i = 0; i < lines; i++) {
+        push_str(b, "    1,");
+        size_t cost = 0;
+        enum pyparse_verdict v = pyparse_buf_quick(b, &cost);
+        if (v == PYPARSE_PENDING) {
+            pending++;
+            parsed_cost += cost;
+            v = pyparse_buf_judge(b, NULL);
+        }
+        else {
+            quick_only++;
+        }
+        ck_assert_int_eq(v, PYPARSE_INCOMPLETE);
+    }
+    push_str(b, "]");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_COMPLETE);
+    fprintf(stderr, "fast path: %zu deferred parses of cost %zu, %zu verdicts from quick\n",
+            pending, parsed_cost, quick_only);
+    /* 400k tokens: the deferred parses cost a few times the statement */
+    ck_assert_uint_le(parsed_cost, (size_t)(PYPARSE_BUDGET_FACTOR + 4) * 2 * 2 * lines);
+    ck_assert_uint_ge(quick_only, (size_t)lines * 9 / 10);
+    pyparse_buf_free(b);
+}
+END_TEST
+
+/* An error deep in a long open statement is reported before the
+ * statement is twice as long as where the error is. */
+START_TEST(test_buf_late_error_bounded)
+{
+    for (int at = 50000; at <= 200000; at *= 2) {
+        struct pyparse_buf *b = new_buf(0);
+        push_str(b, "x = [");
+        int reported = -1;
+        for (int i = 0; i < 4 * at && reported < 0; i++) {
+            push_str(b, i == at ? "    1 2," : "    1,");
+            enum pyparse_verdict v = verdict_of(b);
+            if (v == PYPARSE_ERROR)
+                reported = i;
+            else
+                ck_assert_int_eq(v, PYPARSE_INCOMPLETE);
+        }
+        fprintf(stderr, "error at line %d reported at line %d\n", at, reported);
+        ck_assert_int_ge(reported, at);
+        ck_assert_int_le(reported, 2 * at + 2);
+        pyparse_buf_free(b);
+    }
+}
+END_TEST
+
+/* Human-sized statements get exact verdicts at every line: an error in
+ * the middle of a 300-line block or list shows at once. */
+START_TEST(test_buf_exact_when_small)
+{
+    struct pyparse_buf *b = new_buf(PYPARSE_TOP_LEVEL_AWAIT);
+    push_str(b, "def f():");
+    for (int i = 0; i < 300; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "    x%d = [i * %d for i in y]", i, i);
+        push_str(b, line);
+        ck_assert_int_eq(verdict_of(b), PYPARSE_INCOMPLETE);
+    }
+    push_str(b, "    y = = 1");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_ERROR);
+    pyparse_buf_reset(b);
+    push_str(b, "x = [");
+    for (int i = 0; i < 300; i++) {
+        push_str(b, "    'a string', 1, 2.5, None,");
+        ck_assert_int_eq(verdict_of(b), PYPARSE_INCOMPLETE);
+    }
+    push_str(b, "    'a' 'b' b'c',");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_ERROR);   /* bytes and str */
+    pyparse_buf_free(b);
+}
+END_TEST
+
+struct judge_thread {
+    struct pyparse_buf *b;
+    atomic_int *cancel;
+    atomic_int started;
+    enum pyparse_verdict v;
+    struct timespec done;
+};
+
+static void *
+judge_main(void *arg)
+{
+    struct judge_thread *j = arg;
+    atomic_store(&j->started, 1);
+    j->v = pyparse_buf_judge(j->b, j->cancel);
+    clock_gettime(CLOCK_MONOTONIC, &j->done);
+    return NULL;
+}
+
+static double
+elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) * 1e3 + (double)(to->tv_nsec - from->tv_nsec) / 1e6;
+}
+
+/* A judge of a huge buffer on another thread stops soon after the flag is
+ * set, and leaves the buffer as it was. */
+START_TEST(test_buf_cancel)
+{
+    size_t len;
+    char *line = repeat("x = f(", "a[0] + ", 300000, "1)", &len);
+    struct pyparse_buf *b = new_buf(PYPARSE_TOP_LEVEL_AWAIT);
+    push(b, line, len);
+    size_t cost = 0;
+    ck_assert_int_eq(pyparse_buf_quick(b, &cost), PYPARSE_PENDING);
+    ck_assert_uint_gt(cost, 1000000);
+    atomic_int cancel = 1;
+    /* set before: nothing done */
+    ck_assert_int_eq(pyparse_buf_judge(b, &cancel), PYPARSE_CANCELLED);
+    /* set while it runs */
+    atomic_store(&cancel, 0);
+    struct judge_thread j = { .b = b, .cancel = &cancel };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, judge_main, &j), 0);
+    while (!atomic_load(&j.started))
+        sched_yield();
+    struct timespec set;
+    clock_gettime(CLOCK_MONOTONIC, &set);
+    atomic_store(&cancel, 1);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    double ms = elapsed_ms(&set, &j.done);
+    fprintf(stderr, "cancel: judge returned %.2f ms after the flag\n", ms);
+    ck_assert_int_eq(j.v, PYPARSE_CANCELLED);
+    ck_assert_double_lt(ms, 100);   /* a bound for sanitizer builds on a loaded machine */
+    /* the buffer is as before: the full verdict */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(pyparse_buf_judge(b, NULL), PYPARSE_COMPLETE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "cancel: the full judge takes %.0f ms\n", elapsed_ms(&t0, &t1));
+    pyparse_buf_free(b);
+    free(line);
+}
+END_TEST
 
 static void
 check_repeat(const char *head, const char *unit, size_t times, const char *tail, char want)
@@ -699,6 +1190,19 @@ pyparse_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_reference);
     tcase_add_test(tc, test_reference_top_level_await);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("buffer");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_buf_table);
+    tcase_add_test(tc, test_buf_stdlib_pieces);
+    tcase_add_test(tc, test_buf_carriage_returns);
+    tcase_add_test(tc, test_buf_nothing_and_reset);
+    tcase_add_test(tc, test_buf_future_memory);
+    tcase_add_test(tc, test_one_shot_futures);
+    tcase_add_test(tc, test_buf_fast_path_is_linear);
+    tcase_add_test(tc, test_buf_late_error_bounded);
+    tcase_add_test(tc, test_buf_exact_when_small);
+    tcase_add_test(tc, test_buf_cancel);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_timeout(tc, 600);
