@@ -708,6 +708,7 @@ int pipe_front_run(uv_loop_t *loop, const struct session_config *scfg,
         console_drain(p.console, 1000);
         stmtbuf_free(p.sb);
         console_close(p.console);
+        uv_run(loop, UV_RUN_NOWAIT);
         return 1;
     }
     if (fcfg->banner)
@@ -738,13 +739,13 @@ int pipe_front_run(uv_loop_t *loop, const struct session_config *scfg,
         uv_close((uv_handle_t *)sigs[i], NULL);
     uv_close((uv_handle_t *)&p.resume, NULL);
     console_close(p.console);
+    stmtbuf_free(p.sb);
     uv_run(loop, UV_RUN_NOWAIT);
     while (p.steps) {
         struct step *next = p.steps->next;
         step_free(p.steps);
         p.steps = next;
     }
-    stmtbuf_free(p.sb);
     free(p.in);
     free(p.ps[0]);
     free(p.ps[1]);

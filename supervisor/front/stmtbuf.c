@@ -7,29 +7,70 @@
 
 #include "pyparse.h"
 
-/* Buffers up to this size are judged inline: well under a millisecond of
- * the detector here. Larger ones go to a worker thread. */
-#define INLINE_BYTES_MAX ((size_t)16 << 10)
-
-/* A judgement on a worker thread. It owns a copy of the text, so the
- * buffer may be reset (and the job abandoned) while it runs. */
-struct job {
-    uv_work_t req;
-    struct stmtbuf *owner;       /* NULL once abandoned */
-    char *text;
-    size_t len;
-    enum pyparse_verdict verdict;
-};
+/* The detector recurses up to about 6000 rule levels, some 2 MiB of stack
+ * (pyparse.h): a judging thread gets room to spare whatever RLIMIT_STACK
+ * says (libuv's pool threads take theirs from it, 2 MiB when unlimited). */
+#define JUDGE_STACK ((size_t)8 << 20)
 
 struct stmtbuf {
     uv_loop_t *loop;
-    char *buf;
-    size_t len, cap;
-    size_t lines;
-    struct job *job;
+    struct pyparse_buf *pb;
+    uv_async_t done;             /* the judging thread finished */
+    uv_thread_t thread;
+    bool judging;                /* the thread runs (or has not been joined) */
+    bool wanted;                 /* its verdict is still wanted */
+    atomic_int cancel;
+    enum pyparse_verdict verdict;
     void (*judged)(void *arg, enum stmtbuf_state state);
     void *arg;
 };
+
+static enum stmtbuf_state state_of(enum pyparse_verdict v)
+{
+    switch (v) {
+    case PYPARSE_INCOMPLETE:
+        return STMTBUF_MORE;
+    case PYPARSE_NOTHING:
+        return STMTBUF_NOTHING;
+    case PYPARSE_PENDING:
+        return STMTBUF_PENDING;
+    default:
+        /* COMPLETE, ERROR (the executor reports it), CANCELLED (not
+         * asked for) */
+        return STMTBUF_READY;
+    }
+}
+
+/* Waits for the judging thread, which a cancel ends well within 10 ms. */
+static void join(struct stmtbuf *b)
+{
+    if (!b->judging)
+        return;
+    atomic_store(&b->cancel, 1);
+    uv_thread_join(&b->thread);
+    b->judging = false;
+    b->wanted = false;
+}
+
+static void on_done(uv_async_t *h)
+{
+    struct stmtbuf *b = h->data;
+    if (!b->judging)
+        return;
+    uv_thread_join(&b->thread);
+    b->judging = false;
+    if (!b->wanted)
+        return;
+    b->wanted = false;
+    b->judged(b->arg, state_of(b->verdict));
+}
+
+static void judge_thread(void *arg)
+{
+    struct stmtbuf *b = arg;
+    b->verdict = pyparse_buf_judge(b->pb, &b->cancel);
+    uv_async_send(&b->done);
+}
 
 int stmtbuf_new(struct stmtbuf **out, uv_loop_t *loop,
                 void (*judged)(void *arg, enum stmtbuf_state state), void *arg)
@@ -37,6 +78,18 @@ int stmtbuf_new(struct stmtbuf **out, uv_loop_t *loop,
     struct stmtbuf *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
+    /* As the asyncio REPL compiles: top-level await is allowed. */
+    int rc = pyparse_buf_new(&b->pb, PYPARSE_TOP_LEVEL_AWAIT);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    if ((rc = uv_async_init(loop, &b->done, on_done)) < 0) {
+        pyparse_buf_free(b->pb);
+        free(b);
+        return rc;
+    }
+    b->done.data = b;
     b->loop = loop;
     b->judged = judged;
     b->arg = arg;
@@ -44,140 +97,62 @@ int stmtbuf_new(struct stmtbuf **out, uv_loop_t *loop,
     return 0;
 }
 
-static void abandon_job(struct stmtbuf *b)
+static void on_closed(uv_handle_t *h)
 {
-    if (b->job) {
-        /* Cancelled if it has not started; else it finishes and frees
-         * itself, unheard. */
-        b->job->owner = NULL;
-        b->job = NULL;
-    }
+    struct stmtbuf *b = h->data;
+    pyparse_buf_free(b->pb);
+    free(b);
 }
 
 void stmtbuf_free(struct stmtbuf *b)
 {
     if (!b)
         return;
-    abandon_job(b);
-    free(b->buf);
-    free(b);
+    join(b);
+    uv_close((uv_handle_t *)&b->done, on_closed);
 }
 
 void stmtbuf_reset(struct stmtbuf *b)
 {
-    abandon_job(b);
-    b->len = 0;
-    b->lines = 0;
+    join(b);
+    pyparse_buf_reset(b->pb);
 }
 
 bool stmtbuf_empty(const struct stmtbuf *b)
 {
-    return b->lines == 0;
+    return pyparse_buf_lines(b->pb) == 0;
 }
 
 bool stmtbuf_pending(const struct stmtbuf *b)
 {
-    return b->job != NULL;
+    return b->judging && b->wanted;
 }
 
 size_t stmtbuf_lines(const struct stmtbuf *b)
 {
-    return b->lines;
+    return pyparse_buf_lines(b->pb);
 }
 
 const char *stmtbuf_text(const struct stmtbuf *b, size_t *len)
 {
-    *len = b->len;
-    return b->buf ? b->buf : "";
-}
-
-static bool blank_or_comments(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f' || s[i] == '\r' ||
-                           s[i] == '\v'))
-            i++;
-        if (i < len && s[i] != '\n' && s[i] != '#')
-            return false;
-        while (i < len && s[i] != '\n')
-            i++;
-        i++;
-    }
-    return true;
-}
-
-static enum stmtbuf_state state_of(enum pyparse_verdict v)
-{
-    return v == PYPARSE_INCOMPLETE ? STMTBUF_MORE : STMTBUF_READY;
-}
-
-/* As the asyncio REPL compiles: top-level await is allowed. */
-static enum pyparse_verdict judge(const char *text, size_t len)
-{
-    return pyparse_verdict_flags(text, len, PYPARSE_TOP_LEVEL_AWAIT);
-}
-
-static void job_work(uv_work_t *req)
-{
-    struct job *j = req->data;
-    j->verdict = judge(j->text, j->len);
-}
-
-static void job_done(uv_work_t *req, int status)
-{
-    struct job *j = req->data;
-    struct stmtbuf *b = j->owner;
-    enum pyparse_verdict v = j->verdict;
-    free(j->text);
-    free(j);
-    if (!b || status < 0)
-        return;
-    b->job = NULL;
-    b->judged(b->arg, state_of(v));
+    return pyparse_buf_text(b->pb, len);
 }
 
 int stmtbuf_push(struct stmtbuf *b, const char *line, size_t len)
 {
-    if (b->job)
+    if (b->judging)
         return -EBUSY;
-    size_t need = b->len + len + 2;
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb)
-            return -ENOMEM;
-        b->buf = nb;
-        b->cap = cap;
-    }
-    if (b->lines++)
-        b->buf[b->len++] = '\n';
-    memcpy(b->buf + b->len, line, len);
-    b->len += len;
-    b->buf[b->len] = '\0';
-    if (blank_or_comments(b->buf, b->len))
-        return STMTBUF_NOTHING;
-    if (b->len <= INLINE_BYTES_MAX)
-        return state_of(judge(b->buf, b->len));
-    struct job *j = calloc(1, sizeof *j);
-    char *text = j ? malloc(b->len + 1) : NULL;
-    if (!text) {
-        free(j);
-        /* Judged here after all: slow, but nothing is lost. */
-        return state_of(judge(b->buf, b->len));
-    }
-    memcpy(text, b->buf, b->len + 1);
-    j->text = text;
-    j->len = b->len;
-    j->owner = b;
-    j->req.data = j;
-    if (uv_queue_work(b->loop, &j->req, job_work, job_done) < 0) {
-        free(text);
-        free(j);
-        return state_of(judge(b->buf, b->len));
-    }
-    b->job = j;
+    int rc = pyparse_buf_push(b->pb, line, len);
+    if (rc < 0)
+        return rc;
+    enum pyparse_verdict v = pyparse_buf_quick(b->pb, NULL);
+    if (v != PYPARSE_PENDING)
+        return state_of(v);
+    atomic_store(&b->cancel, 0);
+    uv_thread_options_t opts = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = JUDGE_STACK};
+    if (uv_thread_create_ex(&b->thread, &opts, judge_thread, b) < 0)
+        /* No thread: judged here after all; slow, but nothing is lost. */
+        return state_of(pyparse_buf_judge(b->pb, NULL));
+    b->judging = b->wanted = true;
     return STMTBUF_PENDING;
 }

@@ -3,9 +3,10 @@
  * code.InteractiveConsole.push does; the buffer is the lines joined with
  * "\n".
  *
- * The detector's verdict usually comes at once. For a buffer too large to
- * judge inside one turn of the loop it is computed on a worker thread and
- * comes later, through judged(), from the loop: the loop meanwhile goes on
+ * The detector (pyparse_buf) does linear work over a statement, and its
+ * verdict usually comes at once. When a verdict would take more than a
+ * couple of milliseconds it is computed on a thread of its own and comes
+ * later, through judged(), from the loop: the loop meanwhile goes on
  * (signals, output, the executor). */
 #ifndef AIOBOX_STMTBUF_H
 #define AIOBOX_STMTBUF_H
@@ -26,7 +27,8 @@ struct stmtbuf;
 /* 0 or -ENOMEM. */
 int stmtbuf_new(struct stmtbuf **out, uv_loop_t *loop,
                 void (*judged)(void *arg, enum stmtbuf_state state), void *arg);
-/* Cancels any judgement on its way; judged() does not come after this. */
+/* Cancels any judgement on its way (judged() does not come after this)
+ * and closes b: its memory goes once the loop has run again. */
 void stmtbuf_free(struct stmtbuf *b);
 /* Appends a line and judges the buffer: a state, or a negative errno
  * (-ENOMEM: the line was not added). Nothing may be pushed while a

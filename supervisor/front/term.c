@@ -731,6 +731,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
         free(t.ps[1]);
         stmtbuf_free(t.sb);
         console_close(t.console);
+        uv_run(loop, UV_RUN_NOWAIT);
         fclose(t.tty_in);
         return 1;
     }
@@ -772,6 +773,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
     rl_callback_handler_remove();
     rl_outstream = stdout;
     console_close(t.console);
+    stmtbuf_free(t.sb);
     uv_run(loop, UV_RUN_NOWAIT);
     free_matches(&t);
     free(t.line_at_tab);
@@ -780,7 +782,6 @@ int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
     free(t.history_path);
     free(t.ps[0]);
     free(t.ps[1]);
-    stmtbuf_free(t.sb);
     clear_history();
     fclose(t.tty_in);
     g_term = NULL;
