@@ -126,7 +126,7 @@ void spare_want(struct session *s)
 {
     if (s->closing || s->spare || !s->cfg.standby || !s->ep || !s->ep_ready)
         return;
-    if (!session_busy(s)) {
+    if (!session_executor_busy(s)) {
         uv_timer_stop(&s->spare_timer);
         start_spare(s);
     } else if (!uv_is_active((uv_handle_t *)&s->spare_timer))

@@ -773,7 +773,20 @@ void session_info(const struct session *s, struct session_info *info)
     info->gave_up = s->gave_up;
 }
 
+/* The journal's replays are the session's own: they get no done(), so a
+ * front end waiting for the session to be idle must not wait for them
+ * (it shows its prompt, and what the user types queues behind them). */
 bool session_busy(const struct session *s)
+{
+    if ((s->running && !s->running->replay) || s->ahead.head)
+        return true;
+    for (const struct stmt *st = s->queued.head; st; st = st->next)
+        if (!st->replay)
+            return true;
+    return false;
+}
+
+bool session_executor_busy(const struct session *s)
 {
     return s->running || s->queued.head || s->ahead.head;
 }

@@ -175,7 +175,8 @@ bool session_cancel(struct session *s, uint64_t id);
 void session_info(const struct session *s, struct session_info *info);
 /* Runs a ':' command typed at the primary prompt; its done() has id 0. */
 void session_command(struct session *s, const char *line, size_t len);
-/* Whether any statement is submitted and not yet done. */
+/* Whether any statement the front end submitted is not yet done (the
+ * replays of --restore replay are not the front end's). */
 bool session_busy(const struct session *s);
 /* Drops every submitted statement that has not been sent, with no done()
  * for them: the front end submits them again. */

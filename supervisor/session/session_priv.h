@@ -139,6 +139,8 @@ void emit_state_lost(struct session *s);
 void emit_input(struct session *s, uint64_t id, struct proto_str prompt,
                 enum proto_input_kind kind);
 void emit_exit(struct session *s, int code);
+/* Whether the executor has statements to run, replays included. */
+bool session_executor_busy(const struct session *s);
 /* Stops and frees the session's current executor or its spare. */
 void session_drop_executor(struct session *s, struct execproc *ep);
 /* The executor the session uses from now on (a spare, or a new one). */

@@ -395,6 +395,27 @@ class Sanitising(TtyCase):
             self.assertNotIn(bad, s.data)
 
 
+class Restore(TtyCase):
+    def test_replay_after_a_crash_gives_the_prompt_back(self):
+        s = self.ready('--restore', 'replay')
+        s.run('a = 1')
+        mark = len(s.data)
+        s.line('import ctypes; ctypes.string_at(0)')
+        s.expect(rb'restored 2 statements in \d+ ms')
+        s.expect_prompt()
+        shown = s.data[mark:]
+        for notice in (rb'executor killed by SIGSEGV', rb'replaying 2 statements',
+                       rb'restored 2 statements'):
+            self.assertEqual(len(re.findall(notice, shown)), 1, shown)
+        # The state came back, and the keys reach readline again.
+        self.assert_output(s, 'a', ['1'])
+        s.send('half')
+        s.expect('half')
+        s.send(CTRL_C)
+        s.expect(KI + rb'\r\n' + PROMPT)
+        self.assert_output(s, 'a + 1', ['2'])
+
+
 class PipedPrompts(unittest.TestCase):
     """sys.ps1/sys.ps2 reach the piped front end too, written as CPython's
     piped REPL writes them."""
