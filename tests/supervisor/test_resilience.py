@@ -130,6 +130,19 @@ class Budget(unittest.TestCase):
                          since=mark)
 
 
+    def test_restart_in_a_script_after_the_budget_is_spent(self):
+        # The real executor, its deaths and the command all in one script:
+        # what follows :restart waits for the executor it starts.
+        script = b'import os; os._exit(1)\n' * 5 + b':restart\nprint("AFTER")\nprint("AGAIN")\n'
+        rc, out, err = harness.run_aiobox(script)
+        self.assertIn(b'not restarting (type :restart to try again)', err)
+        self.assertIn(b'aiobox: started a new executor (restart 5); the session state was '
+                      b'lost\n', err)
+        self.assertNotIn(b'no executor is running', err)
+        self.assertTrue(out.endswith(b'>>> AFTER\n>>> AGAIN\n>>> '), out)
+        self.assertEqual(rc, 0)
+
+
 class Commands(unittest.TestCase):
     def test_help(self):
         with Live('-q') as s:
