@@ -80,6 +80,12 @@ enum {
     /* Notebook behaviour: display() and clear_output() as builtins, rich
      * representations of values, help() through a pager message. */
     PROTO_FEATURE_RICH = 1,
+    /* The user's stdin is a terminal: sys.stdin.isatty() is true, and
+     * help() pages through page messages. */
+    PROTO_FEATURE_TERMINAL = 2,
+    /* SystemExit ends the session (a REPL): after its result the executor
+     * runs no more statements and finishes as CPython ends. */
+    PROTO_FEATURE_EXIT_ENDS = 4,
 };
 
 struct proto_hello { uint32_t version; uint64_t features; };

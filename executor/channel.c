@@ -861,7 +861,9 @@ PyObject *chan_py_init(void)
         PyModule_AddIntConstant(mod, "INPUT_LINE", PROTO_INPUT_LINE) < 0 ||
         PyModule_AddIntConstant(mod, "INPUT_PASSWORD", PROTO_INPUT_PASSWORD) < 0 ||
         PyModule_AddIntConstant(mod, "INPUT_STDIN", PROTO_INPUT_STDIN) < 0 ||
-        PyModule_AddIntConstant(mod, "FEATURE_RICH", PROTO_FEATURE_RICH) < 0) {
+        PyModule_AddIntConstant(mod, "FEATURE_RICH", PROTO_FEATURE_RICH) < 0 ||
+        PyModule_AddIntConstant(mod, "FEATURE_TERMINAL", PROTO_FEATURE_TERMINAL) < 0 ||
+        PyModule_AddIntConstant(mod, "FEATURE_EXIT_ENDS", PROTO_FEATURE_EXIT_ENDS) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

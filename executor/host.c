@@ -219,8 +219,24 @@ int host_serve(void)
     PyObject *r = PyObject_CallMethod(runtime, "serve", NULL);
 
     if (r) {
+        /* The session ended: the interpreter finishes as CPython's does at
+         * exit (threads joined, atexit handlers, modules torn down), and
+         * what it prints meanwhile still reaches the supervisor. */
+        long status = PyLong_Check(r) ? PyLong_AsLong(r) : -1;
         Py_DECREF(r);
-        chan_fail(EXEC_EXIT_RUNTIME, "the runtime stopped serving");
+        if (status == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        /* What the runtime keeps alive through the finalisation (the
+         * user's namespace after SystemExit, as CPython's blocked console
+         * thread does): this reference is never released. */
+        PyObject *kept = PyObject_GetAttrString(runtime, "kept_alive");
+        if (!kept)
+            PyErr_Clear();
+        Py_CLEAR(runtime);
+        /* 120: CPython's status when its final flush fails. */
+        if (Py_FinalizeEx() < 0)
+            return 120;
+        return (int)(status & 0xff);
     }
     python_error("serving", err, sizeof err);
     chan_fail(EXEC_EXIT_RUNTIME, "%s", err);

@@ -20,9 +20,9 @@ int host_init(char *err, size_t errlen);
  * signal handling. Starts no thread. Returns 0, or a negative errno as
  * host_init (a Python exception: MemoryError is -ENOMEM) with err set. */
 int host_prepare(const struct host_config *cfg, char *err, size_t errlen);
-/* Runs the event loop for good. The process ends from inside (channel
- * closed, protocol error); a return means the runtime broke, and the
- * value is the exit status to use. */
+/* Runs the session. It ends from inside (channel closed, protocol error),
+ * or, once the session is over (shutdown, or SystemExit where it ends the
+ * session), by returning the exit status after finalising Python. */
 int host_serve(void);
 
 #endif

@@ -43,6 +43,9 @@ import types
 import warnings
 
 _HERE = (lambda: None).__code__.co_filename
+# An exec's output_cap meaning "no cap" (0 means the policy's).
+_NO_CAP = 2**64 - 1
+_CAP_HINT = b'; --output-cap BYTES changes the limit'
 _MAX_MATCHES = 1000
 _RUNPY_FRAMES = 3
 _TRACEBACK_HEADER = 'Traceback (most recent call last):\n'
@@ -60,13 +63,19 @@ class _Output:
     def __init__(self, cap):
         self.policy_cap = cap
         self.cap = cap
+        # The stretches between statements: the last cap the supervisor
+        # gave (until it gives one, the policy's).
+        self.stretch_cap = cap
         self.tag = None
         self.sent = 0
         self.cut = False
 
-    def retag(self, tag, cap=0):
-        # A statement's own cap applies where it is lower than the policy's.
-        self.cap = min(cap, self.policy_cap) if cap else self.policy_cap
+    def retag(self, tag, cap=None):
+        # The supervisor decides a statement's cap: 0 for the policy's,
+        # _NO_CAP for none (output to a file gets everything).
+        if cap is not None:
+            self.stretch_cap = (0 if cap >= _NO_CAP else cap) if cap else self.policy_cap
+        self.cap = self.stretch_cap
         self.tag = tag
         self.sent = 0
         self.cut = False
@@ -76,7 +85,7 @@ class _Output:
             return
         data = text.encode('utf-8', 'backslashreplace')
         room = self.cap - self.sent
-        if len(data) > room:
+        if self.cap and len(data) > room:
             data = data[:room].decode('utf-8', 'ignore').encode('utf-8')
             self.cut = True
         self.sent += len(data)
@@ -84,7 +93,7 @@ class _Output:
             _aiobox.send_output(stream, self.tag, data)
         if self.cut:
             newline = b'' if not data or data.endswith(b'\n') else b'\n'
-            marker = b'[aiobox: output truncated at %d bytes]\n' % self.cap
+            marker = b'[aiobox: output truncated at %d bytes%s]\n' % (self.cap, _CAP_HINT)
             _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker)
 
 
@@ -99,6 +108,9 @@ class _Streams:
         self.lock = threading.RLock()
         self.main_thread = threading.get_ident()
         self.flush_scheduled = False
+        # Once the session ends the loop runs no more: every write goes
+        # out at once.
+        self.immediate = False
         self.stdout = _ChannelStream(self, _aiobox.STDOUT, '<stdout>')
         self.stderr = _ChannelStream(self, _aiobox.STDERR, '<stderr>')
 
@@ -109,6 +121,9 @@ class _Streams:
             self.stderr.flush_locked()
 
     def schedule_flush(self):
+        if self.immediate:
+            self.flush_all()
+            return
         if self.flush_scheduled:
             return
         self.flush_scheduled = True
@@ -198,6 +213,85 @@ class _ChannelBuffer(io.BufferedIOBase):
         self._text.flush()
 
 
+class _Stdin(io.TextIOBase):
+    """sys.stdin: the user's next lines, asked of the supervisor as
+    input() asks for one. Piped, they are the lines after the statement
+    (which then are not run as statements), as the REPL and sys.stdin
+    share one stream in CPython; at a terminal, a line typed there."""
+
+    def __init__(self, runtime):
+        super().__init__()
+        self._runtime = runtime
+        self._buffer = ''
+
+    name = property(lambda self: '<stdin>')
+    encoding = property(lambda self: 'utf-8')
+    errors = property(lambda self: 'strict')
+
+    def readable(self):
+        return True
+
+    def isatty(self):
+        return self._runtime.terminal
+
+    def fileno(self):
+        raise io.UnsupportedOperation('fileno')
+
+    def _check(self):
+        if self.closed:
+            raise ValueError('I/O operation on closed file.')
+
+    def _fill(self, limit=-1):
+        """Asks for one more line (at most limit characters of it, where
+        the REPL reads the rest); False at end of input."""
+        hint = str(limit) if limit > 0 else ''
+        text = self._runtime._read_line(hint, _aiobox.INPUT_STDIN)
+        if not text:
+            return False
+        self._buffer += text
+        return True
+
+    def _take(self, n):
+        text, self._buffer = self._buffer[:n], self._buffer[n:]
+        return text
+
+    def buffered(self):
+        return bool(self._buffer)
+
+    def readline(self, size=-1):
+        self._check()
+        size = -1 if size is None else size.__index__()
+        while '\n' not in self._buffer and (size < 0 or len(self._buffer) < size):
+            if not self._fill(size - len(self._buffer) if size >= 0 else -1):
+                break
+        end = self._buffer.find('\n') + 1 or len(self._buffer)
+        return self._take(end if size < 0 else min(end, size))
+
+    def read(self, size=-1):
+        self._check()
+        size = -1 if size is None else size.__index__()
+        if size < 0:
+            while self._fill():
+                pass
+            return self._take(len(self._buffer))
+        while len(self._buffer) < size:
+            if not self._fill(size - len(self._buffer)):
+                break
+        return self._take(size)
+
+
+def _make_getpass(runtime):
+    def getpass(prompt='Password: ', stream=None):
+        """Prompt for a password, with echo turned off. The prompt and the
+        line go through the aiobox user's terminal (or its input)."""
+        runtime.streams.flush_all()
+        line = runtime._read_line(str(prompt), _aiobox.INPUT_PASSWORD)
+        if not line:
+            raise EOFError
+        return line[:-1] if line.endswith('\n') else line
+    return getpass
+
+
 class _Interpreter(code.InteractiveInterpreter):
     """For showsyntaxerror, exactly as CPython's console shows one."""
 
@@ -212,7 +306,7 @@ class _Interpreter(code.InteractiveInterpreter):
 class _Statement:
     """One exec, from its arrival to its result."""
     __slots__ = ('id', 'task', 'phase', 'interrupted', 'cancelled', 'mode', 'rich',
-                 'silent', 'usage', 'value', 'has_value', 'compile_error')
+                 'silent', 'usage', 'value', 'has_value', 'compile_error', 'source')
 
     def __init__(self, sid, mode='single', rich=False, silent=False):
         self.id = sid
@@ -227,6 +321,7 @@ class _Statement:
         self.value = None          # cell: the last expression's value
         self.has_value = False
         self.compile_error = False
+        self.source = ''
 
 
 def _as_future_result(exc):
@@ -296,6 +391,83 @@ def _involves(exc, cls):
     return False
 
 
+# What a denial was, told from the frames it went through and the call on
+# the statement's line: calls of these names, or code in these modules.
+_NET_CALLS = re.compile(r'\b(socket|create_connection|open_connection|connect|bind|listen|'
+                        r'getaddrinfo|urlopen|sendto|start_server|create_server|'
+                        r'create_datagram_endpoint)\s*\(')
+_PROC_CALLS = re.compile(r'\b(fork|forkpty|posix_spawnp?|spawn[lv]p?e?|exec[lv]p?e?|system|'
+                         r'popen|Popen|run|call|check_call|check_output|getoutput|'
+                         r'create_subprocess_exec|create_subprocess_shell|Process|Pool)\s*\(')
+_NET_FILES = ('/socket.py', '/ssl.py', '/urllib/request.py', '/http/client.py',
+              '/asyncio/base_events.py', '/asyncio/selector_events.py', '/asyncio/streams.py')
+_PROC_FILES = ('/subprocess.py', '/os.py', '/asyncio/subprocess.py',
+               '/asyncio/unix_events.py', '/multiprocessing/', '/pty.py')
+
+
+def _innermost(exc, cls):
+    """The exception of class cls deepest in exc's chain and groups."""
+    seen = set()
+    todo = [exc]
+    found = None
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, cls):
+            found = e
+        todo += (e.__cause__, e.__context__)
+        if isinstance(e, BaseExceptionGroup):
+            todo += e.exceptions
+    return found
+
+
+def _classify_denial(exc, source):
+    """(kind, call) for a PermissionError the sandbox caused: kind 'net',
+    'path', 'process' or 'other'; None when exc involves none."""
+    err = _innermost(exc, PermissionError)
+    if err is None:
+        return None
+    if getattr(err, 'filename', None) is not None:
+        return 'path', 'open'
+    files = []
+    lineno = None
+    tb = err.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        if tb.tb_frame.f_code.co_filename == '<console>':
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = source.splitlines()
+    line = lines[lineno - 1] if lineno and 0 < lineno <= len(lines) else source
+    calls = [(m.start(), 'net', m.group(1)) for m in _NET_CALLS.finditer(line)]
+    calls += [(m.start(), 'process', m.group(1)) for m in _PROC_CALLS.finditer(line)]
+    for name in reversed(files):
+        if name.endswith(_NET_FILES):
+            return 'net', next((c for _, k, c in calls if k == 'net'), 'socket')
+        if any(part in name for part in _PROC_FILES):
+            return 'process', next((c for _, k, c in calls if k == 'process'), 'fork')
+    if calls:
+        _, kind, call = min(calls)
+        return kind, call
+    return 'other', ''
+
+
+def _denial_hint(kind, policy):
+    """One line, within 80 columns, saying what would allow it."""
+    name = policy if len(policy) <= 10 else policy[:9] + '…'
+    if kind == 'net':
+        if policy == 'net':
+            return 'aiobox: policy net allows outgoing TCP only; --policy trusted allows more'
+        return f'aiobox: no network under policy {name}; --policy net allows outgoing TCP'
+    if kind == 'path':
+        return 'aiobox: path outside the sandbox; --allow-read or --allow-write DIR grants it'
+    if kind == 'process':
+        return f'aiobox: no child processes under policy {name}; --policy trusted allows them'
+    return f'aiobox: refused by the sandbox (policy {name}); --policy trusted allows more'
+
+
 def _summary(exc):
     try:
         lines = traceback.format_exception_only(type(exc), exc)
@@ -331,7 +503,7 @@ class _Selector(selectors.EpollSelector):
 
     def select(self, timeout=None):
         runtime = self._runtime
-        if runtime.queue and runtime.current is None:
+        if runtime.queue and runtime.current is None and runtime.ending is None:
             if timeout is None or timeout > 0 or self._busy_turns >= _PATIENCE:
                 self._busy_turns = 0
                 runtime.start_next()
@@ -612,6 +784,11 @@ class Runtime:
         self.features_taken = False
         self.rich = False
         self.cells = 0
+        self.terminal = False      # the user's stdin is a terminal
+        self.exit_ends = False     # SystemExit ends the session
+        self.ending = None         # the exit status once the session ends
+        self.stdin = _Stdin(self)
+        self.kept_alive = None
 
     def install(self):
         site.setquit()
@@ -621,7 +798,10 @@ class Runtime:
         sys.ps2 = '... '
         sys.stdout = self.streams.stdout
         sys.stderr = self.streams.stderr
+        sys.stdin = self.stdin
         builtins.input = self._make_input()
+        import getpass
+        getpass.getpass = _make_getpass(self)
         signal.signal(signal.SIGINT, self._on_sigint)
         _aiobox.install_sigint()
         # A signal caught while the loop sleeps in epoll_wait, perhaps by
@@ -632,7 +812,9 @@ class Runtime:
         self.loop.add_reader(_aiobox.fileno(), self._on_channel)
 
     def serve(self):
-        self._serve_below(_RUNPY_FRAMES)
+        """Runs the session; returns the exit status once it has ended, and
+        the host then finalises the interpreter as CPython does at exit."""
+        return self._serve_below(_RUNPY_FRAMES)
 
     def _serve_below(self, frames):
         # CPython's REPL runs its loop under runpy's frames. Running ours
@@ -641,7 +823,7 @@ class Runtime:
         # times") come out identical.
         if frames > 1:
             return self._serve_below(frames - 1)
-        while True:
+        while self.ending is None:
             try:
                 self.loop.run_forever()
             except (KeyboardInterrupt, SystemExit) as exc:
@@ -649,6 +831,8 @@ class Runtime:
             except BaseException as exc:
                 _aiobox.fatal(_aiobox.EXIT_RUNTIME,
                               'the event loop failed: ' + _summary(exc))
+        self.streams.flush_all()
+        return self.ending
 
     def _rescue(self, exc):
         # Raised by a task step (the task holds it), by some other callback
@@ -679,7 +863,10 @@ class Runtime:
     def _take_features(self):
         # hello came in the first frames read: what the front end wants.
         self.features_taken = True
-        if _aiobox.features() & _aiobox.FEATURE_RICH:
+        features = _aiobox.features()
+        self.terminal = bool(features & _aiobox.FEATURE_TERMINAL)
+        self.exit_ends = bool(features & _aiobox.FEATURE_EXIT_ENDS)
+        if features & _aiobox.FEATURE_RICH:
             self.rich = True
             _install_rich(self)
 
@@ -719,14 +906,31 @@ class Runtime:
         _aiobox.send_inspection(rid, found, json.dumps(data) if found else '')
 
     def _shutdown(self):
-        # As CPython ends: atexit handlers, then the output is flushed.
-        try:
-            import atexit
-            atexit._run_exitfuncs()
-        except BaseException:
-            pass
+        # The end of the user's input: as CPython's asyncio REPL's console
+        # thread ends, it silences "coroutine ... was never awaited" and
+        # stops the loop.
+        warnings.filterwarnings('ignore', message=r'^coroutine .* was never awaited$',
+                                category=RuntimeWarning)
+        self._end(0)
+
+    def _end(self, status, keep_namespace=False):
+        # No statement starts after this; serve() returns once the loop has
+        # stopped, and the host finalises the interpreter as CPython does
+        # at exit (threads joined, atexit handlers, modules torn down),
+        # what that prints reaching the user as any output does.
+        if self.ending is not None:
+            return
+        self.ending = status
+        if keep_namespace:
+            # After SystemExit CPython's console thread stays blocked in
+            # runcode() for good, and its frames keep the user's namespace
+            # alive through the finalisation: nothing in it is torn down,
+            # no __del__ runs. The host keeps this reference for ever.
+            self.kept_alive = dict(self.ns)
+        self.queue.clear()
+        self.streams.immediate = True
         self.streams.flush_all()
-        _aiobox.exit(0)
+        self.loop.stop()
 
     def display(self, obj, include=None, exclude=None, metadata=None, display_id=None,
                 raw=False, update=False):
@@ -752,6 +956,22 @@ class Runtime:
 
     def _input(self, prompt):
         prompt = str(prompt)
+        if not self.terminal and self.stdin.buffered():
+            # Piped, CPython's input() reads sys.stdin, where a read of
+            # part of a line left the rest.
+            self.streams.stdout.write(prompt)
+            line = self.stdin.readline()
+            if not line:
+                raise EOFError('EOF when reading a line')
+            return line[:-1] if line.endswith('\n') else line
+        line = self._read_line(prompt, _aiobox.INPUT_LINE)
+        if line is None:
+            raise EOFError('EOF when reading a line')
+        return line[:-1] if line.endswith('\n') else line
+
+    def _read_line(self, prompt, kind):
+        """A line from the user (kind: input(), getpass() or sys.stdin), or
+        None at end of input."""
         self.streams.flush_all()
         st = self.current
         # The supervisor may have sent statements ahead, taking the lines
@@ -760,16 +980,13 @@ class Runtime:
         # started, and the supervisor send again what still should run.
         self.queue.clear()
         try:
-            line = _aiobox.input(st.id if st is not None else 0, prompt)
+            return _aiobox.input(st.id if st is not None else 0, prompt, kind)
         finally:
             # Frames that came in behind the reply wait in _aiobox's reader.
             try:
                 self.loop.call_soon_threadsafe(self._on_channel)
             except RuntimeError:
                 pass
-        if line is None:
-            raise EOFError('EOF when reading a line')
-        return line[:-1] if line.endswith('\n') else line
 
     # --- statements ----------------------------------------------------
 
@@ -785,6 +1002,7 @@ class Runtime:
         # knows it runs.
         _aiobox.send_started(sid)
         st = self.current = _Statement(sid, mode, rich, silent)
+        st.source = source
         self.output.retag(sid, cap)
         _aiobox.set_interrupt_target(sid & 0x7fffffff)
         last_is_value = False
@@ -926,20 +1144,30 @@ class Runtime:
 
     def _conclude(self, st, exc):
         if isinstance(exc, SystemExit):
-            return self._finish(st, _aiobox.EXIT, '', self._exit_code(exc))
+            status = self._exit_code(exc)
+            self._finish(st, _aiobox.EXIT, '', status)
+            if self.exit_ends:
+                # As SystemExit leaves CPython's run_forever: at once.
+                self._end(status, keep_namespace=True)
+            return
         if isinstance(exc, KeyboardInterrupt) or st.cancelled:
             self._write_stderr('\nKeyboardInterrupt\n')
             return self._finish(st, _aiobox.INTERRUPTED, 'KeyboardInterrupt')
         summary = _summary(exc)
         text = self._show_traceback(exc, show=not self.rich)
-        if not self.rich and self.hint and _involves(exc, PermissionError):
-            self._write_stderr(
-                f"aiobox: denied by the sandbox (policy '{self.policy}'); choose "
-                "another with --policy, or grant a path with "
-                "--allow-read/--allow-write\n")
-        self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text)
+        denial = None
+        if self.hint:
+            try:
+                denial = _classify_denial(exc, st.source)
+            except BaseException:
+                denial = None
+        if denial is not None and not self.rich:
+            self._write_stderr(_denial_hint(denial[0], self.policy) + '\n')
+        self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text,
+                     denied=denial[1] or denial[0] if denial else None)
 
-    def _finish(self, st, status, display='', exit_code=0, error=None, traceback_text=None):
+    def _finish(self, st, status, display='', exit_code=0, error=None, traceback_text=None,
+                denied=None):
         if st.phase == 'done':
             return
         st.phase = 'done'
@@ -959,6 +1187,10 @@ class Runtime:
         if error is not None:
             extra.update(_error_fields(error, traceback_text))
             extra['compile_error'] = st.compile_error
+        if denied:
+            # The call the sandbox refused (the JSON interface's status
+            # "denied").
+            extra['denied'] = denied
         cpu, rss = _aiobox.rusage()
         extra['cpu_us'] = max(0, cpu - st.usage[0])
         extra['max_rss_kb'] = rss

@@ -139,8 +139,18 @@ static int run_repl(uv_loop_t *loop, const struct opts *o, struct session_config
              AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, policy_name);
     struct front_config fcfg = {.history_path = o->history, .banner = o->quiet ? NULL : banner};
     int rc = -ENOTTY;
+    /* A file or a pipe gets all the output unless --output-cap asked for a
+     * cap; a terminal keeps the policy's flood protection. */
+    if (!o->output_cap_set && isatty(1) != 1)
+        scfg->output_cap = 0;
     if (isatty(0) && isatty(1)) {
-        rc = term_front_run(loop, scfg, &fcfg);
+        /* At a terminal Ctrl-C is there: no statement timeout unless
+         * --timeout asks for one (a server's serve_forever() runs, a deep
+         * recursion ends in RecursionError). Piped use keeps the policy's. */
+        struct session_config term_cfg = *scfg;
+        if (o->timeout < 0)
+            term_cfg.timeout_s = 0;
+        rc = term_front_run(loop, &term_cfg, &fcfg);
         if (rc == -ENOTTY)
             fputs("aiobox: cannot open the terminal for input; reading it as a pipe\n", stderr);
     }

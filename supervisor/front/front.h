@@ -12,7 +12,8 @@ struct front_config {
 };
 
 /* A line as typed becomes valid UTF-8 for the wire. Returns a malloc'd copy
- * (NUL-terminated, *outlen set), or NULL when out of memory; when bytes had
+ * (NUL-terminated, *outlen set: the NUL's byte may take one more, such
+ * as a newline), or NULL when out of memory; when bytes had
  * to be replaced, warn() is given a notice saying so (without "aiobox: "
  * and without a newline). */
 char *front_clean_line(const char *line, size_t len, size_t *outlen, unsigned long lineno,

@@ -92,6 +92,12 @@ struct pipe_front {
     size_t nsteps, unfinished;   /* all steps; STEP_STMT not done */
     struct step *asker;          /* the statement whose input() waits */
     bool want_input, command_waiting, exiting, flushing;
+    /* What the line wanted is for: input(), getpass() or sys.stdin (which
+     * keeps the newline, and may want only the first want_chars
+     * characters: the REPL reads the rest, as in CPython, where both read
+     * one stream). */
+    enum proto_input_kind want_kind;
+    size_t want_chars;
     int exit_code;
     char *ps[2];                 /* sys.ps1, sys.ps2 as the executor last said */
     size_t ps_len[2];
@@ -292,16 +298,27 @@ static void on_closed(void *arg)
 {
     struct pipe_front *p = arg;
     p->closed = true;
+    p->session = NULL;
 }
 
+/* The session ends: as CPython's does (the executor finishes, and its last
+ * output is written) unless a signal ended aiobox, which ends it at once. */
 static void finish(struct pipe_front *p, int code)
 {
-    if (p->finished)
+    if (p->finished) {
+        if (p->terminated && p->session) {
+            session_close(p->session, on_closed, p);
+            p->session = NULL;
+        }
         return;
+    }
     p->finished = true;
     p->exit_code = code;
-    session_close(p->session, on_closed, p);
-    p->session = NULL;
+    if (p->terminated) {
+        session_close(p->session, on_closed, p);
+        p->session = NULL;
+    } else
+        session_finish(p->session, on_closed, p);
     uv_idle_stop(&p->resume);
     uv_stop(p->loop);
 }
@@ -358,14 +375,37 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
 static void fe_input(void *fe, uint64_t id, const char *text, size_t len,
                      enum proto_input_kind kind)
 {
-    (void)kind;
     struct pipe_front *p = fe;
     size_t n;
+    if (p->finished) {
+        /* Asked while the session ends (an atexit handler): the input has
+         * ended. */
+        session_input_reply(p->session, "", 0, true);
+        return;
+    }
     withdraw(p, id);
-    char *shown = front_prompt(text, len, console_is_tty(p->console, 1), false, &n);
-    if (shown)
-        console_write(p->console, 1, shown, n);
-    free(shown);
+    p->want_kind = kind;
+    p->want_chars = 0;
+    if (kind == PROTO_INPUT_STDIN) {
+        /* No prompt: its text is how many characters the read wants at
+         * most ("" for a line). */
+        char hint[24];
+        size_t hl = len < sizeof hint ? len : 0;
+        memcpy(hint, text, hl);
+        hint[hl] = '\0';
+        char *end;
+        unsigned long long want = strtoull(hint, &end, 10);
+        if (hl && *end == '\0' && hint[0] >= '0' && hint[0] <= '9')
+            p->want_chars = (size_t)want;
+    } else {
+        /* input() writes its prompt to stdout; getpass() to the
+         * terminal, else stderr. */
+        int fd = kind == PROTO_INPUT_PASSWORD ? 2 : 1;
+        char *shown = front_prompt(text, len, console_is_tty(p->console, fd), false, &n);
+        if (shown)
+            console_write(p->console, fd, shown, n);
+        free(shown);
+    }
     p->want_input = true;
     process(p);
 }
@@ -588,11 +628,31 @@ static void handle_line(struct pipe_front *p, const char *raw, size_t rawlen)
     }
     if (p->want_input) {
         p->want_input = false;
+        size_t give = len;
+        if (p->want_kind == PROTO_INPUT_STDIN) {
+            bool newline = p->pos > line_pos + rawlen;
+            size_t chars = 0, at = 0;
+            while (at < len && chars < p->want_chars) {
+                at++;
+                while (at < len && ((unsigned char)line[at] & 0xc0) == 0x80)
+                    at++;
+                chars++;
+            }
+            if (p->want_chars && chars == p->want_chars && at < len + newline &&
+                len == rawlen && memcmp(line, raw, len) == 0) {
+                /* Part of the line: the rest is read again, by the REPL
+                 * or by the next read. */
+                give = at;
+                p->pos = line_pos + at;
+                p->lineno--;
+            } else if (newline)
+                line[give++] = '\n';  /* front_clean_line left room for it */
+        }
         if (p->asker) {
             p->asker->end_pos = p->pos;
             p->asker->end_no = p->lineno;
         }
-        session_input_reply(p->session, line, len, false);
+        session_input_reply(p->session, line, give, false);
         free(line);
         return;
     }
@@ -688,9 +748,12 @@ static void process(struct pipe_front *p)
     }
 }
 
-int pipe_front_run(uv_loop_t *loop, const struct session_config *scfg,
+int pipe_front_run(uv_loop_t *loop, const struct session_config *given,
                    const struct front_config *fcfg)
 {
+    struct session_config cfg = *given;
+    const struct session_config *scfg = &cfg;
+    cfg.exit_ends_session = true;
     /* Static: a read of stdin may still be pending in libuv's thread pool
      * when this returns, and it will write into this state. */
     static struct pipe_front p;

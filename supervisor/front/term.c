@@ -34,7 +34,7 @@
 enum term_mode {
     MODE_IDLE,       /* nothing shown: a statement runs or is queued */
     MODE_PROMPT,     /* sys.ps1 or sys.ps2 */
-    MODE_INPUT,      /* input() in user code */
+    MODE_INPUT,      /* input(), getpass() or a read of sys.stdin in user code */
 };
 
 struct term {
@@ -55,6 +55,11 @@ struct term {
     int handles_open;
     char *ps[2];                 /* readline forms of sys.ps1, sys.ps2 */
     char *input_prompt;
+    enum proto_input_kind input_kind;
+    /* getpass(): the prompt as written (no readline markers), and whether
+     * it is on the screen; nothing typed is. */
+    char *password_prompt;
+    bool password_shown;
     /* The prompt's partial line, kept while a background task's input()
      * borrows the terminal. */
     char *saved_line;
@@ -72,6 +77,7 @@ static struct term *g_term;  /* readline's callbacks carry no user data */
 
 static void show_prompt(struct term *t);
 static void finish(struct term *t, int code);
+static void on_session_closed(void *arg);
 
 /* --- output ------------------------------------------------------------- */
 
@@ -89,6 +95,7 @@ static void redraw_prompt(struct term *t, bool ended_line)
         return;
     if (!ended_line)
         console_str(t->console, 1, "\n");
+    t->password_shown = false;
     rl_on_new_line();
     rl_redisplay();
 }
@@ -180,9 +187,26 @@ static void on_tty_readable(uv_poll_t *p, int status, int events)
     show_prompt(t);
 }
 
+/* getpass(): readline edits the line, and only the prompt is shown, as
+ * getpass shows it with the terminal's echo off. */
+static void password_redisplay(void)
+{
+    struct term *t = g_term;
+    if (t->password_shown)
+        return;
+    t->password_shown = true;
+    fputs("\r", rl_outstream);
+    if (t->password_prompt)
+        fputs(t->password_prompt, rl_outstream);
+    fflush(rl_outstream);
+}
+
 static void install(struct term *t, enum term_mode mode, const char *prompt)
 {
     t->mode = mode;
+    bool password = mode == MODE_INPUT && t->input_kind == PROTO_INPUT_PASSWORD;
+    rl_redisplay_function = password ? password_redisplay : rl_redisplay;
+    t->password_shown = false;
     rl_callback_handler_install(prompt, on_line);
     if (uv_poll_start(&t->poll, UV_READABLE, on_tty_readable) < 0) {
         console_notice(t->console, "cannot read the terminal", 24);
@@ -303,6 +327,15 @@ static void input_line(struct term *t, char *line)
     else {
         size_t len;
         char *clean = front_clean_line(line, strlen(line), &len, 0, warn, t);
+        if (clean && t->input_kind == PROTO_INPUT_STDIN) {
+            /* A read of sys.stdin keeps the line's newline. */
+            char *nl = realloc(clean, len + 2);
+            if (nl) {
+                clean = nl;
+                clean[len++] = '\n';
+                clean[len] = '\0';
+            }
+        }
         session_input_reply(t->session, clean ? clean : "", clean ? len : 0, false);
         free(clean);
     }
@@ -362,15 +395,24 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
 static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
                      enum proto_input_kind kind)
 {
-    (void)kind;
     struct term *t = fe;
     (void)id;
-    if (t->finished)
+    if (t->finished) {
+        /* Asked while the session ends (an atexit handler): the input has
+         * ended, as for CPython's at that point. */
+        session_input_reply(t->session, "", 0, true);
         return;
+    }
     size_t n;
+    /* A read of sys.stdin shows no prompt; its text is a size hint. */
+    if (kind == PROTO_INPUT_STDIN)
+        len = 0;
     char *shown = front_prompt(prompt, len, true, true, &n);
     free(t->input_prompt);
     t->input_prompt = shown;
+    free(t->password_prompt);
+    t->password_prompt = kind == PROTO_INPUT_PASSWORD ? front_prompt(prompt, len, true, false, &n)
+                                                      : NULL;
     if (t->mode == MODE_PROMPT) {
         /* A background task's input() while the user types: keep the
          * partial line for when the prompt comes back. */
@@ -384,6 +426,7 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
         rl_crlf();
     }
     leave_prompt(t);
+    t->input_kind = kind;
     install(t, MODE_INPUT, shown ? shown : "");
 }
 
@@ -593,6 +636,12 @@ static void on_sigterm(uv_signal_t *h, int sig)
 {
     struct term *t = h->data;
     t->terminated = true;
+    if (t->finished && t->session) {
+        /* Finishing already: end at once. */
+        session_close(t->session, on_session_closed, t);
+        t->session = NULL;
+        return;
+    }
     finish(t, 128 + sig);
 }
 
@@ -615,8 +664,11 @@ static void on_session_closed(void *arg)
 {
     struct term *t = arg;
     t->closed = true;
+    t->session = NULL;
 }
 
+/* The session ends: as CPython's does (the executor finishes, and its last
+ * output is shown) unless a signal ended aiobox, which ends it at once. */
 static void finish(struct term *t, int code)
 {
     if (t->finished)
@@ -626,8 +678,11 @@ static void finish(struct term *t, int code)
     t->exit_code = code;
     if (t->history_path)
         history_truncate_file(t->history_path, HISTORY_MAX);
-    session_close(t->session, on_session_closed, t);
-    t->session = NULL;
+    if (t->terminated) {
+        session_close(t->session, on_session_closed, t);
+        t->session = NULL;
+    } else
+        session_finish(t->session, on_session_closed, t);
     uv_handle_t *hs[] = {(uv_handle_t *)&t->poll, (uv_handle_t *)&t->sigwinch,
                          (uv_handle_t *)&t->complete_timer};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
@@ -695,12 +750,16 @@ static void setup_readline(struct term *t)
     using_history();
 }
 
-int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
+int term_front_run(uv_loop_t *loop, const struct session_config *given,
                    const struct front_config *fcfg)
 {
     struct term t;
     memset(&t, 0, sizeof t);
     t.loop = loop;
+    struct session_config cfg = *given;
+    const struct session_config *scfg = &cfg;
+    cfg.terminal = true;
+    cfg.exit_ends_session = true;
 
     /* A private open file description: polling makes it non-blocking, and
      * fds 0-2 of a terminal share one, which would make stdout fail with
@@ -779,6 +838,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
     free(t.line_at_tab);
     free(t.saved_line);
     free(t.input_prompt);
+    free(t.password_prompt);
     free(t.history_path);
     free(t.ps[0]);
     free(t.ps[1]);

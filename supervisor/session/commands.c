@@ -20,11 +20,17 @@ static void cmd_status(struct session *s)
                      : uv_is_active((uv_handle_t *)&s->restart_timer) ? " (restart pending)"
                                                                        : "");
     spare_status(s, spare, sizeof spare);
+    char timeout[64];
+    if (s->cfg.timeout_s > 0)
+        snprintf(timeout, sizeof timeout, "%g s", s->cfg.timeout_s);
+    else
+        snprintf(timeout, sizeof timeout, "none (Ctrl-C interrupts)");
     n += snprintf(buf + n, sizeof buf - (size_t)n,
-                  "policy: %s\nstatement timeout: %g s\n"
+                  "policy: %s\nsandbox: %s\nstatement timeout: %s\n"
                   "restarts: %u (deaths: %u, on request: %u)\nstatements run: %llu\n"
                   "spare: %s\nrestore: %s (%zu statements journaled)\n",
-                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none", s->cfg.timeout_s,
+                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none",
+                  s->sandbox_desc[0] ? s->sandbox_desc : "(not started yet)", timeout,
                   s->restarts, s->deaths, s->restart_requests,
                   (unsigned long long)s->statements_run, spare,
                   s->cfg.restore == SESSION_RESTORE_REPLAY ? "replay" : "off", s->journal.count);

@@ -106,8 +106,9 @@ static void describe_death(struct execproc *ep, struct execproc_death *d, char *
             else
                 snprintf(buf + len, n - (size_t)len,
                          ": a system call blocked by policy %s", ep->policy_name);
-        } else if (ep->term_signal == SIGKILL)
-            snprintf(buf + len, n - (size_t)len, " (from outside aiobox, or out of memory)");
+        }
+        /* SIGKILL says nothing of who sent it (the executor itself, another
+         * process, the kernel's OOM killer): nothing more is claimed. */
         return;
     }
     snprintf(buf, n, "executor exited with status %lld", (long long)ep->exit_status);

@@ -323,7 +323,9 @@ void queue_pump(struct session *s)
         m.u.exec.mode = st->opts.mode == SESSION_BLOCK  ? PROTO_EXEC_BLOCK
                         : st->opts.mode == SESSION_CELL ? PROTO_EXEC_CELL
                                                         : PROTO_EXEC_SINGLE;
-        m.u.exec.output_cap = queue_output_cap(s, st);
+        /* The executor's 0 is its policy's cap: no cap is said otherwise. */
+        size_t cap = queue_output_cap(s, st);
+        m.u.exec.output_cap = cap ? (uint64_t)cap : UINT64_MAX;
         m.u.exec.rich = st->opts.rich;
         m.u.exec.silent = st->opts.silent;
         int rc = execproc_send(s->ep, &m);
@@ -391,6 +393,14 @@ void queue_result(struct session *s, const struct proto_result *r)
     s->statements_run++;
     if (r->status == PROTO_STATUS_OK && s->cfg.restore == SESSION_RESTORE_REPLAY)
         journal_add(s, st);
+    if (r->status == PROTO_STATUS_EXIT && s->cfg.exit_ends_session) {
+        /* The executor runs nothing more and finishes by itself, as
+         * CPython leaves its loop on SystemExit: what was sent behind this
+         * statement, or not yet sent, never runs. */
+        s->ending = true;
+        stmt_list_clear(&s->ahead);
+        stmt_list_clear(&s->queued);
+    }
     struct session_result res = {.r = r};
     switch (r->status) {
     case PROTO_STATUS_OK: res.status = SESSION_OK; break;

@@ -166,6 +166,10 @@ static void deliver(struct session *s, struct event *ev)
     case EV_STATE_LOST:
         fe->state_lost(s->fe_data);
         break;
+    case EV_FINISHED:
+        /* Everything the executor said before its end has been delivered. */
+        session_close(s, s->finished_cb, s->finished_arg);
+        break;
     }
 }
 
@@ -343,7 +347,10 @@ static bool within_cap(struct session *s, size_t len)
     }
     s->out_capped = true;
     char marker[128];
-    int n = snprintf(marker, sizeof marker, "\n[aiobox: output truncated at %zu bytes]\n", cap);
+    int n = snprintf(marker, sizeof marker,
+                     "\n[aiobox: output truncated at %zu bytes; --output-cap BYTES changes the "
+                     "limit]\n",
+                     cap);
     emit_output(s, s->running ? s->running->id : 0, 2, false, marker, (size_t)n);
     if (s->running && s->running->opts.stop_at_cap)
         queue_interrupt(s);
@@ -497,16 +504,37 @@ static void emit_display(struct session *s, const struct proto_display *d)
 
 /* --- executor events ---------------------------------------------------- */
 
+/* Control characters become '?': the text goes to the user as it is. */
+static void plain_text(char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 static void became_ready(struct session *s, const struct proto_ready *r)
 {
     s->ep_ready = true;
     /* The replay's own time, not the wait for a new executor to start. */
     if (s->replay_total && !s->replay_done)
         s->replay_started_ms = session_now_ms();
-    if (!s->ready_said && !s->cfg.quiet && r)
-        emit_notice(s, 0, "executor %lld ready, Python %.*s, sandbox: %.*s", (long long)r->pid,
-                    (int)(r->python.len > 32 ? 32 : r->python.len), r->python.ptr,
-                    (int)(r->sandbox.len > 300 ? 300 : r->sandbox.len), r->sandbox.ptr);
+    if (r) {
+        /* What the sandbox is, for :status; the start-up line says it in
+         * a few plain words. */
+        snprintf(s->sandbox_desc, sizeof s->sandbox_desc, "%.*s",
+                 (int)(r->sandbox.len > 300 ? 300 : r->sandbox.len), r->sandbox.ptr);
+        plain_text(s->sandbox_desc);
+    }
+    if (!s->ready_said && !s->cfg.quiet && r) {
+        bool none = r->sandbox.len == 4 && memcmp(r->sandbox.ptr, "none", 4) == 0;
+        if (none)
+            emit_notice(s, 0, "Python %.*s is ready, with no sandbox",
+                        (int)(r->python.len > 32 ? 32 : r->python.len), r->python.ptr);
+        else
+            emit_notice(s, 0, "Python %.*s is ready, sandboxed by policy %.40s (:status says how)",
+                        (int)(r->python.len > 32 ? 32 : r->python.len), r->python.ptr,
+                        s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "?");
+    }
     s->ready_said = true;
     queries_send(s);
     queue_pump(s);
@@ -606,6 +634,17 @@ static void on_dead(struct execproc *ep, const struct execproc_death *d)
 {
     struct session *s = execproc_data(ep);
     uint64_t uptime = session_now_ms() - s->ep_since_ms;
+    if (s->ending) {
+        /* Its end: the session's too, once what came before is delivered. */
+        execproc_destroy(ep);
+        s->ep = NULL;
+        s->ep_ready = false;
+        s->input_pending = false;
+        uv_timer_stop(&s->finish_timer);
+        if (s->finishing && !s->closing)
+            enqueue(s, event_new(EV_FINISHED, 0));
+        return;
+    }
     /* Copies: d lives no longer than the executor. */
     char why[512], syscall[64] = "";
     snprintf(why, sizeof why, "%s", d->cause);
@@ -652,7 +691,9 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
 {
     char err[512];
     struct execproc_config exec = s->cfg.exec;
-    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    exec.features = (s->cfg.rich ? PROTO_FEATURE_RICH : 0) |
+                    (s->cfg.terminal ? PROTO_FEATURE_TERMINAL : 0) |
+                    (s->cfg.exit_ends_session ? PROTO_FEATURE_EXIT_ENDS : 0);
     int rc = execproc_start(out, s->loop, &exec, cb, s, err, sizeof err);
     if (rc < 0) {
         *out = NULL;
@@ -834,7 +875,7 @@ int session_new(struct session **out, uv_loop_t *loop, const struct session_conf
     s->fe = fe;
     s->fe_data = fe_data;
     uv_timer_t *timers[] = {&s->timeout_timer, &s->grace_timer, &s->restart_timer,
-                            &s->spare_timer};
+                            &s->spare_timer, &s->finish_timer};
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         /* uv_timer_init, uv_check_init and uv_idle_init only fill in
          * the handle: they cannot fail. */
@@ -907,7 +948,61 @@ void session_close(struct session *s, void (*closed)(void *arg), void *arg)
     s->events_tail = NULL;
     uv_handle_t *hs[] = {(uv_handle_t *)&s->timeout_timer, (uv_handle_t *)&s->grace_timer,
                          (uv_handle_t *)&s->restart_timer, (uv_handle_t *)&s->spare_timer,
-                         (uv_handle_t *)&s->deliver_check, (uv_handle_t *)&s->deliver_idle};
+                         (uv_handle_t *)&s->finish_timer, (uv_handle_t *)&s->deliver_check,
+                         (uv_handle_t *)&s->deliver_idle};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
         uv_close(hs[i], on_handle_closed);
+}
+
+/* Without a grace period the executor still gets this long to finish. */
+#define FINISH_DEFAULT_S 2.0
+
+static void on_finish_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (!s->ep)
+        return;
+    emit_notice(s, 0, "the executor did not finish within %g s of the end; it was stopped",
+                s->cfg.grace_s > 0 ? s->cfg.grace_s : FINISH_DEFAULT_S);
+    /* Its death ends the finish. */
+    execproc_kill(s->ep, NULL);
+}
+
+void session_finish(struct session *s, void (*finished)(void *arg), void *arg)
+{
+    if (s->closing || s->finishing)
+        return;
+    s->finishing = true;
+    s->finished_cb = finished;
+    s->finished_arg = arg;
+    /* Nothing more runs, and nothing more starts. */
+    stmt_list_clear(&s->queued);
+    queue_stop_timers(s);
+    uv_timer_stop(&s->restart_timer);
+    uv_timer_stop(&s->spare_timer);
+    if (s->spare)
+        session_drop_executor(s, s->spare);
+    while (s->queries) {
+        struct query *q = s->queries;
+        s->queries = q->next;
+        query_free(q);
+    }
+    s->nqueries = 0;
+    if (s->ep && !s->ep_ready && !s->ending) {
+        /* Still starting: nothing of the user's to finish. */
+        session_drop_executor(s, s->ep);
+    }
+    if (!s->ep) {
+        enqueue(s, event_new(EV_FINISHED, 0));
+        return;
+    }
+    if (!s->ending) {
+        struct proto_msg m = {.type = PROTO_SHUTDOWN};
+        m.u.shutdown.version = PROTO_VERSION;
+        /* A failure shows up as its death, which ends the finish too. */
+        (void)execproc_send(s->ep, &m);
+        s->ending = true;
+    }
+    double grace = s->cfg.grace_s > 0 ? s->cfg.grace_s : FINISH_DEFAULT_S;
+    uv_timer_start(&s->finish_timer, on_finish_timeout, (uint64_t)(grace * 1000), 0);
 }

@@ -108,6 +108,13 @@ struct session_config {
     /* Notebook behaviour in the executor: display(), clear_output(), rich
      * values, help() paged through page(). */
     bool rich;
+    /* The user's stdin is a terminal: sys.stdin.isatty() is true there,
+     * and help() is paged through page(). */
+    bool terminal;
+    /* exit(), quit() and SystemExit end the session (a REPL): after that
+     * statement's done() and exit() no statement runs, and the executor
+     * finishes as CPython ends (see session_finish). */
+    bool exit_ends_session;
 };
 
 /* The longest statement source an exec frame carries (the rest of the
@@ -199,5 +206,13 @@ void session_hold_output(struct session *s, bool hold);
 /* Stops every executor and closes every handle; then frees s and calls
  * closed(arg), from the loop. No callback comes after this call. */
 void session_close(struct session *s, void (*closed)(void *arg), void *arg);
+/* Ends the session as CPython's REPL ends at end of input, or after exit()
+ * with exit_ends_session: the executor joins its threads, runs its atexit
+ * handlers and finalises, and what it prints meanwhile is still delivered
+ * (output, notices). Statements not yet done are dropped with no done().
+ * An executor not finished within the grace period (2 s when none) is
+ * killed, with a notice. Then the session closes as by session_close, and
+ * finished(arg) is called from the loop. */
+void session_finish(struct session *s, void (*finished)(void *arg), void *arg);
 
 #endif

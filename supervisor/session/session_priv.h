@@ -39,6 +39,7 @@ struct stmt_list {
 enum event_kind {
     EV_OUTPUT, EV_NOTICE, EV_TEXT, EV_DONE, EV_INPUT, EV_COMPLETIONS, EV_EXIT, EV_STATE_LOST,
     EV_INSPECTION, EV_DISPLAY, EV_CLEAR_OUTPUT, EV_PAGE,
+    EV_FINISHED,   /* session_finish is over: the session closes */
 };
 
 struct event {
@@ -79,6 +80,7 @@ struct session {
 
     struct execproc *ep, *spare;
     bool ep_ready, spare_ready, ready_said;
+    char sandbox_desc[320];     /* the last ready's sandbox, in its words */
     /* When ep became the session's executor: a spare may have waited long
      * before that, and only the time serving the session counts. */
     uint64_t ep_since_ms;
@@ -103,11 +105,18 @@ struct session {
     size_t out_cap, out_used;
     bool out_capped;
 
-    uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer;
+    uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer, finish_timer;
     uv_check_t deliver_check;   /* hands queued events to the front end */
     uv_idle_t deliver_idle;     /* keeps the loop from sleeping meanwhile */
     int handles_open;
     bool closing;
+    /* The executor is ending for good (shutdown sent, or SystemExit ended
+     * a REPL session): its death is its end, not a crash. */
+    bool ending;
+    /* session_finish was called: closing follows the executor's end. */
+    bool finishing;
+    void (*finished_cb)(void *);
+    void *finished_arg;
     void (*closed_cb)(void *);
     void *closed_arg;
 

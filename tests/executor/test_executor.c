@@ -531,7 +531,8 @@ START_TEST(output_cap)
     ck_assert_uint_eq(strlen(out), 1048576);
     free(out);
     char *err = xp_output(&x, true, 1, ERR);
-    ck_assert_str_eq(err, "\n[aiobox: output truncated at 1048576 bytes]\n");
+    ck_assert_str_eq(err, "\n[aiobox: output truncated at 1048576 bytes; --output-cap BYTES "
+                          "changes the limit]\n");
     free(err);
     /* The next statement has its own budget. */
     expect_out(2, "print('after')", "after\n");
@@ -946,8 +947,8 @@ END_TEST
 
 /* --- under a policy ---------------------------------------------------------- */
 
-#define HINT_STRICT "aiobox: denied by the sandbox (policy 'strict'); choose another with " \
-                    "--policy, or grant a path with --allow-read/--allow-write\n"
+#define HINT_STRICT "aiobox: path outside the sandbox; --allow-read or --allow-write DIR " \
+                    "grants it\n"
 
 static const char *policy_path(const char *name)
 {
@@ -1004,7 +1005,7 @@ START_TEST(permission_hint_names_the_policy)
     expect_err_contains(2, HINT_STRICT);
     run_status(3, "1/0", PROTO_STATUS_ERROR);
     char *plain = xp_output(&x, true, 3, ERR);
-    ck_assert_msg(!strstr(plain, "aiobox: denied"), "hint after ZeroDivisionError: %s", plain);
+    ck_assert_msg(!strstr(plain, "aiobox: "), "hint after ZeroDivisionError: %s", plain);
     free(plain);
     stop();
 }
@@ -1015,7 +1016,7 @@ START_TEST(no_hint_under_trusted)
     start_with_policy(policy_path("trusted"));
     run_status(1, "raise PermissionError('mine')", PROTO_STATUS_ERROR);
     char *err = xp_output(&x, true, 1, ERR);
-    ck_assert_msg(!strstr(err, "aiobox: denied"), "hint under trusted: %s", err);
+    ck_assert_msg(!strstr(err, "aiobox: "), "hint under trusted: %s", err);
     free(err);
     stop();
 }
@@ -1034,7 +1035,8 @@ START_TEST(output_cap_from_policy)
     char *out = xp_output(&x, true, 1, OUT);
     ck_assert_uint_eq(strlen(out), 1024);
     free(out);
-    expect_err_contains(1, "[aiobox: output truncated at 1024 bytes]\n");
+    expect_err_contains(1, "[aiobox: output truncated at 1024 bytes; --output-cap BYTES "
+                           "changes the limit]\n");
     stop();
 }
 END_TEST

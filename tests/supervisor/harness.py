@@ -61,8 +61,11 @@ def reference_stderr(err):
     if lines and lines[0].startswith('asyncio REPL '):
         lines = lines[4:]
     text = '\n'.join(lines)
-    if text.endswith('exiting asyncio REPL...\n'):
-        text = text[:-len('exiting asyncio REPL...\n')]
+    # The exit message comes at the end of input, before what the
+    # interpreter prints as it finalises (atexit handlers, __del__).
+    at = text.rfind('exiting asyncio REPL...\n')
+    if at >= 0:
+        text = text[:at] + text[at + len('exiting asyncio REPL...\n'):]
     text = strip_internal_frames(text)
     return text.encode('utf-8', 'surrogateescape')
 

@@ -232,7 +232,7 @@ class Timeout(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d, \
                 Live('-q', '--policy', quick_policy(d, '500ms'), '--timeout', '0') as s:
             s.prompt()
-            self.assertIn(b'statement timeout: 0 s', s.status())
+            self.assertIn(b'statement timeout: none (Ctrl-C interrupts)', s.status())
             out, err = s.run('import time; time.sleep(1.5); print("survived")')
             self.assertEqual(out, b'survived\n')
             self.assertNotIn(b'timed out', err)
@@ -241,6 +241,74 @@ class Timeout(unittest.TestCase):
         with Live('-q') as s:
             s.prompt()
             self.assertIn(b'statement timeout: 30 s', s.status())
+
+
+class OutputCap(unittest.TestCase):
+    FLOOD = b'for i in range(200000): print(i, "y" * 45)\n\n'
+
+    def test_a_pipe_gets_all_the_output(self):
+        rc, out, err = harness.run_aiobox(self.FLOOD)
+        ref_rc, ref_out, ref_err = harness.run_reference(self.FLOOD)
+        self.assertGreater(len(ref_out), 10_000_000)
+        self.assertEqual(len(out), len(ref_out))
+        self.assertEqual(out, ref_out)
+        self.assertEqual((rc, err), (ref_rc, ref_err))
+
+    def test_a_file_gets_all_the_output(self):
+        with tempfile.TemporaryFile() as f:
+            p = subprocess.run([AIOBOX, '-q'], input=self.FLOOD, stdout=f,
+                               stderr=subprocess.PIPE, timeout=harness.TIMEOUT)
+            f.seek(0)
+            out = f.read()
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(out.endswith(b'199999 ' + b'y' * 45 + b'\n>>> '), out[-100:])
+        self.assertNotIn(b'truncated', p.stderr)
+
+    def test_a_cap_asked_for_cuts_and_says_how_to_change_it(self):
+        rc, out, err = harness.run_aiobox(self.FLOOD, args=('-q', '--output-cap', '1000'))
+        self.assertLessEqual(len(out), 1000 + len(b'>>> ... >>> '))
+        self.assertIn(b'[aiobox: output truncated at 1000 bytes; --output-cap BYTES changes '
+                      b'the limit]\n', err)
+        for line in err.splitlines():
+            self.assertLessEqual(len(line), 80, line)
+
+
+class DenialHints(unittest.TestCase):
+    """Each kind of denial says what would allow it, in one line within 80
+    columns."""
+
+    def hint(self, statement, *args):
+        rc, out, err = harness.run_aiobox(statement.encode() + b'\n', args=('-q', *args))
+        self.assertIn(b'PermissionError', err)
+        lines = [line for line in err.decode().splitlines() if line.startswith('aiobox: ')]
+        self.assertEqual(len(lines), 1, err)
+        self.assertLessEqual(len(lines[0]), 80, lines[0])
+        return lines[0]
+
+    def test_socket(self):
+        self.assertEqual(self.hint('import socket; socket.socket()'),
+                         'aiobox: no network under policy strict; --policy net allows outgoing TCP')
+
+    def test_asyncio_connection(self):
+        self.assertEqual(self.hint('await asyncio.open_connection("127.0.0.1", 9)'),
+                         'aiobox: no network under policy strict; --policy net allows outgoing TCP')
+
+    def test_socket_under_net(self):
+        self.assertEqual(
+            self.hint('import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+                      '--policy', 'net'),
+            'aiobox: policy net allows outgoing TCP only; --policy trusted allows more')
+
+    def test_path(self):
+        self.assertEqual(self.hint('open("/etc/hostname")'),
+                         'aiobox: path outside the sandbox; --allow-read or --allow-write DIR '
+                         'grants it')
+
+    def test_process(self):
+        expected = ('aiobox: no child processes under policy strict; --policy trusted allows '
+                    'them')
+        self.assertEqual(self.hint('import subprocess; subprocess.run(["true"])'), expected)
+        self.assertEqual(self.hint('import os; os.fork()'), expected)
 
 
 class ExitStatus(unittest.TestCase):

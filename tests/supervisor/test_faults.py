@@ -68,9 +68,10 @@ class Faults(unittest.TestCase):
         self.assert_survives('denied', 'executor killed by SIGSYS: blocked by policy ')
 
     def test_raw_flood_is_capped_and_drained(self):
-        rc, out, err = session('flood', 'ok')
+        rc, out, err = session('flood', 'ok', args=('--output-cap', '1048576'))
         self.assertEqual(rc, 0)
-        self.assertIn(b'[aiobox: output truncated at 1048576 bytes]', err)
+        self.assertIn(b'[aiobox: output truncated at 1048576 bytes; --output-cap BYTES changes '
+                      b'the limit]', err)
         self.assertLessEqual(out.count(b'x'), 1048576)
         self.assertTrue(out.endswith(b'>>> fine\n>>> '))
 

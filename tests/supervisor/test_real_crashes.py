@@ -14,7 +14,7 @@ import livesession
 from livesession import Live
 
 CAUSE = {
-    signal.SIGKILL: b'aiobox: executor killed by SIGKILL (from outside aiobox, or out of memory)\n',
+    signal.SIGKILL: b'aiobox: executor killed by SIGKILL\n',
     signal.SIGSEGV: b'aiobox: executor killed by SIGSEGV\n',
     signal.SIGABRT: b'aiobox: executor killed by SIGABRT\n',
 }
@@ -101,6 +101,15 @@ class Crashes(unittest.TestCase):
         out, err = self.s.run('import ctypes; ctypes.string_at(0)')
         self.assertEqual(out, b'')
         self.assertEqual(err, b'aiobox: executor killed by SIGSEGV\n'
+                              b'aiobox: statement 1 did not complete\n'
+                              b'aiobox: started a new executor (restart 1); the session state '
+                              b'was lost\n')
+        self.assert_next_statement_runs_elsewhere()
+
+    def test_self_inflicted_sigkill_claims_nothing_it_does_not_know(self):
+        out, err = self.s.run('import os; os.kill(os.getpid(), 9)')
+        self.assertEqual(out, b'')
+        self.assertEqual(err, b'aiobox: executor killed by SIGKILL\n'
                               b'aiobox: statement 1 did not complete\n'
                               b'aiobox: started a new executor (restart 1); the session state '
                               b'was lost\n')

@@ -5,11 +5,23 @@ input(), sanitised output, sys.ps1/sys.ps2, and the ways out."""
 import os
 import re
 import signal
+import tempfile
 import unittest
 
 import harness
 from ptyharness import (CTRL_C, CTRL_D, PASTE_END, PASTE_START, PROMPT, TAB, UP,
                         PtySession, visible)
+
+def quick_policy(directory):
+    """strict with a statement timeout of half a second."""
+    path = os.path.join(directory, 'quick')
+    strict = os.path.join(os.environ.get('AIOBOX_POLICIES', ''), 'strict')
+    with open(path, 'w') as f:
+        f.write(f'aiobox-policy 1\ninclude {strict}\nname quick\ntimeout 500ms\n')
+    os.chmod(directory, 0o755)
+    os.chmod(path, 0o644)
+    return path
+
 
 # The continuation prompt as the terminal shows it.
 PS2 = rb'\.\.\. '
@@ -64,8 +76,13 @@ class Prompts(TtyCase):
         s.line('6 * 7')
         s.expect(rb'\r\n42\r\n')
         s.expect_prompt()
-        ready = re.search(rb'aiobox: executor \d+ ready', s.data)
+        ready = re.search(rb'aiobox: Python 3\.11\.\d+ is ready, sandboxed by policy strict '
+                          rb'\(:status says how\)\r\n', s.data)
         self.assertIsNotNone(ready, s.data)
+        # One short line in plain words; the details are in :status.
+        self.assertLessEqual(len(ready.group()) - 2, 80)
+        self.assertNotIn(b'seccomp', s.data)
+        self.assertRegex(s.run(':status'), rb'sandbox: .*seccomp \d+ rules')
         self.assertLess(first.start(), ready.start(),
                         'the first prompt waited for the executor')
 
@@ -378,6 +395,94 @@ class Input(TtyCase):
         s.expect(rb'EOFError')
         s.expect_prompt()
         self.assert_output(s, '5', ['5'])
+
+
+class Limits(TtyCase):
+    def test_no_statement_timeout_at_a_terminal(self):
+        with tempfile.TemporaryDirectory() as d:
+            s = self.ready('--policy', quick_policy(d))
+            self.assertIn(b'statement timeout: none (Ctrl-C interrupts)', s.run(':status'))
+            shown = s.run('await asyncio.sleep(1); print("slept " + "on")')
+            self.assertIn(b'slept on', shown)
+            self.assertNotIn(b'timed out', s.data)
+
+    def test_timeout_asked_for_at_a_terminal(self):
+        s = self.ready('--timeout', '0.5')
+        shown = s.run('await asyncio.sleep(5)')
+        self.assertIn(b'statement timed out after 0.5 s', shown)
+
+    def test_flood_protection_at_a_terminal(self):
+        s = self.ready()
+        s.line('print("x" * 2000000)')
+        s.expect(rb'\[aiobox: output truncated at 1048576 bytes; --output-cap BYTES changes '
+                 rb'the limit\]', timeout=60)
+        s.expect_prompt()
+
+
+class Reading(TtyCase):
+    def test_getpass_reads_a_line_without_echo(self):
+        s = self.ready()
+        s.line('import getpass; secret = getpass.getpass()')
+        s.expect(rb'Password: ')
+        s.send('hunter2\r')
+        s.expect_prompt()
+        self.assertNotIn(b'hunter2', s.data)
+        self.assertNotIn(b'GetPassWarning', s.data)
+        self.assert_output(s, 'len(secret), secret[::-1] == "2retnuh"', ['(7, True)'])
+        # Its own prompt, and end of input as getpass raises it.
+        s.line('getpass.getpass("pin" + "? ")')
+        s.expect(rb'pin\? ')
+        s.send(CTRL_D)
+        s.expect(rb'EOFError')
+        s.expect_prompt()
+        self.assertNotIn(b'Error', s.run('print("after")'))
+
+    def test_stdin_reads_a_line_at_the_terminal(self):
+        s = self.ready()
+        self.assert_output(s, 'import sys; sys.stdin.isatty()', ['True'])
+        s.line('got = sys.stdin.readline()')
+        s.send('typed line\r')
+        s.expect_prompt()
+        self.assert_output(s, 'got', ["'typed line\\n'"])
+        s.line('part = sys.stdin.read(3)')
+        s.send('abcdef\r')
+        s.expect_prompt()
+        # The rest of the line stays in sys.stdin, as in CPython at a terminal.
+        self.assert_output(s, 'part, sys.stdin.readline()', ["('abc', 'def\\n')"])
+        s.line('sys.stdin.read()')
+        s.send('one\rtwo\r')
+        s.expect('two')
+        s.send(CTRL_D)
+        s.expect(rb"'one\\ntwo\\n'")
+        s.expect_prompt()
+
+
+class PipedReading(unittest.TestCase):
+    def test_getpass_takes_the_next_line(self):
+        stdin = b'import getpass\nsecret = getpass.getpass()\nhunter2\nprint(len(secret))\n'
+        rc, out, err = harness.run_aiobox(stdin)
+        self.assertEqual(out, b'>>> >>> >>> 7\n>>> ')
+        self.assertEqual(err, b'Password: \n')
+        self.assertEqual(rc, 0)
+
+
+class Ending(TtyCase):
+    def test_exit_shows_what_the_executor_prints_as_it_ends(self):
+        s = self.ready()
+        s.run('import atexit; atexit.register(print, "atexit " + "ran")')
+        s.line('exit(2)')
+        self.assertEqual(s.wait_exit(), 2)
+        self.assertIn(b'atexit ran\r\n', s.data)
+
+    def test_ctrl_d_shows_what_the_executor_prints_as_it_ends(self):
+        s = self.ready()
+        s.send(PASTE_START + b'class Noisy:\n    def __del__(self):\n'
+               b'        print("del " + "ran")\n' + PASTE_END + b'\r')
+        s.expect_prompt()
+        s.run('n = Noisy(); import atexit; atexit.register(print, "atexit " + "ran")')
+        s.send(CTRL_D)
+        self.assertEqual(s.wait_exit(), 0)
+        self.assertRegex(s.data, rb'atexit ran\r\n(.*\r\n)?del ran\r\n')
 
 
 class Sanitising(TtyCase):
