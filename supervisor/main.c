@@ -7,7 +7,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -75,18 +79,71 @@ static int check_policy(const struct opts *o)
     return rc ? EXIT_USAGE : 0;
 }
 
+/* Who runs user code when aiobox runs as root: the executor drops to
+ * these ids (SANDBOX_UID and SANDBOX_GID in executor/sandbox/sandbox.h). */
+#define EXECUTOR_UID 65534
+#define EXECUTOR_GID 65534
+
+/* 0 if the executor's user may use path as granted, else the errno of its
+ * access(2) (asked in a child that has become that user, so that modes,
+ * ACLs and every directory on the way count). */
+static int executor_may_access(const char *path, bool writable)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;  /* cannot tell: the executor will say */
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setresgid(EXECUTOR_GID, EXECUTOR_GID, EXECUTOR_GID) < 0 ||
+            setresuid(EXECUTOR_UID, EXECUTOR_UID, EXECUTOR_UID) < 0)
+            _exit(0);
+        struct stat st;
+        int mode = R_OK | (writable ? W_OK : 0);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            mode |= X_OK;
+        _exit(access(path, mode) == 0 ? 0 : errno & 0xff);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+}
+
 /* Absolute copies of the --allow-* paths: the executor is started
- * elsewhere than the user's directory. */
+ * elsewhere than the user's directory. Run as root, a grant the executor's
+ * user could not use anyway is refused now, naming the path and why,
+ * rather than failing later with a hint that repeats the flag. */
 static int resolve_grants(struct opts *o, char store[][PATH_MAX])
 {
     for (size_t i = 0; i < o->ngrants; i++) {
+        const char *flag = o->grants[i].writable ? "write" : "read";
         if (!realpath(o->grants[i].path, store[i])) {
-            fprintf(stderr, "aiobox: --allow-%s %s: %s\n",
-                    o->grants[i].writable ? "write" : "read", o->grants[i].path,
+            fprintf(stderr, "aiobox: --allow-%s %s: %s\n", flag, o->grants[i].path,
                     strerror(errno));
             return -1;
         }
         o->grants[i].path = store[i];
+        int rc = geteuid() == 0 ? executor_may_access(store[i], o->grants[i].writable) : 0;
+        if (rc) {
+            struct stat st;
+            struct passwd *pw = NULL;
+            char owner[64] = "?", mode[16] = "?";
+            if (stat(store[i], &st) == 0) {
+                pw = getpwuid(st.st_uid);
+                if (pw)
+                    snprintf(owner, sizeof owner, "%s", pw->pw_name);
+                else
+                    snprintf(owner, sizeof owner, "uid %u", (unsigned)st.st_uid);
+                snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
+            }
+            fprintf(stderr,
+                    "aiobox: --allow-%s %s: user code runs as nobody (uid %d), who cannot %s "
+                    "there (%s; owner %s, mode %s); give nobody access to it, or run aiobox "
+                    "as a user who has it\n",
+                    flag, store[i], EXECUTOR_UID, o->grants[i].writable ? "write" : "read",
+                    strerror(rc), owner, mode);
+            return -1;
+        }
     }
     return 0;
 }

@@ -4,6 +4,7 @@ every mistake, --check-policy, --timeout, and the exit status of a session
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -309,6 +310,39 @@ class DenialHints(unittest.TestCase):
                     'them')
         self.assertEqual(self.hint('import subprocess; subprocess.run(["true"])'), expected)
         self.assertEqual(self.hint('import os; os.fork()'), expected)
+
+
+class Grants(unittest.TestCase):
+    """Run as root, the executor runs user code as nobody: a grant nobody
+    cannot use is refused at start-up, naming the path and the reason."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+            import hostlacks
+            if hostlacks.declared('root'):
+                self.skipTest(hostlacks.skip_line(self.id(), 'root', f'euid {os.geteuid()}'))
+            self.fail(hostlacks.undeclared('root'))
+
+    def test_a_grant_nobody_cannot_use_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            for flag, verb in (('--allow-write', 'write'), ('--allow-read', 'read')):
+                rc, out, err = run('-q', flag, d, stdin=b'print("ran")\n')
+                self.assertEqual(rc, 2, err)
+                self.assertEqual(out, '')
+                self.assertIn(f'aiobox: {flag} {d}: user code runs as nobody (uid 65534), who '
+                              f'cannot {verb} there (Permission denied; owner root, mode '
+                              f'0700)', err)
+
+    def test_a_grant_nobody_can_use_works(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o777)
+            path = os.path.join(d, 'f')
+            rc, out, err = run('-q', '--allow-write', d,
+                               stdin=f'open({path!r}, "w").write("hi")\n'.encode())
+            self.assertEqual((rc, out), (0, '>>> 2\n>>> '), err)
+            with open(path) as f:
+                self.assertEqual(f.read(), 'hi')
 
 
 class ExitStatus(unittest.TestCase):
