@@ -609,13 +609,14 @@ static void on_sigint(uv_signal_t *h, int sig)
         return;
     }
     if (t->mode == MODE_INPUT) {
+        /* The line typed stays on the screen; the statement's
+         * "\nKeyboardInterrupt\n" goes below it, as in CPython. */
         discard_line();
-        rl_crlf();
         leave_prompt(t);
         if (!session_busy(t->session)) {
             /* A background task's input(): nothing to interrupt, so it
              * gets end of input rather than waiting for ever. */
-            console_str(t->console, 2, "KeyboardInterrupt\n");
+            console_str(t->console, 2, "\nKeyboardInterrupt\n");
             session_input_reply(t->session, "", 0, true);
             show_prompt(t);
             return;

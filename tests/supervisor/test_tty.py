@@ -214,6 +214,11 @@ class Interrupts(TtyCase):
         s.expect(KI)
         s.expect_prompt()
         self.assertEqual(s.data[mark:].count(KI), 1, s.data[mark:])
+        # No blank line between what was typed and KeyboardInterrupt.
+        screen = visible(s.data)
+        while screen and not screen[-1]:
+            screen.pop()
+        self.assertEqual(screen[-3:], ['say: half', 'KeyboardInterrupt', '>>>'])
         self.assert_output(s, 'kept', ['3'])
         self.assertIn(b"NameError: name 'answer' is not defined", s.run('answer'))
 
