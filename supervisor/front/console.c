@@ -107,6 +107,10 @@ void console_output(struct console *c, int fd, bool raw, const char *data, size_
 
 void console_notice(struct console *c, const char *text, size_t len)
 {
+    /* Attributes user output left (hidden, black on black) must not hide
+     * aiobox's own words; a pipe gets nothing of the kind. */
+    if (c->tty[2])
+        console_str(c, 2, CONSOLE_RESET);
     /* Notices may quote the executor: they pass the sanitiser too. */
     write_safe(c, 2, 1, "aiobox: ", 8);
     write_safe(c, 2, 1, text, len);
@@ -131,6 +135,15 @@ void console_drain(struct console *c, int deadline_ms)
     outbuf_drain(c->out[1], deadline_ms);
     if (c->out[2] != c->out[1])
         outbuf_drain(c->out[2], deadline_ms);
+}
+
+void console_reset_attributes(struct console *c)
+{
+    for (int fd = 1; fd <= 2; fd++)
+        if (c->tty[fd]) {
+            console_str(c, fd, CONSOLE_RESET);
+            return;
+        }
 }
 
 void console_close(struct console *c)

@@ -19,7 +19,11 @@ int console_open(struct console **out, uv_loop_t *loop,
 bool console_is_tty(const struct console *c, int fd);
 /* Output of user code (see session_frontend.output). */
 void console_output(struct console *c, int fd, bool raw, const char *data, size_t len);
-/* aiobox's own notice: "aiobox: " text "\n" on stderr. */
+/* Resets the terminal's attributes (SGR 0). */
+#define CONSOLE_RESET "\x1b[0m"
+
+/* aiobox's own notice: "aiobox: " text "\n" on stderr; at a terminal,
+ * after a reset of the attributes user output may have set. */
 void console_notice(struct console *c, const char *text, size_t len);
 /* aiobox's own text, written as it is. */
 void console_write(struct console *c, int fd, const char *data, size_t len);
@@ -30,6 +34,9 @@ FILE *console_stream(struct console *c);
 size_t console_pending(const struct console *c);
 /* Whether anything queued can still be written (the readers are there). */
 void console_drain(struct console *c, int deadline_ms);
+/* At a terminal (either fd): resets the attributes, so that none set by
+ * user output outlives aiobox in the user's shell. */
+void console_reset_attributes(struct console *c);
 void console_close(struct console *c);
 
 #endif

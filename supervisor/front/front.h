@@ -22,9 +22,10 @@ char *front_clean_line(const char *line, size_t len, size_t *outlen, unsigned lo
 /* A prompt that user code chose (sys.ps1, sys.ps2, input()'s argument),
  * made fit to show. With sanitize set (the output is a terminal), escape
  * sequences other than colours and control characters become visible
- * text, as sanitize.c does for output. With readline_marks set, each colour
- * sequence is wrapped in \001 \002 so that readline leaves it out of the
- * prompt's width. Returns a malloc'd, NUL-terminated copy (*outlen set; it
+ * text, as sanitize.c does for output. With readline_marks set (the
+ * terminal front end), it begins with a reset of the attributes, and each
+ * colour sequence is wrapped in \001 \002 so that readline leaves it out
+ * of the prompt's width. Returns a malloc'd, NUL-terminated copy (*outlen set; it
  * may hold NULs only without sanitize), or NULL when out of memory. */
 char *front_prompt(const char *text, size_t len, bool sanitize, bool readline_marks,
                    size_t *outlen);

@@ -796,6 +796,7 @@ int pipe_front_run(uv_loop_t *loop, const struct session_config *given,
      * on stdin; it cannot be cancelled, so the loop is not drained. */
     while (!p.closed || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
+    console_reset_attributes(p.console);
     while (!p.terminated && console_pending(p.console) > 0)
         uv_run(loop, UV_RUN_ONCE);
     for (int i = 0; i < 3; i++)

@@ -195,7 +195,7 @@ static void password_redisplay(void)
     if (t->password_shown)
         return;
     t->password_shown = true;
-    fputs("\r", rl_outstream);
+    fputs("\r" CONSOLE_RESET, rl_outstream);
     if (t->password_prompt)
         fputs(t->password_prompt, rl_outstream);
     fflush(rl_outstream);
@@ -781,8 +781,8 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
         fclose(t.tty_in);
         return 1;
     }
-    t.ps[0] = strdup(">>> ");
-    t.ps[1] = strdup("... ");
+    set_prompt(&t, 0, (struct proto_str){">>> ", 4});
+    set_prompt(&t, 1, (struct proto_str){"... ", 4});
     if (!t.ps[0] || !t.ps[1] || !console_stream(t.console) ||
         stmtbuf_new(&t.sb, loop, on_judged, &t) < 0 ||
         session_new(&t.session, loop, scfg, &term_ops, &t) < 0) {
@@ -825,6 +825,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
     /* The output is out before we go, unless a signal ended us (the
      * terminal may be stopped with ^S: then SIGTERM or SIGHUP ends the
      * wait). */
+    console_reset_attributes(t.console);
     while (!t.terminated && console_pending(t.console) > 0)
         uv_run(loop, UV_RUN_ONCE);
     for (int i = 0; i < 4; i++)

@@ -37,17 +37,25 @@ char *front_clean_line(const char *line, size_t len, size_t *outlen, unsigned lo
     return clean;
 }
 
+/* Before a prompt at the terminal: attributes user output set (hidden
+ * text, black on black) must not hide it. */
+#define RESET_ATTRIBUTES "\x1b[0m"
+
 /* Wraps every colour sequence (the only escapes sanitised text still has)
- * in readline's invisible-text markers. */
+ * in readline's invisible-text markers, after a reset of the attributes. */
 static char *mark_colours(const char *s, size_t len, size_t *outlen)
 {
-    size_t n = 0;
+    size_t n = sizeof RESET_ATTRIBUTES + 1;
     for (size_t i = 0; i < len; i++)
         n += s[i] == '\x1b' ? 2 : 0;
     char *out = malloc(len + n + 1);
     if (!out)
         return NULL;
     size_t o = 0;
+    out[o++] = '\001';
+    memcpy(out + o, RESET_ATTRIBUTES, sizeof RESET_ATTRIBUTES - 1);
+    o += sizeof RESET_ATTRIBUTES - 1;
+    out[o++] = '\002';
     for (size_t i = 0; i < len;) {
         if (s[i] != '\x1b') {
             out[o++] = s[i++];

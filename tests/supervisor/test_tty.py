@@ -23,6 +23,9 @@ def quick_policy(directory):
     return path
 
 
+# A line's end, then the primary prompt, after the reset of attributes
+# aiobox writes before its prompts.
+NL_PROMPT = rb'\r\n(?:\x1b\[0m)?' + PROMPT
 # The continuation prompt as the terminal shows it.
 PS2 = rb'\.\.\. '
 KI = b'KeyboardInterrupt'
@@ -144,7 +147,7 @@ class Interrupts(TtyCase):
         s.send('discarded = 1')
         s.expect('discarded = 1')
         s.send(CTRL_C)
-        s.expect(KI + rb'\r\n' + PROMPT)
+        s.expect(KI + NL_PROMPT)
         self.assert_output(s, '2+3', ['5'])
         shown = s.run('discarded')
         self.assertIn(b"NameError: name 'discarded' is not defined", shown)
@@ -156,7 +159,7 @@ class Interrupts(TtyCase):
         s.line('    pending = 1')
         s.expect(PS2)
         s.send(CTRL_C)
-        s.expect(KI + rb'\r\n' + PROMPT)
+        s.expect(KI + NL_PROMPT)
         # Back at the primary prompt: a new statement runs on its own.
         self.assert_output(s, 'print("clean")', ['clean'])
         shown = s.run('pending')
@@ -241,11 +244,11 @@ class Completion(TtyCase):
         s.send('asyncio.ru')
         s.expect('ru')
         s.send(TAB + TAB)
-        listing = s.expect(rb'\r\n(.*?)\r\n' + PROMPT + rb'asyncio\.run').group(1)
+        listing = s.expect(rb'\r\n(.*?)' + NL_PROMPT + rb'asyncio\.run').group(1)
         for name in (b'asyncio.run(', b'asyncio.run_coroutine_threadsafe(', b'asyncio.runners'):
             self.assertIn(name, listing)
         s.send(CTRL_C)
-        s.expect(KI + rb'\r\n' + PROMPT)
+        s.expect(KI + NL_PROMPT)
 
     def test_no_completion_while_the_executor_is_busy(self):
         s = self.ready()
@@ -455,8 +458,13 @@ class Reading(TtyCase):
         # The rest of the line stays in sys.stdin, as in CPython at a terminal.
         self.assert_output(s, 'part, sys.stdin.readline()', ["('abc', 'def\\n')"])
         s.line('sys.stdin.read()')
-        s.send('one\rtwo\r')
-        s.expect('two')
+        # Each line once readline reads the terminal again (it turns
+        # bracketed paste back on): a ^D typed ahead in cooked mode is
+        # the kernel's end of file, which raw mode never sees.
+        for line in ('one', 'two'):
+            s.expect(rb'\x1b\[\?2004h')
+            s.send(line + '\r')
+        s.expect(rb'two\r\n.*\x1b\[\?2004h')
         s.send(CTRL_D)
         s.expect(rb"'one\\ntwo\\n'")
         s.expect_prompt()
@@ -522,8 +530,29 @@ class Restore(TtyCase):
         s.send('half')
         s.expect('half')
         s.send(CTRL_C)
-        s.expect(KI + rb'\r\n' + PROMPT)
+        s.expect(KI + NL_PROMPT)
         self.assert_output(s, 'a + 1', ['2'])
+
+
+class Attributes(TtyCase):
+    RESET = b'\x1b[0m'
+
+    def test_attributes_user_output_sets_do_not_hide_aiobox(self):
+        s = self.ready()
+        mark = len(s.data)
+        s.run('print("\\x1b[8m\\x1b[30;40mhidden", end="")')
+        shown = s.data[mark:]
+        # Reset after the user's output, before the prompt.
+        self.assertIn(self.RESET, shown[shown.rindex(b'hidden'):])
+        mark = len(s.data)
+        s.run('import os; os.write(1, b"\\x1b[8m"); os.kill(os.getpid(), 9)')
+        shown = s.data[mark:]
+        self.assertIn(self.RESET + b'aiobox: executor killed by SIGKILL', shown)
+        s.run('print("\\x1b[8m", end="")')
+        s.send(CTRL_D)
+        self.assertEqual(s.wait_exit(), 0)
+        # Nothing set by user output outlives aiobox.
+        self.assertTrue(s.data.rstrip(b'\r\n').endswith(self.RESET), s.data[-60:])
 
 
 class PipedPrompts(unittest.TestCase):
