@@ -33,6 +33,9 @@ import inspect
 import io
 import json
 import linecache
+import os
+import pkgutil
+import importlib.machinery
 import re
 import selectors
 import signal
@@ -519,6 +522,332 @@ _WORD_BEFORE = re.compile(r'[\w.]*\Z')
 _DOTTED = re.compile(r'[^\W\d]\w*(?:\.[^\W\d]\w*)*')
 
 
+# --- completion ------------------------------------------------------------
+# What 3.13's REPL completes (rlcompleter: names, dotted names), plus dict
+# keys, attributes of expressions, module names after import and from,
+# and file paths inside strings; inside a string never a name.
+
+_STRING_PREFIX = re.compile(r'(?i)(?:rb|br|fr|rf|[rbfu])?\Z')
+_IMPORT_LINE = re.compile(r'\s*import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*([\w.]*)\Z')
+_FROM_LINE = re.compile(r'\s*from\s+([\w.]*)\Z')
+_FROM_IMPORT_LINE = re.compile(
+    r'\s*from\s+([\w.]+)\s+import\s+\(?\s*(?:\w+(?:\s+as\s+\w+)?\s*,\s*)*(\w*)\Z')
+_ATTRIBUTE_AFTER = re.compile(r'\.(\w*)\Z')
+_PATH_ENTRIES_MAX = 5000
+
+
+def _scan(text):
+    """Where text ends: ('code',), ('comment',), or ('string', body_start,
+    quote, prefix) inside an unterminated string literal."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '#':
+            nl = text.find('\n', i)
+            if nl < 0:
+                return ('comment',)
+            i = nl + 1
+            continue
+        if c in '"\'':
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            prefix = _STRING_PREFIX.search(text, 0, i).group()
+            body = i + len(quote)
+            raw = 'r' in prefix.lower()
+            j = body
+            while j < n:
+                if text[j] == '\\' and not raw:
+                    j += 2
+                    continue
+                if text.startswith(quote, j):
+                    break
+                if text[j] == '\n' and len(quote) == 1:
+                    break
+                j += 1
+            if j >= n:
+                return ('string', body, quote, prefix)
+            i = j + (len(quote) if text.startswith(quote, j) else 1)
+            continue
+        i += 1
+    return ('code',)
+
+
+def _expression_before(text):
+    """The primary expression (names, attributes, subscripts, calls,
+    literals) that ends text, or ''."""
+    i = len(text)
+    closers = {')': '(', ']': '[', '}': '{'}
+    while i > 0:
+        c = text[i - 1]
+        if c in closers:
+            depth, j = 0, i - 1
+            while j >= 0:
+                if text[j] in closers:
+                    depth += 1
+                elif text[j] in '([{':
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j -= 1
+            if j < 0:
+                return ''
+            i = j
+            continue
+        if c in '"\'':
+            j = text.rfind(c, 0, i - 1)
+            if j < 0:
+                return ''
+            i = j - len(_STRING_PREFIX.search(text, 0, j).group())
+            break
+        if c.isalnum() or c == '_':
+            while i > 0 and (text[i - 1].isalnum() or text[i - 1] == '_'):
+                i -= 1
+            if i > 0 and text[i - 1] == '.':
+                i -= 1
+                continue
+            break
+        return ''
+    return text[i:]
+
+
+class _Unsafe(Exception):
+    pass
+
+
+_CONTAINERS = (dict, list, tuple, str, bytes, types.MappingProxyType)
+
+
+def _safe_value(node, ns):
+    """The value of an expression made of literals, names, attributes and
+    subscripts of built-in containers: no call runs (attributes are read
+    as rlcompleter reads them)."""
+    if isinstance(node, ast.Expression):
+        return _safe_value(node.body, ns)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in ns:
+            return ns[node.id]
+        if hasattr(builtins, node.id):
+            return getattr(builtins, node.id)
+        raise _Unsafe(node.id)
+    if isinstance(node, ast.Attribute):
+        return getattr(_safe_value(node.value, ns), node.attr)
+    if isinstance(node, ast.Subscript):
+        container = _safe_value(node.value, ns)
+        if not isinstance(container, _CONTAINERS) and container is not os_environ():
+            raise _Unsafe('subscript')
+        return container[_safe_value(node.slice, ns)]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _safe_value(node.operand, ns)
+        if isinstance(value, (int, float)):
+            return -value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_safe_value(e, ns) for e in node.elts]
+        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_safe_value(k, ns): _safe_value(v, ns) for k, v in zip(node.keys, node.values)}
+    raise _Unsafe(type(node).__name__)
+
+
+def os_environ():
+    module = sys.modules.get('os')
+    return getattr(module, 'environ', None)
+
+
+def _evaluate(text, ns):
+    return _safe_value(ast.parse(text, mode='eval'), ns)
+
+
+def _quote_body(s, quote, raw):
+    """s as the body of a string literal with that quote; None where a raw
+    string cannot hold it. Control, format and bidi characters are escaped:
+    never written into the line as they are."""
+    out = []
+    for ch in s:
+        if ch.isprintable() and ch != '\\' and not quote.startswith(ch):
+            out.append(ch)
+        elif raw:
+            return None
+        elif ch == '\\':
+            out.append('\\\\')
+        elif quote.startswith(ch):
+            out.append('\\' + ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return ''.join(out)
+
+
+def _key_matches(ns, before, body, quote, prefix):
+    """Keys of the mapping whose subscript the string opens, or None when
+    there is none."""
+    expr = _expression_before(before)
+    if not expr:
+        return None
+    try:
+        mapping = _evaluate(expr, ns)
+    except BaseException:
+        return None
+    if isinstance(mapping, dict):
+        keys = list(dict.keys(mapping))
+    elif isinstance(mapping, types.MappingProxyType) or mapping is os_environ():
+        keys = list(mapping.keys())
+    else:
+        return None
+    want = bytes if 'b' in prefix.lower() else str
+    raw = 'r' in prefix.lower()
+    matches = []
+    for key in keys[:_MAX_MATCHES * 10]:
+        if type(key) is not want:
+            continue
+        text = key.decode('latin-1') if want is bytes else key
+        escaped = _quote_body(text, quote, raw)
+        if escaped is not None and escaped.startswith(body):
+            matches.append(escaped + quote + ']')
+    return sorted(set(matches))
+
+
+def _path_matches(body, quote, prefix):
+    raw = 'r' in prefix.lower()
+    if '\\' in body and not raw:
+        return []
+    head, tail = os.path.split(body)
+    directory = os.path.expanduser(head) if head else '.'
+    matches = []
+    try:
+        with os.scandir(directory) as entries:
+            for count, entry in enumerate(entries):
+                if count >= _PATH_ENTRIES_MAX:
+                    break
+                name = entry.name
+                if not name.startswith(tail) or (name.startswith('.') and not tail):
+                    continue
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                escaped = _quote_body(name, quote, raw)
+                if escaped is None:
+                    continue
+                sep = '' if not head or head.endswith('/') else '/'
+                matches.append(head + sep + escaped + ('/' if is_dir else ''))
+    except OSError:
+        return []
+    return sorted(matches)
+
+
+def _submodules(paths, prefix):
+    names = set()
+    for info in pkgutil.iter_modules(paths):
+        names.add(info.name)
+    return names
+
+
+def _module_matches(dotted):
+    package, dot, part = dotted.rpartition('.')
+    if dot:
+        module = sys.modules.get(package)
+        paths = getattr(module, '__path__', None)
+        if paths is None:
+            return []
+        names = _submodules(list(paths), part)
+        lead = package + '.'
+    else:
+        names = _submodules(None, part) | set(sys.builtin_module_names)
+        lead = ''
+    return sorted(lead + name for name in names
+                  if name.startswith(part) and (part.startswith('_') or not name.startswith('_')))
+
+
+def _from_import_matches(module_name, word):
+    names = set()
+    module = sys.modules.get(module_name)
+    if module is not None:
+        names.update(dir(module))
+        paths = getattr(module, '__path__', None)
+    else:
+        spec = None
+        if '.' not in module_name:
+            try:
+                spec = importlib.machinery.PathFinder.find_spec(module_name)
+            except BaseException:
+                spec = None
+        paths = spec.submodule_search_locations if spec is not None else None
+    if paths is not None:
+        names.update(_submodules(list(paths), word))
+    return sorted(name for name in names
+                  if name.startswith(word) and (word.startswith('_') or not name.startswith('_')))
+
+
+def _attribute_matches(obj, attr):
+    """As rlcompleter's attr_matches, for any object: no properties are
+    run; callables get '('."""
+    words = set(dir(obj))
+    if hasattr(obj, '__class__'):
+        words.add('__class__')
+        words.update(rlcompleter.get_class_members(obj.__class__))
+    noprefix = '__' if attr == '_' else ('_' if not attr else None)
+    matches = []
+    for word in sorted(words):
+        if not word.startswith(attr) or (noprefix and word.startswith(noprefix)):
+            continue
+        if isinstance(getattr(type(obj), word, None), property):
+            matches.append(word)
+            continue
+        try:
+            value = getattr(obj, word)
+        except BaseException:
+            matches.append(word)
+            continue
+        matches.append(word + '(' if callable(value) else word)
+    return matches
+
+
+def _rlcompleter_matches(ns, word):
+    matches = []
+    completer = rlcompleter.Completer(ns)
+    while len(matches) < _MAX_MATCHES:
+        match = completer.complete(word, len(matches))
+        if match is None:
+            break
+        matches.append(match)
+    return matches
+
+
+def _completions(ns, text):
+    """(matches, start): the matches replace text[start:]."""
+    where = _scan(text)
+    if where[0] == 'comment':
+        return [], len(text)
+    if where[0] == 'string':
+        _, body_start, quote, prefix = where
+        body = text[body_start:]
+        before = text[:body_start - len(quote) - len(prefix)].rstrip()
+        if before.endswith('['):
+            keys = _key_matches(ns, before[:-1], body, quote, prefix)
+            if keys is not None:
+                return keys, body_start
+        return _path_matches(body, quote, prefix), body_start
+    line = text[text.rfind('\n') + 1:].rsplit(';', 1)[-1]
+    for rx in (_IMPORT_LINE, _FROM_LINE):
+        m = rx.match(line)
+        if m:
+            return _module_matches(m.group(1)), len(text) - len(m.group(1))
+    m = _FROM_IMPORT_LINE.match(line)
+    if m:
+        return _from_import_matches(m.group(1), m.group(2)), len(text) - len(m.group(2))
+    word = _WORD_BEFORE.search(text).group()
+    m = _ATTRIBUTE_AFTER.search(text)
+    if m:
+        expr = _expression_before(text[:m.start()])
+        if expr and not _DOTTED.fullmatch(expr):
+            try:
+                obj = _evaluate(expr, ns)
+            except BaseException:
+                return [], len(text)
+            return _attribute_matches(obj, m.group(1)), m.start() + 1
+    return _rlcompleter_matches(ns, word), len(text) - len(word)
+
+
 def _error_fields(exc, text=None):
     """The exception as the result's fields: its type, its message and the
     traceback as it was printed (user frames only)."""
@@ -881,22 +1210,13 @@ class Runtime:
                 self._conclude(st, exc)
 
     def _complete(self, rid, code, cursor):
-        # The dotted name that ends at the cursor, completed as
-        # rlcompleter completes it; the matches replace it whole.
+        # The matches replace code[start:cursor] (see _completions).
         text = code[:cursor]
-        word = _WORD_BEFORE.search(text).group()
-        start = len(text) - len(word)
-        matches = []
         try:
-            completer = rlcompleter.Completer(self.ns)
-            while len(matches) < _MAX_MATCHES:
-                match = completer.complete(word, len(matches))
-                if match is None:
-                    break
-                matches.append(match)
+            matches, start = _completions(self.ns, text)
         except BaseException:
-            pass
-        _aiobox.send_completions(rid, matches, start, cursor)
+            matches, start = [], cursor
+        _aiobox.send_completions(rid, matches[:_MAX_MATCHES], start, cursor)
 
     def _inspect(self, rid, code, cursor, detail):
         try:

@@ -500,6 +500,46 @@ static size_t code_points(const char *s, size_t len)
     return n;
 }
 
+/* Whether code point c must never reach the line or the screen as it is:
+ * C0 and C1 controls (U+009B is an 8-bit CSI), bidi controls and other
+ * invisible formatting characters. */
+static bool unsafe_code_point(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0xad || c == 0x061c ||
+           (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+           (c >= 0x2060 && c <= 0x206f) || c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
+}
+
+/* A match from the executor made safe (it is not trusted): unsafe code
+ * points become Python escapes (\x9b, \u202e), which mean the same inside
+ * a string literal and are plainly visible anywhere else. NULL when out of
+ * memory. The text is valid UTF-8 (the protocol checked it). */
+static char *safe_match(const char *p, size_t n)
+{
+    char *out = malloc(3 * n + 1);  /* an escape is at most 6 for 2 or 3 bytes */
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = (unsigned char)p[i];
+        size_t len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+        if (len > n - i)
+            len = n - i;
+        uint32_t c = len == 1 ? b : b & (0xff >> (len + 1));
+        for (size_t k = 1; k < len; k++)
+            c = (c << 6) | ((unsigned char)p[i + k] & 0x3f);
+        if (unsafe_code_point(c))
+            o += (size_t)sprintf(out + o, c < 0x100 ? "\\x%02x" : "\\u%04x", (unsigned)c);
+        else {
+            memcpy(out + o, p + i, len);
+            o += len;
+        }
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, size_t n,
                            size_t start, size_t end)
 {
@@ -525,17 +565,18 @@ static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, siz
         return;
     for (size_t i = 0, j = 0; i < n; i++) {
         char *s = NULL;
-        if (memchr(m[i].ptr, '\n', m[i].len) || memchr(m[i].ptr, '\0', m[i].len))
+        char *safe = safe_match(m[i].ptr, m[i].len);
+        if (!safe)
             continue;
+        size_t len = strlen(safe);
         if (from <= word) {
             /* Drop what lies between start and readline's word. */
             size_t skip = word - from;
-            if (m[i].len < skip || memcmp(m[i].ptr, rl_line_buffer + from, skip) != 0)
-                continue;
-            s = strndup(m[i].ptr + skip, m[i].len - skip);
-        } else if (asprintf(&s, "%.*s%.*s", (int)(from - word), rl_line_buffer + word,
-                            (int)m[i].len, m[i].ptr) < 0)
+            if (len >= skip && memcmp(safe, rl_line_buffer + from, skip) == 0)
+                s = strdup(safe + skip);
+        } else if (asprintf(&s, "%.*s%s", (int)(from - word), rl_line_buffer + word, safe) < 0)
             s = NULL;
+        free(safe);
         if (s)
             t->matches[j++] = s;
     }
@@ -740,6 +781,9 @@ static void setup_readline(struct term *t)
     rl_catch_sigwinch = 0;
     rl_readline_name = "aiobox";
     rl_basic_word_break_characters = WORD_DELIMS;
+    /* A quote before the word would be appended after a unique match (as
+     * its "delimiter"); the executor's matches end as they should. */
+    rl_basic_quote_characters = NULL;
     rl_attempted_completion_function = attempted_completion;
     rl_bind_key('\t', on_tab);
     /* Timestamps delimit the entries in the file, so that a multi-line

@@ -270,6 +270,73 @@ class Completion(TtyCase):
         self.assert_output(s, '"after"', ["'after'"])
 
 
+class Completing(TtyCase):
+    """Beyond rlcompleter: dict keys, attributes of expressions, module
+    names, paths in strings; never a name inside a string."""
+
+    def complete(self, s, typed, expected_line):
+        s.send(typed)
+        s.expect(re.escape(typed[-8:].encode()))
+        s.send(TAB)
+        s.expect_screen([expected_line])
+        s.send(CTRL_C)
+        s.expect(KI + NL_PROMPT)
+
+    def test_dict_keys(self):
+        s = self.ready()
+        s.run('d = {"alpha": 1, "beta": 2}')
+        s.send('d["al' + TAB.decode())
+        s.expect(rb'pha"\]')
+        s.send('\r')
+        s.expect(rb'\r1\r\n')
+        s.expect_prompt()
+        self.complete(s, "d['b", ">>> d['beta']")
+
+    def test_no_name_inside_a_string(self):
+        s = self.ready()
+        s.run('d = {"alpha": 1}')
+        s.send('x = "al' + TAB.decode() + TAB.decode())
+        s.expect(rb'x = "al')
+        s.run('')  # ^M: the line ends there, unterminated
+        self.assertNotIn(b'all(', s.data)
+
+    def test_attributes_of_an_expression(self):
+        s = self.ready()
+        self.complete(s, '"abc".up', '>>> "abc".upper(')
+        s.run('d = {"k": [1]}')
+        self.complete(s, 'd["k"].app', '>>> d["k"].append(')
+
+    def test_module_names(self):
+        s = self.ready()
+        self.complete(s, 'import asynci', '>>> import asyncio')
+        self.complete(s, 'import json.deco', '>>> import json.decoder')
+        self.complete(s, 'from asyncio import wait_f', '>>> from asyncio import wait_for')
+
+    def test_paths_in_a_string(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            with open(os.path.join(d, 'notes.txt'), 'w'):
+                pass
+            os.chmod(os.path.join(d, 'notes.txt'), 0o644)
+            s = self.ready('--allow-read', d)
+            self.complete(s, f'open("{d}/no', f'>>> open("{d}/notes.txt')
+
+    def test_unsafe_characters_are_escaped(self):
+        s = self.ready()
+        s.run('d = {"beta\\u202e": 1, "\\x9bx": 2}')
+        s.send('d["' + TAB.decode() + TAB.decode())
+        listing = s.expect(rb'\r\n(.*?)' + NL_PROMPT + rb'd\["').group(1)
+        self.assertIn(rb'beta\u202e"]', listing)
+        self.assertIn(rb'\x9bx"]', listing)
+        s.send(CTRL_C)
+        s.expect(KI + NL_PROMPT)
+        # Names from the executor are made safe by aiobox itself too.
+        s.run('c = type("C", (), {})(); setattr(c, "ev\\u202eil", 1)')
+        self.complete(s, 'c.ev', '>>> c.ev\\u202eil')
+        for raw in ('\u202e'.encode(), '\x9b'.encode()):
+            self.assertNotIn(raw, s.data)
+
+
 class History(TtyCase):
     def test_recall_one_line(self):
         s = self.ready()
