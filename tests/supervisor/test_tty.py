@@ -295,9 +295,13 @@ class Completing(TtyCase):
     def test_no_name_inside_a_string(self):
         s = self.ready()
         s.run('d = {"alpha": 1}')
-        s.send('x = "al' + TAB.decode() + TAB.decode())
+        s.send('x = "al')
         s.expect(rb'x = "al')
-        s.run('')  # ^M: the line ends there, unterminated
+        s.send(TAB)
+        s.expect(rb'\x07')  # the bell: nothing to complete
+        self.assertEqual(self.last_line(s), '>>> x = "al')
+        s.send(CTRL_C)
+        s.expect(KI + NL_PROMPT)
         self.assertNotIn(b'all(', s.data)
 
     def test_attributes_of_an_expression(self):
