@@ -79,13 +79,262 @@ static void show_prompt(struct term *t);
 static void finish(struct term *t, int code);
 static void on_session_closed(void *arg);
 
+/* --- multi-line statements on the screen -------------------------------- */
+
+/* Readline draws a line with newlines in it (a paste, a recalled block) as
+ * it is: no prompt before the later lines, and a block taller than the
+ * screen corrupts the display, since readline moves the cursor up past the
+ * top of the screen. Such a line is drawn here instead, as CPython 3.13
+ * shows it: sys.ps1 before the first line, sys.ps2 before the others, and
+ * only the rows still on the screen are ever redrawn. */
+
+/* Rows of the last drawing, counted from its first row: the first one
+ * still on the screen, the cursor's, and the last one. */
+struct ml_state {
+    bool active;
+    int first, cursor, last;
+};
+static struct ml_state ml;
+
+struct ml_out {
+    char *buf;
+    size_t len, cap;
+    int col;      /* of the row being laid out */
+    int row;      /* rows laid out before it */
+};
+
+static void ml_put(struct ml_out *o, const char *p, size_t n)
+{
+    if (o->cap - o->len < n + 1) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap - o->len < n + 1)
+            cap *= 2;
+        char *nb = realloc(o->buf, cap);
+        if (!nb)
+            return;  /* out of memory: a shorter drawing */
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+/* Lays out one character cell's text (width 1 or 2 as given); a full row
+ * wraps before the next cell. Rows before `from` are laid out, not drawn. */
+static void ml_cell(struct ml_out *o, const char *p, size_t n, int width, int cols, int from)
+{
+    if (o->col + width > cols) {
+        if (o->row >= from)
+            ml_put(o, "\r\n", 2);
+        o->row++;
+        o->col = 0;
+    }
+    if (o->row >= from)
+        ml_put(o, p, n);
+    o->col += width;
+}
+
+/* Lays out text (a prompt with readline's \001..\002 marks, or a line of
+ * the buffer) from position *col; the cursor's place is reported when
+ * the byte offset at reaches point. */
+static void ml_text(struct ml_out *o, const char *s, size_t n, bool prompt, int cols, int from,
+                    size_t point_at, int *cur_row, int *cur_col)
+{
+    bool invisible = false;
+    for (size_t i = 0; i < n;) {
+        if (point_at == i && cur_row) {
+            if (o->col >= cols) {
+                *cur_row = o->row + 1;
+                *cur_col = 0;
+            } else {
+                *cur_row = o->row;
+                *cur_col = o->col;
+            }
+        }
+        unsigned char c = (unsigned char)s[i];
+        if (prompt && (c == '\001' || c == '\002')) {
+            invisible = c == '\001';
+            i++;
+            continue;
+        }
+        if (invisible) {
+            if (o->row >= from)
+                ml_put(o, s + i, 1);
+            i++;
+            continue;
+        }
+        if (c == '\t') {
+            int to = (o->col / 8 + 1) * 8;
+            while (o->col < to && o->col < cols)
+                ml_cell(o, " ", 1, 1, cols, from);
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            char v[2] = {'^', (char)(c == 0x7f ? '?' : c + 64)};
+            ml_cell(o, v, 2, 2, cols, from);
+            i++;
+            continue;
+        }
+        size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (len > n - i)
+            len = n - i;
+        ml_cell(o, s + i, len, 1, cols, from);
+        i += len;
+    }
+    if (point_at == n && cur_row) {
+        *cur_row = o->col >= cols ? o->row + 1 : o->row;
+        *cur_col = o->col >= cols ? 0 : o->col;
+    }
+}
+
+/* Lays out the prompt and the buffer, drawing the rows from `from` on;
+ * returns the output (malloc'd) and the rows of the cursor and the end. */
+static char *ml_layout(int cols, int from, int *cur_row, int *cur_col, int *last_row,
+                       bool *full, size_t *outlen)
+{
+    struct ml_out o = {0};
+    const char *buf = rl_line_buffer;
+    size_t end = (size_t)rl_end, point = (size_t)rl_point;
+    struct term *t = g_term;
+    *cur_row = *cur_col = 0;
+    size_t line_start = 0;
+    bool first = true;
+    for (;;) {
+        const char *nl = memchr(buf + line_start, '\n', end - line_start);
+        size_t line_end = nl ? (size_t)(nl - buf) : end;
+        const char *prompt = first ? (rl_prompt ? rl_prompt : "") : t->ps[1];
+        ml_text(&o, prompt, strlen(prompt), true, cols, from, (size_t)-1, NULL, NULL);
+        size_t at = point >= line_start && point <= line_end ? point - line_start : (size_t)-1;
+        ml_text(&o, buf + line_start, line_end - line_start, false, cols, from, at, cur_row,
+                cur_col);
+        if (!nl)
+            break;
+        if (o.row >= from)
+            ml_put(&o, "\r\n", 2);
+        o.row++;
+        o.col = 0;
+        line_start = line_end + 1;
+        first = false;
+    }
+    /* A full last row: the terminal waits to wrap; the drawing goes on to
+     * the next row's start, where the cursor may be. */
+    *full = o.col >= cols;
+    if (*full && o.row >= from)
+        ml_put(&o, "\r\n", 2);
+    *last_row = *full ? o.row + 1 : o.row;
+    if (*cur_row > *last_row)
+        *last_row = *cur_row;
+    *outlen = o.len;
+    return o.buf;
+}
+
+static void ml_write(const char *s, size_t n)
+{
+    if (n)
+        fwrite(s, 1, n, rl_outstream);
+}
+
+/* Moves the cursor n rows up ('A') or down ('B'), or n columns right ('C'). */
+static void ml_move(char direction, int n)
+{
+    if (n > 0)
+        fprintf(rl_outstream, "\x1b[%d%c", n, direction);
+}
+
+/* Puts the cursor at the start of the first row of the drawing still on
+ * the screen and clears from there down. */
+static void ml_clear(void)
+{
+    if (!ml.active)
+        return;
+    ml_move('A', ml.cursor - ml.first);
+    ml_write("\r\x1b[J", 4);
+}
+
+static void multiline_redisplay(void)
+{
+    struct term *t = g_term;
+    bool multi = t->mode == MODE_PROMPT && memchr(rl_line_buffer, '\n', (size_t)rl_end);
+    if (!multi) {
+        if (ml.active) {
+            /* Back to one line: readline draws it anew where ours was. */
+            ml_clear();
+            ml.active = false;
+            rl_on_new_line();
+        }
+        rl_redisplay();
+        return;
+    }
+    int rows, cols;
+    rl_get_screen_size(&rows, &cols);
+    if (cols < 8)
+        cols = 80;
+    if (rows < 2)
+        rows = 24;
+    int from = 0;
+    if (ml.active) {
+        /* Only what is on the screen can be drawn again. */
+        int top = ml.last - (rows - 1);
+        from = ml.first > top ? ml.first : top;
+        ml_clear();
+        ml.first = from;
+    } else {
+        /* From readline's drawing of one line: all of it is drawn, what
+         * does not fit scrolls up. */
+        rl_clear_visible_line();
+        ml.first = 0;
+    }
+    int cur_row, cur_col, last_row;
+    bool full;
+    size_t len;
+    char *out = ml_layout(cols, from, &cur_row, &cur_col, &last_row, &full, &len);
+    if (cur_row < from) {
+        /* The cursor is above what the screen holds: draw from its row. */
+        free(out);
+        ml_write("\r\x1b[J", 4);
+        from = ml.first = cur_row;
+        out = ml_layout(cols, from, &cur_row, &cur_col, &last_row, &full, &len);
+    }
+    ml_write(out, len);
+    free(out);
+    /* From the end of the drawing to the cursor. */
+    int end_row = last_row;
+    ml_move('A', end_row - cur_row);
+    ml_write("\r", 1);
+    ml_move('C', cur_col);
+    fflush(rl_outstream);
+    ml.active = true;
+    ml.cursor = cur_row;
+    ml.last = last_row;
+    if (ml.first < last_row - (rows - 1))
+        ml.first = last_row - (rows - 1);
+}
+
+/* Leaves the drawing: the cursor goes below its last row, at column 0. */
+static void ml_leave(void)
+{
+    if (!ml.active)
+        return;
+    ml_move('B', ml.last - ml.cursor);
+    ml_write("\r\n", 2);
+    fflush(rl_outstream);
+    ml.active = false;
+    rl_on_new_line();
+}
+
 /* --- output ------------------------------------------------------------- */
 
 /* Runs write(t) above the prompt when one is up: the prompt and the
  * partial line are cleared, and drawn again below what was written. */
 static void clear_prompt(struct term *t)
 {
-    if (t->mode != MODE_IDLE)
+    if (t->mode == MODE_IDLE)
+        return;
+    if (ml.active) {
+        ml_clear();
+        ml.active = false;
+    } else
         rl_clear_visible_line();
 }
 
@@ -97,7 +346,7 @@ static void redraw_prompt(struct term *t, bool ended_line)
         console_str(t->console, 1, "\n");
     t->password_shown = false;
     rl_on_new_line();
-    rl_redisplay();
+    (*rl_redisplay_function)();
 }
 
 static void fe_output(void *fe, uint64_t id, int fd, bool raw, const char *data, size_t len)
@@ -205,7 +454,10 @@ static void install(struct term *t, enum term_mode mode, const char *prompt)
 {
     t->mode = mode;
     bool password = mode == MODE_INPUT && t->input_kind == PROTO_INPUT_PASSWORD;
-    rl_redisplay_function = password ? password_redisplay : rl_redisplay;
+    rl_redisplay_function = password             ? password_redisplay
+                            : mode == MODE_PROMPT ? multiline_redisplay
+                                                  : rl_redisplay;
+    ml.active = false;
     t->password_shown = false;
     rl_callback_handler_install(prompt, on_line);
     if (uv_poll_start(&t->poll, UV_READABLE, on_tty_readable) < 0) {
@@ -225,7 +477,7 @@ static void show_prompt(struct term *t)
         rl_point = t->saved_point <= rl_end ? t->saved_point : rl_end;
         free(t->saved_line);
         t->saved_line = NULL;
-        rl_redisplay();
+        (*rl_redisplay_function)();
     }
 }
 
@@ -419,7 +671,7 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
         free(t->saved_line);
         t->saved_line = strdup(rl_line_buffer);
         t->saved_point = rl_point;
-        rl_clear_visible_line();
+        clear_prompt(t);
         discard_line();
     } else if (t->mode == MODE_INPUT) {
         discard_line();
@@ -583,13 +835,28 @@ static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, siz
     /* '!': complete what is common, and list the candidates if several. */
     rl_complete_internal(t->complete_list ? '!' : '\t');
     free_matches(t);
-    rl_redisplay();
+    (*rl_redisplay_function)();
 }
 
 static void on_complete_timeout(uv_timer_t *timer)
 {
     struct term *t = timer->data;
     t->complete_id = 0;  /* no answer in time: no completion, no hang */
+}
+
+/* Enter: a statement drawn on several rows is left below its last row
+ * before readline ends the line (readline's own ending knows only its
+ * drawings). */
+static int on_accept(int count, int key)
+{
+    if (g_term && g_term->mode == MODE_PROMPT && ml.active) {
+        if (rl_mark_active_p())
+            rl_deactivate_mark();
+        rl_point = rl_end;
+        multiline_redisplay();
+        ml_leave();
+    }
+    return rl_newline(count, key);
 }
 
 static int on_tab(int count, int key)
@@ -638,11 +905,14 @@ static void on_sigint(uv_signal_t *h, int sig)
         free(t->saved_line);
         t->saved_line = NULL;
         if (t->mode == MODE_PROMPT) {
-            rl_crlf();
+            if (ml.active)
+                ml_leave();
+            else
+                rl_crlf();
             console_str(t->console, 2, "KeyboardInterrupt\n");
             rl_set_prompt(t->ps[0]);
             rl_on_new_line();
-            rl_redisplay();
+            (*rl_redisplay_function)();
         } else {
             console_str(t->console, 2, "\nKeyboardInterrupt\n");
             show_prompt(t);
@@ -786,6 +1056,8 @@ static void setup_readline(struct term *t)
     rl_basic_quote_characters = NULL;
     rl_attempted_completion_function = attempted_completion;
     rl_bind_key('\t', on_tab);
+    rl_bind_key('\r', on_accept);
+    rl_bind_key('\n', on_accept);
     /* Timestamps delimit the entries in the file, so that a multi-line
      * statement comes back as one; readline writes them only with a
      * comment character set. */
@@ -793,6 +1065,9 @@ static void setup_readline(struct term *t)
     history_write_timestamps = 1;
     history_multiline_entries = 1;
     using_history();
+    /* Readline sets the terminal up (capabilities, bracketed paste) only
+     * with its own redisplay function in place, so before ours is. */
+    rl_initialize();
 }
 
 int term_front_run(uv_loop_t *loop, const struct session_config *given,

@@ -191,17 +191,25 @@ class PtySession:
         self.tmp.cleanup()
 
 
-def visible(data):
+def visible(data, rows=None):
     """What the bytes leave on a terminal screen, as lines of text: a small
     VT100 model (printable text, CR, LF, BS, cursor moves, erase to end of
-    line/screen), enough for readline's redisplay with TERM=xterm."""
+    line/screen), enough for readline's redisplay with TERM=xterm. A full
+    row wraps only when the next character comes, as xterm's does. With
+    rows, the screen has that many: cursor moves stop at its top row, and
+    a line feed on its bottom row scrolls (the lines above stay in the
+    list, as a terminal's scrollback)."""
     lines = [[]]
     row = col = 0
+    top = 0
+    pending = False
     i = 0
     text = data.decode('utf-8', 'replace')
 
     def put(ch):
-        nonlocal col
+        nonlocal col, pending
+        if pending:
+            newline()
         line = lines[row]
         while len(line) < col:
             line.append(' ')
@@ -209,16 +217,20 @@ def visible(data):
             line[col] = ch
         else:
             line.append(ch)
-        col += 1
-        if col >= COLS:
-            newline()
+        if col + 1 >= COLS:
+            pending = True
+        else:
+            col += 1
 
     def newline():
-        nonlocal row, col
+        nonlocal row, col, top, pending
+        pending = False
         row += 1
         col = 0
         while len(lines) <= row:
             lines.append([])
+        if rows is not None and row >= top + rows:
+            top = row - rows + 1
 
     while i < len(text):
         ch = text[i]
@@ -234,14 +246,18 @@ def visible(data):
             if params.startswith('?'):
                 continue
             n = int(params) if params.isdigit() else 1
+            if final in 'ABCDKJ':
+                pending = False
             if final == 'A':
-                row = max(0, row - n)
+                row = max(top, row - n)
             elif final == 'B':
                 row += n
+                if rows is not None:
+                    row = min(row, top + rows - 1)
                 while len(lines) <= row:
                     lines.append([])
             elif final == 'C':
-                col += n
+                col = min(col + n, COLS - 1)
             elif final == 'D':
                 col = max(0, col - n)
             elif final == 'K':
@@ -253,9 +269,13 @@ def visible(data):
         i += 1
         if ch == '\r':
             col = 0
+            pending = False
         elif ch == '\n':
+            col_kept = col
             newline()
+            col = col_kept
         elif ch == '\b':
+            pending = False
             col = max(0, col - 1)
         elif ch == '\x07':
             pass

@@ -9,7 +9,7 @@ import tempfile
 import unittest
 
 import harness
-from ptyharness import (CTRL_C, CTRL_D, PASTE_END, PASTE_START, PROMPT, TAB, UP,
+from ptyharness import (CTRL_C, CTRL_D, PASTE_END, PASTE_START, PROMPT, ROWS, TAB, UP,
                         PtySession, visible)
 
 def quick_policy(directory):
@@ -23,6 +23,9 @@ def quick_policy(directory):
     return path
 
 
+# The primary prompt of a new line: readline turns bracketed paste back on
+# first (a statement drawn on several rows is redrawn with its prompt).
+FRESH_PROMPT = rb'\x1b\[\?2004h(?:\x1b\[0m)?' + PROMPT
 # A line's end, then the primary prompt, after the reset of attributes
 # aiobox writes before its prompts.
 NL_PROMPT = rb'\r\n(?:\x1b\[0m)?' + PROMPT
@@ -186,7 +189,7 @@ class Interrupts(TtyCase):
         s = self.ready()
         s.send(PASTE_START + b'def spin():\n    print("spin" + "ning")\n    while True: pass'
                + PASTE_END + b'\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         self.interrupt(s, 'spin()', 'spinning')
 
     def test_ignored_sigint_kills_after_grace(self):
@@ -254,7 +257,7 @@ class Completion(TtyCase):
         s = self.ready()
         s.send(PASTE_START + b'async def hog():\n    print("hog" + "ging")\n'
                b'    import time; time.sleep(2)\n' + PASTE_END + b'\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         s.run('t = asyncio.get_running_loop().call_later(0.1, lambda: '
               'asyncio.ensure_future(hog()))')
         s.expect('hogging')
@@ -364,10 +367,11 @@ class History(TtyCase):
         s.expect_prompt()
         self.assert_output(s, 'g()', ['5'])
         s.send(UP + UP)
-        # One history entry: the whole block comes back at once.
-        s.expect_screen(['>>> def g():', '    return 5'])
+        # One history entry: the whole block comes back at once, with
+        # sys.ps2 before its later lines, as 3.13 shows it.
+        s.expect_screen(['>>> def g():', '...     return 5'])
         s.send('\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         self.assert_output(s, 'g()', ['5'])
 
     def test_history_persists_across_sessions(self):
@@ -388,9 +392,9 @@ class History(TtyCase):
 
         again = self.start(home=s.home, history=s.history)
         again.send(UP)
-        again.expect_screen(['>>> def h():', '    return 7'])
+        again.expect_screen(['>>> def h():', '...     return 7'])
         again.send('\r')
-        again.expect_prompt()
+        again.expect(FRESH_PROMPT)
         self.assert_output(again, 'h()', ['7'])
 
     def test_default_history_file_in_home(self):
@@ -410,9 +414,10 @@ class Paste(TtyCase):
         s.expect(rb'f\(\)')
         s.send('\r')
         s.expect(rb'\r1\r\n')
-        s.expect_prompt()
-        self.assertEqual(s.screen_lines()[-5:], ['>>> def f():', '    return 1', 'f()', '1', '>>>'])
-        self.assertNotIn(b'...', s.data[mark:])
+        s.expect(FRESH_PROMPT)
+        # As 3.13 shows a pasted block: sys.ps2 before its later lines.
+        self.assertEqual(s.screen_lines()[-5:],
+                         ['>>> def f():', '...     return 1', '... f()', '1', '>>>'])
 
     def test_pasted_statements_run_in_order(self):
         s = self.ready()
@@ -422,12 +427,30 @@ class Paste(TtyCase):
         s.expect_prompt()
 
 
+class LongPaste(TtyCase):
+    def test_a_paste_taller_than_the_screen_stays_whole(self):
+        s = self.ready()
+        lines = [f'v{i} = {i}' for i in range(100)] + ['print(v99 + 1)']
+        s.send(PASTE_START + '\n'.join(lines).encode() + PASTE_END)
+        s.expect(rb'print\(v99 \+ 1\)')
+        s.send('\r')
+        s.expect(rb'\r100\r\n')
+        s.expect(FRESH_PROMPT)
+        s.run('v42')
+        # On a screen of ROWS rows, with what scrolled off above it: every
+        # line once, in order, and the output below the last one.
+        screen = [line for line in visible(s.data, rows=ROWS) if line]
+        first = screen.index('>>> v0 = 0')
+        self.assertEqual(screen[first:], ['>>> v0 = 0'] + ['... ' + line for line in lines[1:]] +
+                         ['100', '>>> v42', '42', '>>>'])
+
+
 class Background(TtyCase):
     def test_output_above_a_partial_line(self):
         s = self.ready()
         s.send(PASTE_START + b'async def later():\n    await asyncio.sleep(1)\n'
                b'    print("background " + "output")\n' + PASTE_END + b'\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         s.run('task = asyncio.ensure_future(later())')
         s.send('partial = 7')
         typed = s.expect('partial = 7')
@@ -444,7 +467,7 @@ class Background(TtyCase):
         s = self.ready()
         s.send(PASTE_START + b'async def ask():\n    await asyncio.sleep(1)\n'
                b'    print("got", input("bg? "))\n' + PASTE_END + b'\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         s.run('task = asyncio.ensure_future(ask())')
         s.send('keep = 1')
         s.expect('keep = 1')
@@ -562,7 +585,7 @@ class Ending(TtyCase):
         s = self.ready()
         s.send(PASTE_START + b'class Noisy:\n    def __del__(self):\n'
                b'        print("del " + "ran")\n' + PASTE_END + b'\r')
-        s.expect_prompt()
+        s.expect(FRESH_PROMPT)
         s.run('n = Noisy(); import atexit; atexit.register(print, "atexit " + "ran")')
         s.send(CTRL_D)
         self.assertEqual(s.wait_exit(), 0)
