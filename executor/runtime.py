@@ -283,6 +283,19 @@ class _Stdin(io.TextIOBase):
         return self._take(size)
 
 
+def _install_terminal_pager(runtime):
+    """help() at a terminal pages as CPython's does there: the text, its
+    bold overstrikes and all, goes to the front end's pager."""
+    import pydoc
+
+    def pager(text, title=''):
+        runtime.streams.flush_all()
+        st = runtime.current
+        _aiobox.send_page(st.id if st is not None else None, str(text))
+
+    pydoc.pager = pager
+
+
 def _make_getpass(runtime):
     def getpass(prompt='Password: ', stream=None):
         """Prompt for a password, with echo turned off. The prompt and the
@@ -1195,6 +1208,8 @@ class Runtime:
         features = _aiobox.features()
         self.terminal = bool(features & _aiobox.FEATURE_TERMINAL)
         self.exit_ends = bool(features & _aiobox.FEATURE_EXIT_ENDS)
+        if self.terminal and not features & _aiobox.FEATURE_RICH:
+            _install_terminal_pager(self)
         if features & _aiobox.FEATURE_RICH:
             self.rich = True
             _install_rich(self)

@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
 
 #include "console.h"
+#include "pager.h"
 #include "stmtbuf.h"
 
 #define COMPLETION_TIMEOUT_MS 100
@@ -71,6 +74,28 @@ struct term {
     int point_at_tab, word_at_tab;
     char **matches;              /* the reply, NULL-terminated */
     size_t match_next;
+    /* help() paging, while its statement waits (its output held): the
+     * built-in pager reading keys, or $PAGER running. */
+    bool pressure_high;
+    bool paging;
+    struct pager *pager;
+    struct termios saved_tio;
+    uv_process_t pager_proc;
+    uv_pipe_t pager_in;
+    uv_write_t pager_write;
+    char *pager_text;
+    /* What came in after the text being paged (read before the output
+     * was held): shown once the pager is done. */
+    struct deferred *deferred, **deferred_tail;
+};
+
+/* Output or a notice (fd 0) kept while a pager has the screen. */
+struct deferred {
+    struct deferred *next;
+    int fd;
+    bool raw;
+    size_t len;
+    char data[];
 };
 
 static struct term *g_term;  /* readline's callbacks carry no user data */
@@ -78,6 +103,7 @@ static struct term *g_term;  /* readline's callbacks carry no user data */
 static void show_prompt(struct term *t);
 static void finish(struct term *t, int code);
 static void on_session_closed(void *arg);
+static void end_paging(struct term *t);
 
 /* --- multi-line statements on the screen -------------------------------- */
 
@@ -349,10 +375,33 @@ static void redraw_prompt(struct term *t, bool ended_line)
     (*rl_redisplay_function)();
 }
 
+/* Keeps what arrives while a pager has the screen; false when there is
+ * none (or no memory: then it is shown now). */
+static bool defer(struct term *t, int fd, bool raw, const char *data, size_t len)
+{
+    if (!t->paging)
+        return false;
+    struct deferred *d = malloc(sizeof *d + len);
+    if (!d)
+        return false;
+    d->next = NULL;
+    d->fd = fd;
+    d->raw = raw;
+    d->len = len;
+    memcpy(d->data, data, len);
+    if (!t->deferred_tail)
+        t->deferred_tail = &t->deferred;
+    *t->deferred_tail = d;
+    t->deferred_tail = &d->next;
+    return true;
+}
+
 static void fe_output(void *fe, uint64_t id, int fd, bool raw, const char *data, size_t len)
 {
     struct term *t = fe;
     (void)id;
+    if (defer(t, fd, raw, data, len))
+        return;
     clear_prompt(t);
     console_output(t->console, fd, raw, data, len);
     redraw_prompt(t, len && data[len - 1] == '\n');
@@ -362,6 +411,8 @@ static void fe_notice(void *fe, uint64_t id, const char *text, size_t len)
 {
     struct term *t = fe;
     (void)id;
+    if (defer(t, 0, false, text, len))
+        return;
     clear_prompt(t);
     console_notice(t->console, text, len);
     redraw_prompt(t, true);
@@ -469,7 +520,7 @@ static void install(struct term *t, enum term_mode mode, const char *prompt)
 static void show_prompt(struct term *t)
 {
     if (t->finished || t->mode != MODE_IDLE || session_busy(t->session) ||
-        stmtbuf_pending(t->sb) || t->command_running)
+        stmtbuf_pending(t->sb) || t->command_running || t->paging)
         return;
     install(t, MODE_PROMPT, current_prompt(t));
     if (t->saved_line) {
@@ -897,6 +948,15 @@ static void on_sigint(uv_signal_t *h, int sig)
     (void)sig;
     if (t->finished)
         return;
+    if (t->paging) {
+        /* Ctrl-C quits the built-in pager; $PAGER has its own way (and
+         * help() returns normally, as CPython's pipe pager does). */
+        if (t->pager) {
+            console_str(t->console, 1, "\r\x1b[K");
+            end_paging(t);
+        }
+        return;
+    }
     if (t->mode == MODE_PROMPT || stmtbuf_pending(t->sb)) {
         /* Discard the line and any pending block, as CPython 3.13 does. */
         discard_line();
@@ -957,11 +1017,172 @@ static void on_sigterm(uv_signal_t *h, int sig)
     finish(t, 128 + sig);
 }
 
+/* The executor's output waits while the terminal's reader stalls, and
+ * while a pager has the screen. */
+static void update_hold(struct term *t)
+{
+    if (t->session)
+        session_hold_output(t->session, t->pressure_high || t->paging);
+}
+
 static void on_pressure(void *arg, bool high)
 {
     struct term *t = arg;
-    if (t->session)
-        session_hold_output(t->session, high);
+    t->pressure_high = high;
+    update_hold(t);
+}
+
+/* --- paging --------------------------------------------------------------- */
+
+static void end_paging(struct term *t)
+{
+    if (!t->paging)
+        return;
+    if (t->pager) {
+        (void)tcsetattr(t->tty_fd, TCSADRAIN, &t->saved_tio);
+        uv_poll_stop(&t->poll);
+        pager_free(t->pager);
+        t->pager = NULL;
+    }
+    t->paging = false;
+    while (t->deferred) {
+        struct deferred *d = t->deferred;
+        t->deferred = d->next;
+        if (d->fd)
+            fe_output(t, 0, d->fd, d->raw, d->data, d->len);
+        else
+            fe_notice(t, 0, d->data, d->len);
+        free(d);
+    }
+    t->deferred_tail = NULL;
+    update_hold(t);
+    show_prompt(t);
+}
+
+static void on_pager_key(uv_poll_t *h, int status, int events)
+{
+    struct term *t = h->data;
+    (void)events;
+    char keys[64];
+    ssize_t n = status < 0 ? -1 : read(t->tty_fd, keys, sizeof keys);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        end_paging(t);
+        return;
+    }
+    for (ssize_t i = 0; i < n && t->pager; i++)
+        if (!pager_key(t->pager, t->console, keys[i]))
+            end_paging(t);
+}
+
+static void on_pager_closed(uv_handle_t *h)
+{
+    struct term *t = h->data;
+    t->handles_open--;
+}
+
+static void on_pager_exit(uv_process_t *proc, int64_t status, int signo)
+{
+    struct term *t = proc->data;
+    (void)status; (void)signo;
+    uv_close((uv_handle_t *)proc, on_pager_closed);
+    end_paging(t);
+}
+
+static void on_pager_written(uv_write_t *req, int status)
+{
+    struct term *t = req->data;
+    (void)status;  /* a pager that quit early closed its input: fine */
+    free(t->pager_text);
+    t->pager_text = NULL;
+    uv_close((uv_handle_t *)&t->pager_in, on_pager_closed);
+}
+
+/* $PAGER through the shell, the text on its stdin, the terminal its own.
+ * 0, or a negative errno (then the built-in pager shows the text). */
+static int run_user_pager(struct term *t, const char *cmd, const char *text, size_t len)
+{
+    if (!(t->pager_text = malloc(len ? len : 1)))
+        return -ENOMEM;
+    memcpy(t->pager_text, text, len);
+    (void)uv_pipe_init(t->loop, &t->pager_in, 0);  /* cannot fail */
+    t->pager_in.data = t->pager_proc.data = t->pager_write.data = t;
+    char *args[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)&t->pager_in},
+        {.flags = UV_INHERIT_FD, .data.fd = 1},
+        {.flags = UV_INHERIT_FD, .data.fd = 2},
+    };
+    uv_process_options_t opts = {.exit_cb = on_pager_exit, .file = "/bin/sh", .args = args,
+                                 .stdio_count = 3, .stdio = stdio};
+    /* What aiobox wrote goes first. */
+    console_drain(t->console, 1000);
+    int rc = uv_spawn(t->loop, &t->pager_proc, &opts);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&t->pager_proc, NULL);
+        uv_close((uv_handle_t *)&t->pager_in, NULL);
+        free(t->pager_text);
+        t->pager_text = NULL;
+        return rc;
+    }
+    t->handles_open += 2;
+    uv_buf_t b = uv_buf_init(t->pager_text, (unsigned)len);
+    if (uv_write(&t->pager_write, (uv_stream_t *)&t->pager_in, &b, 1, on_pager_written) < 0) {
+        free(t->pager_text);
+        t->pager_text = NULL;
+        uv_close((uv_handle_t *)&t->pager_in, on_pager_closed);
+    }
+    return 0;
+}
+
+static void fe_page(void *fe, uint64_t id, const char *text, size_t len)
+{
+    struct term *t = fe;
+    struct winsize ws = {0};
+    if (t->finished || t->mode != MODE_IDLE || t->paging) {
+        /* A background task's help() while the prompt is up: as output. */
+        fe_output(fe, id, 1, false, text, len);
+        return;
+    }
+    (void)ioctl(t->tty_fd, TIOCGWINSZ, &ws);
+    struct pager *p = pager_new(text, len, ws.ws_row, ws.ws_col);
+    if (!p) {
+        fe_output(fe, id, 1, false, text, len);
+        return;
+    }
+    if (pager_fits(p)) {
+        /* Short: shown at once. */
+        (void)pager_start(p, t->console);
+        pager_free(p);
+        return;
+    }
+    t->paging = true;
+    update_hold(t);
+    const char *cmd = getenv("PAGER");
+    if (cmd && *cmd && run_user_pager(t, cmd, text, len) == 0) {
+        pager_free(p);
+        return;
+    }
+    struct termios raw;
+    if (tcgetattr(t->tty_fd, &t->saved_tio) < 0) {
+        (void)pager_start(p, t->console);  /* no keys: all of it */
+        while (pager_key(p, t->console, ' '))
+            ;
+        pager_free(p);
+        t->paging = false;
+        update_hold(t);
+        return;
+    }
+    raw = t->saved_tio;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    (void)tcsetattr(t->tty_fd, TCSADRAIN, &raw);
+    t->pager = p;
+    if (!pager_start(p, t->console) ||
+        uv_poll_start(&t->poll, UV_READABLE, on_pager_key) < 0)
+        end_paging(t);
 }
 
 /* --- life cycle --------------------------------------------------------- */
@@ -990,6 +1211,9 @@ static void finish(struct term *t, int code)
     t->exit_code = code;
     if (t->history_path)
         history_truncate_file(t->history_path, HISTORY_MAX);
+    if (t->paging && !t->pager)
+        (void)uv_process_kill(&t->pager_proc, SIGTERM);
+    end_paging(t);
     if (t->terminated) {
         session_close(t->session, on_session_closed, t);
         t->session = NULL;
@@ -1008,6 +1232,7 @@ static const struct session_frontend term_ops = {
     .done = fe_done,
     .input = fe_input,
     .completions = fe_completions,
+    .page = fe_page,
     .exit = fe_exit,
     .state_lost = fe_state_lost,
 };

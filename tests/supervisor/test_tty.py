@@ -521,6 +521,48 @@ class Limits(TtyCase):
         s.expect_prompt()
 
 
+class Paging(TtyCase):
+    MORE = '-- more --'
+
+    def test_long_help_is_paged(self):
+        s = self.ready()
+        s.line('help(asyncio); print("after " + "help")')
+        s.expect(self.MORE)
+        # The statement waits for the pager, its output too.
+        self.assertNotIn(b'after help', s.data)
+        self.assertNotIn(b'\x08', s.data)
+        s.send(' ')
+        s.expect(self.MORE)
+        s.send('q')
+        s.expect('after help')
+        s.expect(FRESH_PROMPT)
+        self.assert_output(s, '6 * 7', ['42'])
+
+    def test_ctrl_c_quits_the_pager(self):
+        s = self.ready()
+        s.line('help(asyncio)')
+        s.expect(self.MORE)
+        s.send(CTRL_C)
+        s.expect(FRESH_PROMPT)
+        self.assert_output(s, '6 * 7', ['42'])
+
+    def test_short_help_is_shown_at_once(self):
+        s = self.ready()
+        shown = s.run('help(len)')
+        self.assertIn(b'Help on built-in function len in module builtins:', shown)
+        self.assertNotIn(self.MORE.encode(), shown)
+
+    def test_pager_from_the_environment(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'paged')
+            s = self.ready(env={'PAGER': f'cat > {out}'})
+            s.run('help(asyncio)')
+            with open(out, 'rb') as f:
+                self.assertIn(b'Help on package asyncio', f.read())
+            self.assertNotIn(self.MORE.encode(), s.data)
+            self.assert_output(s, '6 * 7', ['42'])
+
+
 class Reading(TtyCase):
     def test_getpass_reads_a_line_without_echo(self):
         s = self.ready()
