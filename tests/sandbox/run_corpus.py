@@ -49,7 +49,10 @@ def run_session(aiobox, stdin, timeout=CASE_LIMIT, statement_timeout=STATEMENT_T
     # The marker shows the executor does not inherit our environment.
     env = dict(os.environ, AIOBOX_CORPUS_MARKER='leaked')
     t0 = time.monotonic()
-    p = subprocess.run([aiobox, '-q', '--policy', POLICY, '--timeout', statement_timeout],
+    # Output to a pipe has no cap unless one is asked for: ask for the
+    # policy's 1 MiB, which the flood cases check.
+    p = subprocess.run([aiobox, '-q', '--policy', POLICY, '--timeout', statement_timeout,
+                        '--output-cap', '1048576'],
                        input=stdin.encode(), capture_output=True, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace'), \
         time.monotonic() - t0
