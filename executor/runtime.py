@@ -32,6 +32,7 @@ import contextvars
 import inspect
 import io
 import json
+import errno
 import linecache
 import os
 import pkgutil
@@ -443,7 +444,9 @@ def _classify_denial(exc, source):
     """(kind, call) for a PermissionError the sandbox caused: kind 'net',
     'path', 'process' or 'other'; None when exc involves none."""
     err = _innermost(exc, PermissionError)
-    if err is None:
+    # The sandbox answers with EPERM (seccomp) or EACCES (landlock); a
+    # PermissionError user code raised itself has no errno.
+    if err is None or err.errno not in (errno.EPERM, errno.EACCES):
         return None
     if getattr(err, 'filename', None) is not None:
         return 'path', 'open'
@@ -647,7 +650,7 @@ def _safe_value(node, ns):
         return getattr(_safe_value(node.value, ns), node.attr)
     if isinstance(node, ast.Subscript):
         container = _safe_value(node.value, ns)
-        if not isinstance(container, _CONTAINERS) and container is not os_environ():
+        if not isinstance(container, _CONTAINERS) and container is not _os_environ():
             raise _Unsafe('subscript')
         return container[_safe_value(node.slice, ns)]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -662,7 +665,7 @@ def _safe_value(node, ns):
     raise _Unsafe(type(node).__name__)
 
 
-def os_environ():
+def _os_environ():
     module = sys.modules.get('os')
     return getattr(module, 'environ', None)
 
@@ -702,7 +705,7 @@ def _key_matches(ns, before, body, quote, prefix):
         return None
     if isinstance(mapping, dict):
         keys = list(dict.keys(mapping))
-    elif isinstance(mapping, types.MappingProxyType) or mapping is os_environ():
+    elif isinstance(mapping, types.MappingProxyType) or mapping is _os_environ():
         keys = list(mapping.keys())
     else:
         return None

@@ -305,6 +305,11 @@ class DenialHints(unittest.TestCase):
                          'aiobox: path outside the sandbox; --allow-read or --allow-write DIR '
                          'grants it')
 
+    def test_no_hint_for_a_permission_error_of_the_users(self):
+        rc, out, err = harness.run_aiobox(b'raise PermissionError("mine")\n')
+        self.assertIn(b'PermissionError: mine', err)
+        self.assertNotIn(b'aiobox: ', err)
+
     def test_process(self):
         expected = ('aiobox: no child processes under policy strict; --policy trusted allows '
                     'them')
