@@ -691,6 +691,12 @@ class Attributes(TtyCase):
         self.assertTrue(s.data.rstrip(b'\r\n').endswith(self.RESET), s.data[-60:])
 
 
+    def test_prompts_keep_carriage_return_and_backspace(self):
+        s = self.ready()
+        s.run('import sys; sys.ps1 = "xx\\rab\\bc> "', then=rb'xx\rab\x08c> ')
+        s.run('del sys.ps1')
+
+
 class PipedPrompts(unittest.TestCase):
     """sys.ps1/sys.ps2 reach the piped front end too, written as CPython's
     piped REPL writes them."""
