@@ -108,6 +108,11 @@ struct proto_output {
     uint64_t id;
     enum proto_stream stream;
     struct proto_str text;
+    /* Rich sessions: the statement whose code created the task (or ran
+     * the code) that wrote it, so that a notebook shows it under that
+     * cell; optional on the wire (has_origin false: not said). */
+    bool has_origin;
+    uint64_t origin;
 };
 struct proto_result {
     uint64_t id;
@@ -157,8 +162,10 @@ struct proto_display {
     uint64_t id;
     struct proto_str data, metadata, display_id;
     bool update;
+    bool has_origin;           /* as proto_output's */
+    uint64_t origin;
 };
-struct proto_clear_output { bool has_id; uint64_t id; bool wait; };
+struct proto_clear_output { bool has_id; uint64_t id; bool wait; bool has_origin; uint64_t origin; };
 struct proto_inspect { uint64_t id; struct proto_str code; uint64_t cursor; uint64_t detail; };
 struct proto_inspection { uint64_t id; bool found; struct proto_str data; };
 struct proto_page { bool has_id; uint64_t id; struct proto_str text; };

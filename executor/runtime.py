@@ -51,6 +51,13 @@ _CHAIN_SEPARATORS = (
     '\nDuring handling of the above exception, another exception occurred:\n\n',
 )
 
+# Rich sessions: the statement whose code is running, set in the session's
+# context as each statement begins. A task copies the context it was
+# created in, so what it writes later, while another statement runs or
+# none, is tagged with the statement that created it (the output's
+# origin), and a notebook shows it under that cell.
+_ORIGIN = contextvars.ContextVar('aiobox_origin', default=None)
+
 
 class _Output:
     """Sends text as output frames tagged with the running statement (None
@@ -71,7 +78,7 @@ class _Output:
         self.sent = 0
         self.cut = False
 
-    def emit(self, stream, text):
+    def emit(self, stream, text, origin=None):
         if self.cut:
             return
         data = text.encode('utf-8', 'backslashreplace')
@@ -81,11 +88,11 @@ class _Output:
             self.cut = True
         self.sent += len(data)
         if data:
-            _aiobox.send_output(stream, self.tag, data)
+            _aiobox.send_output(stream, self.tag, data, origin)
         if self.cut:
             newline = b'' if not data or data.endswith(b'\n') else b'\n'
             marker = b'[aiobox: output truncated at %d bytes]\n' % self.cap
-            _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker)
+            _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker, origin)
 
 
 class _Streams:
@@ -130,6 +137,7 @@ class _ChannelStream(io.TextIOBase):
         self._stream = stream
         self._name = name
         self._pending = []
+        self._origin = None       # of the pending text (see _ORIGIN)
         self._buffer = None
 
     name = property(lambda self: self._name)
@@ -155,9 +163,14 @@ class _ChannelStream(io.TextIOBase):
         if self.closed:
             raise ValueError('I/O operation on closed file.')
         hub = self._hub
+        origin = _ORIGIN.get()
         with hub.lock:
             other = hub.stderr if self is hub.stdout else hub.stdout
             other.flush_locked()
+            if origin != self._origin:
+                # Text of another cell's making goes out on its own.
+                self.flush_locked()
+                self._origin = origin
             self._pending.append(s)
             if '\n' in s:
                 self.flush_locked()
@@ -175,7 +188,7 @@ class _ChannelStream(io.TextIOBase):
         if self._pending:
             text = ''.join(self._pending)
             self._pending = []
-            self._hub.output.emit(self._stream, text)
+            self._hub.output.emit(self._stream, text, self._origin)
 
 
 class _ChannelBuffer(io.BufferedIOBase):
@@ -378,17 +391,60 @@ _BINARY_MIME = ('image/png', 'image/jpeg', 'application/pdf')
 _pretty = None
 
 
+def _load_pretty():
+    """IPython's pretty printer, IPython.lib.pretty.pretty, or None.
+
+    Importing it the usual way imports the whole IPython package (650
+    modules, 0.6 to 1.2 s here) before the first value could be shown. The
+    module itself needs only the standard library and two trivial names
+    from IPython.utils, so it is loaded from its file on its own, with
+    those two names stubbed for the time of its import; a later `import
+    IPython` by user code gets the real package."""
+    import importlib.util
+    import os
+    try:
+        spec = importlib.util.find_spec('IPython')
+    except BaseException:
+        spec = None
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    for where in locations:
+        path = where + '/lib/pretty.py'
+        try:
+            if not os.path.isfile(path):
+                continue
+            decorators = types.ModuleType('IPython.utils.decorators')
+            decorators.undoc = lambda func: func
+            py3compat = types.ModuleType('IPython.utils.py3compat')
+            py3compat.PYPY = False
+            stubs = {'IPython': types.ModuleType('IPython'),
+                     'IPython.utils': types.ModuleType('IPython.utils'),
+                     'IPython.utils.decorators': decorators,
+                     'IPython.utils.py3compat': py3compat}
+            saved = {name: sys.modules.get(name) for name in stubs}
+            sys.modules.update(stubs)
+            try:
+                module_spec = importlib.util.spec_from_file_location('_aiobox_pretty', path)
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+            finally:
+                for name, old in saved.items():
+                    if old is None:
+                        sys.modules.pop(name, None)
+                    else:
+                        sys.modules[name] = old
+            return module.pretty
+        except BaseException:
+            continue
+    return None
+
+
 def _plain(obj, rich):
     """text/plain: IPython's pretty printer where it is there (as
     ipykernel shows values), else repr()."""
     global _pretty
     if rich:
         if _pretty is None:
-            try:
-                from IPython.lib.pretty import pretty as _p
-                _pretty = _p
-            except BaseException:
-                _pretty = False
+            _pretty = _load_pretty() or False
         if _pretty:
             return _pretty(obj)
     return repr(obj)
@@ -550,7 +606,7 @@ def _install_rich(runtime):
         """Clear the output of the current cell, as IPython's."""
         runtime.streams.flush_all()
         st = runtime.current
-        _aiobox.send_clear_output(st.id if st is not None else None, bool(wait))
+        _aiobox.send_clear_output(st.id if st is not None else None, bool(wait), _ORIGIN.get())
 
     builtins.display = display
     builtins.clear_output = clear_output
@@ -739,7 +795,7 @@ class Runtime:
             meta.update(metadata)
         st = self.current
         _aiobox.send_display(st.id if st is not None else None, json.dumps(data),
-                             json.dumps(meta), display_id or '', bool(update))
+                             json.dumps(meta), display_id or '', bool(update), _ORIGIN.get())
 
     def _make_input(self):
         runtime = self
@@ -883,6 +939,9 @@ class Runtime:
 
     def _run(self, st, funcs, last_is_value=False):
         st.phase = 'sync'
+        if self.rich:
+            # In the session's context, where this runs (see _ORIGIN).
+            _ORIGIN.set(st.id)
         if st.interrupted:
             # Interrupted before it began: do not begin.
             return self._conclude(st, KeyboardInterrupt())

@@ -124,7 +124,10 @@ static void deliver(struct session *s, struct event *ev)
     const struct session_frontend *fe = s->fe;
     switch (ev->kind) {
     case EV_OUTPUT:
-        fe->output(s->fe_data, ev->id, ev->fd, ev->raw, ev->data, ev->len);
+        if (fe->output_from)
+            fe->output_from(s->fe_data, ev->id, ev->origin, ev->fd, ev->raw, ev->data, ev->len);
+        else
+            fe->output(s->fe_data, ev->id, ev->fd, ev->raw, ev->data, ev->len);
         break;
     case EV_NOTICE:
         fe->notice(s->fe_data, ev->id, ev->data, ev->len);
@@ -151,7 +154,9 @@ static void deliver(struct session *s, struct event *ev)
             fe->display(s->fe_data, ev->id, &ev->display);
         break;
     case EV_CLEAR_OUTPUT:
-        if (fe->clear_output)
+        if (fe->clear_output_from)
+            fe->clear_output_from(s->fe_data, ev->id, ev->origin, ev->flag);
+        else if (fe->clear_output)
             fe->clear_output(s->fe_data, ev->id, ev->flag);
         break;
     case EV_PAGE:
@@ -188,7 +193,10 @@ static void on_deliver(uv_check_t *h)
     }
 }
 
-void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *data, size_t len)
+/* Output with the statement that made it, when the executor says so
+ * (origin 0: not said). */
+static void emit_output_from(struct session *s, uint64_t id, uint64_t origin, int fd, bool raw,
+                             const char *data, size_t len)
 {
     if (!len)
         return;
@@ -201,8 +209,14 @@ void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *d
         ev->len = len;
         ev->fd = fd;
         ev->raw = raw;
+        ev->origin = origin;
     }
     enqueue(s, ev);
+}
+
+void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *data, size_t len)
+{
+    emit_output_from(s, id, 0, fd, raw, data, len);
 }
 
 void emit_notice(struct session *s, uint64_t id, const char *fmt, ...)
@@ -350,13 +364,13 @@ static bool within_cap(struct session *s, size_t len)
     return false;
 }
 
-static void route_output(struct session *s, uint64_t id, int fd, bool raw, const char *data,
-                         size_t len)
+static void route_output(struct session *s, uint64_t id, uint64_t origin, int fd, bool raw,
+                         const char *data, size_t len)
 {
     if (s->running && s->running->replay)
         return;
     if (within_cap(s, len))
-        emit_output(s, id, fd, raw, data, len);
+        emit_output_from(s, id, origin, fd, raw, data, len);
 }
 
 /* --- completions and inspections ----------------------------------------- */
@@ -533,7 +547,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         int fd = o->stream == PROTO_STDERR ? 2 : 1;
         if (o->has_id && !queue_check_id(s, o->id, "output"))
             break;
-        route_output(s, o->has_id ? o->id : 0, fd, false, o->text.ptr, o->text.len);
+        route_output(s, o->has_id ? o->id : 0, o->has_origin ? o->origin : 0, fd, false,
+                     o->text.ptr, o->text.len);
         break;
     }
     case PROTO_RESULT:
@@ -568,8 +583,10 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     case PROTO_CLEAR_OUTPUT: {
         const struct proto_clear_output *c = &m->u.clear_output;
         struct event *ev = event_new(EV_CLEAR_OUTPUT, c->has_id ? c->id : 0);
-        if (ev)
+        if (ev) {
             ev->flag = c->wait;
+            ev->origin = c->has_origin ? c->origin : 0;
+        }
         enqueue(s, ev);
         break;
     }
@@ -599,7 +616,7 @@ static void on_raw(struct execproc *ep, int fd, const char *data, size_t len)
     struct session *s = execproc_data(ep);
     if (ep != s->ep && ep != s->spare)
         return;
-    route_output(s, s->running ? s->running->id : 0, fd, true, data, len);
+    route_output(s, s->running ? s->running->id : 0, 0, fd, true, data, len);
 }
 
 static void on_dead(struct execproc *ep, const struct execproc_death *d)

@@ -45,6 +45,7 @@ struct event {
     struct event *next;
     enum event_kind kind;
     uint64_t id;
+    uint64_t origin;            /* OUTPUT, CLEAR_OUTPUT: the statement that made it, or 0 */
     int fd;
     bool raw;
     char *data;                 /* OUTPUT, NOTICE, TEXT, INPUT */
