@@ -451,9 +451,11 @@ def _plain(obj, rich):
 
 
 def _mime_value(mime, value):
+    # Base64 with a final newline, as ipykernel encodes images
+    # (binascii.b2a_base64), so notebooks store the same text.
     if mime in _BINARY_MIME and isinstance(value, (bytes, bytearray)):
-        import base64
-        return base64.b64encode(value).decode('ascii')
+        import binascii
+        return binascii.b2a_base64(value).decode('ascii')
     return value
 
 

@@ -85,7 +85,7 @@ class Cells(Kernel):
             'R()')
         self.assertEqual(self.result(cell)['data'], {
             'text/plain': 'R()', 'text/html': '<b>r</b>', 'text/markdown': '**r**',
-            'text/latex': '$r$', 'image/svg+xml': '<svg/>', 'image/png': 'iVBORw==',
+            'text/latex': '$r$', 'image/svg+xml': '<svg/>', 'image/png': 'iVBORw==\n',
             'application/json': {'r': 1}})
 
     def test_repr_mimebundle(self):

@@ -189,7 +189,9 @@ class Input(unittest.TestCase):
         other.load_connection_info(self.km.get_connection_info())
         other.start_channels()
         other.wait_for_ready(timeout=TIMEOUT)
-        orphan = other.execute('input("anyone? ")', allow_stdin=True)
+        # stop_on_error off: an interrupted cell fails, and would abort the
+        # cells waiting behind it, as ipykernel does.
+        orphan = other.execute('input("anyone? ")', allow_stdin=True, stop_on_error=False)
         other.get_stdin_msg(timeout=TIMEOUT)
         other.stop_channels()
         msg_id = self.kc.execute('"served"')
