@@ -389,6 +389,8 @@ _REPR_METHODS = (
 )
 _BINARY_MIME = ('image/png', 'image/jpeg', 'application/pdf')
 _pretty = None
+# Seconds after the rich set-up before the pretty printer is loaded ahead.
+_PRELOAD_DELAY = 0.05
 
 
 def _load_pretty():
@@ -612,14 +614,37 @@ def _install_rich(runtime):
 
     builtins.display = display
     builtins.clear_output = clear_output
-    import pydoc
 
     def pager(text):
+        import pydoc
         runtime.streams.flush_all()
         st = runtime.current
         _aiobox.send_page(st.id if st is not None else None, pydoc.plain(text))
 
-    pydoc.pager = pager
+    # help() pages through the front end. pydoc costs 15 ms to import,
+    # which the first cell would wait for: it is set up when help() is
+    # first called (site's helper imports pydoc then anyway).
+    site_helper = type(builtins.help)
+
+    class _RichHelper(site_helper):
+        def __call__(self, *args, **kwds):
+            import pydoc
+            pydoc.pager = pager
+            return site_helper.__call__(self, *args, **kwds)
+
+    builtins.help = _RichHelper()
+
+    # The pretty printer for values costs 10 to 15 ms to load, which the
+    # first cell with a value (of a new executor: after a death too) would
+    # wait for. A spare has the time while it waits; the first executor
+    # takes it once its first statements are over. Never while a
+    # statement runs: loading stubs modules for a moment.
+    def preload_pretty():
+        global _pretty
+        if _pretty is None and runtime.current is None and not runtime.queue:
+            _pretty = _load_pretty() or False
+
+    runtime.loop.call_later(_PRELOAD_DELAY, preload_pretty)
 
 
 def _prompt(name, default):

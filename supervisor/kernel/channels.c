@@ -12,10 +12,14 @@
 #define _GNU_SOURCE
 #include "kernel_priv.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define MESSAGES_PER_TURN 64
@@ -107,8 +111,66 @@ static int set_int(void *sock, int opt, int value)
     return zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
+/* As libzmq's TCP listener: its backlog (ZMQ_BACKLOG's default). */
+#define LISTEN_BACKLOG 100
+
+int kchannels_prebind(const struct connfile *cf, int fds[KCHAN_COUNT], char *err,
+                      size_t errlen)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;
+    socklen_t len;
+    int family;
+    for (int c = 0; c < KCHAN_COUNT; c++)
+        fds[c] = -1;
+    memset(&addr, 0, sizeof addr);
+    if (strcmp(cf->transport, "tcp") != 0)
+        return 0;   /* ipc: zmq binds it (it knows what to do with a stale path) */
+    if (inet_pton(AF_INET, cf->ip, &addr.in.sin_addr) == 1) {
+        family = addr.in.sin_family = AF_INET;
+        len = sizeof addr.in;
+    } else if (inet_pton(AF_INET6, cf->ip, &addr.in6.sin6_addr) == 1) {
+        family = addr.in6.sin6_family = AF_INET6;
+        len = sizeof addr.in6;
+    } else
+        return 0;   /* a name: zmq resolves it when it binds */
+    for (int c = 0; c < KCHAN_COUNT; c++) {
+        int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (family == AF_INET)
+            addr.in.sin_port = htons((uint16_t)cf->port[c]);
+        else
+            addr.in6.sin6_port = htons((uint16_t)cf->port[c]);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(fd, &addr.sa, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+            int e = errno;
+            char endpoint[512];
+            connfile_endpoint(cf, (enum kchan)c, endpoint, sizeof endpoint);
+            snprintf(err, errlen, "cannot bind the %s channel to %s: %s", kchan_names[c],
+                     endpoint, strerror(e));
+            if (fd >= 0)
+                close(fd);
+            kchannels_unbind(fds);
+            return -e;
+        }
+        fds[c] = fd;
+    }
+    return 0;
+}
+
+void kchannels_unbind(int fds[KCHAN_COUNT])
+{
+    for (int c = 0; c < KCHAN_COUNT; c++) {
+        if (fds[c] >= 0)
+            close(fds[c]);
+        fds[c] = -1;
+    }
+}
+
 static int open_socket(struct kchannels *ch, void *zctx, const struct connfile *cf,
-                       enum kchan c, char *err, size_t errlen)
+                       enum kchan c, int *fd, char *err, size_t errlen)
 {
     char endpoint[512];
     connfile_endpoint(cf, c, endpoint, sizeof endpoint);
@@ -128,6 +190,16 @@ static int open_socket(struct kchannels *ch, void *zctx, const struct connfile *
         snprintf(err, errlen, "cannot set up the %s socket: %s", kchan_names[c],
                  zmq_strerror(errno));
         return -errno;
+    }
+    /* The listening socket bound before libzmq was loaded, which zmq
+     * takes over (and closes with the socket). */
+    if (*fd >= 0) {
+        if (set_int(sock, ZMQ_USE_FD, *fd) < 0) {
+            snprintf(err, errlen, "cannot set up the %s socket: %s", kchan_names[c],
+                     zmq_strerror(errno));
+            return -errno;
+        }
+        *fd = -1;
     }
     if (zmq_bind(sock, endpoint) < 0) {
         int e = errno;
@@ -173,8 +245,8 @@ static void on_closed(uv_handle_t *h)
 }
 
 int kchannels_open(struct kchannels **out, uv_loop_t *loop, void *zctx,
-                   const struct connfile *cf, struct wire *w, kchannels_cb cb, void *data,
-                   char *err, size_t errlen)
+                   const struct connfile *cf, int fds[KCHAN_COUNT], struct wire *w,
+                   kchannels_cb cb, void *data, char *err, size_t errlen)
 {
     *out = NULL;
     struct kchannels *ch = calloc(1, sizeof *ch);
@@ -193,7 +265,7 @@ int kchannels_open(struct kchannels **out, uv_loop_t *loop, void *zctx,
     int rc = 0;
     for (int c = 0; c < KCHAN_COUNT && rc == 0; c++)
         if (c != KCHAN_HB)
-            rc = open_socket(ch, zctx, cf, (enum kchan)c, err, errlen);
+            rc = open_socket(ch, zctx, cf, (enum kchan)c, &fds[c], err, errlen);
     for (size_t i = 0; i < NPOLLED && rc == 0; i++)
         rc = watch(ch, polled[i], err, errlen);
     if (rc == 0)

@@ -32,7 +32,8 @@ static void *beat(void *arg)
     return NULL;
 }
 
-int heartbeat_start(struct heartbeat **out, const char *endpoint, char *err, size_t errlen)
+int heartbeat_start(struct heartbeat **out, const char *endpoint, int *fd, char *err,
+                    size_t errlen)
 {
     *out = NULL;
     struct heartbeat *hb = calloc(1, sizeof *hb);
@@ -43,8 +44,12 @@ int heartbeat_start(struct heartbeat **out, const char *endpoint, char *err, siz
     }
     int linger = 0;
     hb->sock = zmq_socket(hb->zctx, ZMQ_ROUTER);
-    if (!hb->sock || zmq_setsockopt(hb->sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-        zmq_bind(hb->sock, endpoint) < 0) {
+    bool ok = hb->sock && zmq_setsockopt(hb->sock, ZMQ_LINGER, &linger, sizeof linger) == 0;
+    /* *fd: a listening socket bound already (kchannels_prebind), which
+     * zmq takes over and closes with the socket. */
+    if (ok && *fd >= 0 && (ok = zmq_setsockopt(hb->sock, ZMQ_USE_FD, fd, sizeof *fd) == 0))
+        *fd = -1;
+    if (!ok || zmq_bind(hb->sock, endpoint) < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot bind the heartbeat to %s: %s", endpoint, zmq_strerror(e));
         if (hb->sock)

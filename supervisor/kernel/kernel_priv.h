@@ -2,6 +2,7 @@
  * this is what the kernel's files share.
  *
  *   kernel.c     life cycle: sockets, heartbeat, session, signals, exit
+ *   dynlibs.c    libzmq and libcrypto, loaded when a kernel starts
  *   connfile.c   the connection file
  *   sign.c       HMAC signatures of messages, and the replay guard
  *   wire.c       messages to and from zmq frames
@@ -35,6 +36,12 @@
  * sends more). Above the largest cell the session takes, so that a cell
  * too long to run gets a reply that says so. */
 #define KERNEL_FRAME_MAX ((int64_t)64 << 20)
+
+/* --- dynlibs.c ------------------------------------------------------------ */
+
+/* Loads libzmq and libcrypto (once): nothing of either may be called
+ * before. 0, or a negative errno with err saying which is missing. */
+int dynlibs_load(char *err, size_t errlen);
 
 /* --- connfile.c ---------------------------------------------------------- */
 
@@ -126,9 +133,19 @@ struct kchannels;
 /* A message arrived (the callback owns it). */
 typedef void (*kchannels_cb)(void *data, struct jmsg *m);
 
+/* Binds and listens on every channel's TCP address (a numeric ip) with
+ * plain sockets, before libzmq is even loaded: a client connecting
+ * meanwhile waits in the listen backlog instead of being refused and
+ * trying again only after zmq's reconnect interval (100 ms), which would
+ * be most of the kernel's start. fds[c] is -1 where zmq binds itself.
+ * 0, or a negative errno with err saying which port failed. */
+int kchannels_prebind(const struct connfile *cf, int fds[KCHAN_COUNT], char *err,
+                      size_t errlen);
+void kchannels_unbind(int fds[KCHAN_COUNT]);
+/* The sockets, on fds from kchannels_prebind (taken: set to -1). */
 int kchannels_open(struct kchannels **out, uv_loop_t *loop, void *zctx,
-                   const struct connfile *cf, struct wire *w, kchannels_cb cb, void *data,
-                   char *err, size_t errlen);
+                   const struct connfile *cf, int fds[KCHAN_COUNT], struct wire *w,
+                   kchannels_cb cb, void *data, char *err, size_t errlen);
 void *kchannels_socket(struct kchannels *ch, enum kchan c);
 /* Takes every message waiting on channel c now (held or not). */
 void kchannels_drain(struct kchannels *ch, enum kchan c);
@@ -144,7 +161,8 @@ void kchannels_close(struct kchannels *ch);
 struct heartbeat;
 /* Binds endpoint and echoes every message from a thread of its own, with
  * its own zmq context, so nothing the loop does can delay a beat. */
-int heartbeat_start(struct heartbeat **out, const char *endpoint, char *err, size_t errlen);
+int heartbeat_start(struct heartbeat **out, const char *endpoint, int *fd, char *err,
+                    size_t errlen);
 void heartbeat_stop(struct heartbeat *hb);
 
 /* --- history.c ---------------------------------------------------------------- */
@@ -221,6 +239,7 @@ struct kernel {
     struct wire wire;
     void *zctx;
     struct kchannels *ch;
+    int prebound[KCHAN_COUNT];  /* kchannels_prebind's, until zmq takes them */
     struct heartbeat *hb;
     struct session *s;
     struct session_config scfg;
@@ -254,6 +273,10 @@ struct kernel {
     uv_prepare_t flush_prepare;
 
     uv_signal_t sigint, sigterm, sighup;
+    /* JPY_PARENT_PID: the process that started the kernel, watched so
+     * that a kernel whose manager died does not linger. */
+    pid_t parent;
+    uv_timer_t parent_timer;
     bool stopping;
     int exit_code;
     int handles_open;

@@ -70,7 +70,8 @@ static json_t *load_dict(zmq_msg_t *f, const char *what, char *err, size_t errle
     json_error_t jerr;
     /* NUL is allowed in strings: Python's json.dumps writes it for a NUL
      * in a cell, and compiling the cell then says what is wrong. */
-    json_t *v = json_loadb(zmq_msg_data(f), zmq_msg_size(f), JSON_ALLOW_NUL, &jerr);
+    json_t *v = json_loadb(zmq_msg_data(f), zmq_msg_size(f), JSON_ALLOW_NUL | JSON_DECODE_ANY,
+                          &jerr);
     if (!v) {
         snprintf(err, errlen, "its %s is not JSON (column %d: %s)", what, jerr.column,
                  jerr.text);

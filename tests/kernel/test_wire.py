@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -96,6 +97,15 @@ class DirectKernel:
             self.proc.wait()
         self.err.close()
         self.dir.cleanup()
+
+
+def alive(pid):
+    """Whether pid runs (a zombie nobody reaps has ended)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
 
 
 def sanitizer_reports(text):
@@ -338,6 +348,26 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn('cannot bind the shell channel', p.stderr)
         self.assertEqual(sanitizer_reports(p.stderr), [])
+
+    def test_kernel_ends_with_the_process_that_started_it(self):
+        """jupyter_client names itself in JPY_PARENT_PID; a kernel whose
+        manager is killed ends on its own instead of lingering."""
+        launcher = subprocess.Popen(
+            [sys.executable, '-c',
+             'import sys\n'
+             'from jupyter_client.manager import start_new_kernel\n'
+             'km, kc = start_new_kernel(kernel_name="aiobox")\n'
+             'print(km.provisioner.process.pid, flush=True)\n'
+             'sys.stdin.read()\n'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(launcher.wait)
+        self.addCleanup(launcher.kill)
+        pid = int(launcher.stdout.readline())
+        launcher.kill()
+        deadline = time.monotonic() + 10
+        while alive(pid):
+            self.assertLess(time.monotonic(), deadline, 'the orphaned kernel did not end')
+            time.sleep(0.05)  # polling /proc for the kernel's end
 
     def test_usage(self):
         p = subprocess.run([AIOBOX, 'kernel'], capture_output=True, text=True, timeout=TIMEOUT)
