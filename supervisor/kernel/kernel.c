@@ -83,6 +83,7 @@ static void on_signal(uv_signal_t *h, int signum)
     struct kernel *k = h->data;
     if (signum == SIGINT) {
         kernel_log(k, "SIGINT: interrupting the running cell");
+        k->interrupted_ms = uv_now(k->loop);
         if (k->s)
             session_interrupt(k->s);
         return;

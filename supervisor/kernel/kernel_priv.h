@@ -273,6 +273,7 @@ struct kernel {
     uv_prepare_t flush_prepare;
 
     uv_signal_t sigint, sigterm, sighup;
+    uint64_t interrupted_ms;    /* the last SIGINT or interrupt_request (uv_now), or 0 */
     /* JPY_PARENT_PID: the process that started the kernel, watched so
      * that a kernel whose manager died does not linger. */
     pid_t parent;

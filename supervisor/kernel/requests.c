@@ -274,16 +274,28 @@ void requests_inspection(struct kernel *k, uint64_t id, bool found, const char *
 
 static void interrupt_request(struct request *req)
 {
+    req->k->interrupted_ms = uv_now(req->k->loop);
     session_interrupt(req->k->s);
     request_reply(req, "interrupt_reply", json_pack("{s:s}", "status", "ok"));
     request_done(req);
 }
 
+/* jupyter_client's KernelManager restarts a kernel as a new process: its
+ * shutdown_kernel interrupts the kernel (SIGINT, or interrupt_request
+ * with interrupt_mode "message"), sends shutdown_request with restart,
+ * then waits for the process to end (up to shutdown_wait_time / 2, 2.5 s,
+ * before SIGTERM) and starts another. A restart request that follows an
+ * interrupt that closely is that: the kernel ends at once, as ipykernel
+ * does, rather than making the manager wait and kill it. */
+#define MANAGER_RESTART_WINDOW_MS 1000
+
 static void shutdown_request(struct request *req)
 {
     struct kernel *k = req->k;
     bool restart = json_is_true(json_object_get(req->msg->content, "restart"));
-    if (restart) {
+    bool by_manager = restart && k->interrupted_ms &&
+                      uv_now(k->loop) - k->interrupted_ms < MANAGER_RESTART_WINDOW_MS;
+    if (restart && !by_manager) {
         /* A fresh executor (the warm spare: milliseconds), in this same
          * kernel process; what runs is ended, state is gone, the restart
          * budget starts over. Prompts count from 1 again and history
@@ -292,11 +304,13 @@ static void shutdown_request(struct request *req)
         session_command(k->s, ":restart", 8);
         k->execution_count = 0;
         history_new_session(k->history);
-    }
+    } else if (by_manager)
+        kernel_log(k, "shutdown_request with restart right after an interrupt: its manager "
+                      "starts a new kernel process; ending this one");
     request_reply(req, "shutdown_reply",
                   json_pack("{s:s, s:b}", "status", "ok", "restart", restart));
     request_done(req);
-    if (!restart)
+    if (!restart || by_manager)
         kernel_stop(k, 0);
 }
 

@@ -326,9 +326,23 @@ class Restart(unittest.TestCase):
         self.assertEqual(cell.of('execute_result')[0]['content']['data']['text/plain'], '0')
         self.assertNotIn('old task', cell.stream('stdout'))
 
-    def test_manager_restart(self):
-        """KernelManager.restart_kernel: the manager's own way (a new
-        process after the old one ends) works too."""
+    def test_manager_restart_is_a_new_process(self):
+        """KernelManager.restart_kernel, as JupyterLab's Restart calls it:
+        an interrupt, shutdown_request with restart, then the manager
+        waits for the process to end and starts a new one. The kernel
+        ends on its own at once (exit status 0, not the manager's SIGTERM
+        after 2.5 s)."""
+        self.c.run('before = 1')
+        old = self.km.provisioner.process
+        self.km.restart_kernel()
+        self.assertEqual(old.returncode, 0)
+        self.assertNotEqual(self.km.provisioner.process.pid, old.pid)
+        self.kc.wait_for_ready(timeout=TIMEOUT)
+        cell = self.c.run('"before" in globals()')
+        self.assertEqual(cell.of('execute_result')[0]['content']['data']['text/plain'], 'False')
+
+    def test_manager_restart_now(self):
+        """restart_kernel(now=True): the manager kills and starts anew."""
         self.km.restart_kernel(now=True)
         self.kc.wait_for_ready(timeout=TIMEOUT)
         cell = self.c.run('6 * 7')
