@@ -24,8 +24,9 @@
 #include <stdio.h>
 #include <zmq.h>
 
-/* X(return type, name, (parameters), (arguments)) */
-#define ZMQ_FUNCTIONS(X) \
+/* X(return type, name, (parameters), (arguments)); V(name, (parameters),
+ * (arguments)) for those that return nothing. */
+#define ZMQ_FUNCTIONS(X, V) \
     X(void *, zmq_ctx_new, (void), ()) \
     X(int, zmq_ctx_term, (void *context), (context)) \
     X(int, zmq_ctx_shutdown, (void *context), (context)) \
@@ -51,19 +52,19 @@
     X(size_t, zmq_msg_size, (const zmq_msg_t *msg), (msg)) \
     X(int, zmq_msg_more, (const zmq_msg_t *msg), (msg))
 
-#define CRYPTO_FUNCTIONS(X) \
+#define CRYPTO_FUNCTIONS(X, V) \
     X(EVP_MD *, EVP_MD_fetch, \
       (OSSL_LIB_CTX *ctx, const char *algorithm, const char *properties), \
       (ctx, algorithm, properties)) \
     X(int, EVP_MD_get_size, (const EVP_MD *md), (md)) \
-    X(void, EVP_MD_free, (EVP_MD *md), (md)) \
+    V(EVP_MD_free, (EVP_MD *md), (md)) \
     X(EVP_MAC *, EVP_MAC_fetch, \
       (OSSL_LIB_CTX *libctx, const char *algorithm, const char *properties), \
       (libctx, algorithm, properties)) \
-    X(void, EVP_MAC_free, (EVP_MAC *mac), (mac)) \
+    V(EVP_MAC_free, (EVP_MAC *mac), (mac)) \
     X(EVP_MAC_CTX *, EVP_MAC_CTX_new, (EVP_MAC *mac), (mac)) \
     X(EVP_MAC_CTX *, EVP_MAC_CTX_dup, (const EVP_MAC_CTX *src), (src)) \
-    X(void, EVP_MAC_CTX_free, (EVP_MAC_CTX *ctx), (ctx)) \
+    V(EVP_MAC_CTX_free, (EVP_MAC_CTX *ctx), (ctx)) \
     X(int, EVP_MAC_init, \
       (EVP_MAC_CTX *ctx, const unsigned char *key, size_t keylen, const OSSL_PARAM params[]), \
       (ctx, key, keylen, params)) \
@@ -81,16 +82,22 @@
 /* The library's function, once loaded. The type comes from the header's
  * own declaration, so a prototype written wrong above does not compile. */
 #define POINTER(ret, name, params, args) static __typeof__(name) *real_##name;
-ZMQ_FUNCTIONS(POINTER)
-CRYPTO_FUNCTIONS(POINTER)
+#define POINTER_VOID(name, params, args) POINTER(void, name, params, args)
+ZMQ_FUNCTIONS(POINTER, POINTER_VOID)
+CRYPTO_FUNCTIONS(POINTER, POINTER_VOID)
 
 #define FORWARD(ret, name, params, args) \
     ret name params \
     { \
         return real_##name args; \
     }
-ZMQ_FUNCTIONS(FORWARD)
-CRYPTO_FUNCTIONS(FORWARD)
+#define FORWARD_VOID(name, params, args) \
+    void name params \
+    { \
+        real_##name args; \
+    }
+ZMQ_FUNCTIONS(FORWARD, FORWARD_VOID)
+CRYPTO_FUNCTIONS(FORWARD, FORWARD_VOID)
 
 static int open_library(const char *soname, void **handle, char *err, size_t errlen)
 {
@@ -130,11 +137,13 @@ int dynlibs_load(char *err, size_t errlen)
 #define LOOKUP_ZMQ(ret, name, params, args) \
     if ((rc = find(zmq, KERNEL_LIBZMQ, #name, (void **)&real_##name, err, errlen)) < 0) \
         return rc;
+#define LOOKUP_ZMQ_VOID(name, params, args) LOOKUP_ZMQ(void, name, params, args)
 #define LOOKUP_CRYPTO(ret, name, params, args) \
     if ((rc = find(crypto, KERNEL_LIBCRYPTO, #name, (void **)&real_##name, err, errlen)) < 0) \
         return rc;
-    ZMQ_FUNCTIONS(LOOKUP_ZMQ)
-    CRYPTO_FUNCTIONS(LOOKUP_CRYPTO)
+#define LOOKUP_CRYPTO_VOID(name, params, args) LOOKUP_CRYPTO(void, name, params, args)
+    ZMQ_FUNCTIONS(LOOKUP_ZMQ, LOOKUP_ZMQ_VOID)
+    CRYPTO_FUNCTIONS(LOOKUP_CRYPTO, LOOKUP_CRYPTO_VOID)
     loaded = true;
     return 0;
 }
