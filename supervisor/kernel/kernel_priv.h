@@ -101,6 +101,9 @@ struct jmsg {
     const char *type;           /* header.msg_type, borrowed */
     const char *id;             /* header.msg_id, borrowed */
     size_t size;                /* bytes of all its frames */
+    /* A good header, but what follows it is not: why (then the other
+     * dicts are empty), or "". */
+    char invalid[200];
 };
 
 /* What the kernel signs its messages with and as whom. */
@@ -111,9 +114,10 @@ struct wire {
 };
 
 /* Reads one whole multipart message from a socket with one waiting.
- * 1: *out is a valid, signed message; 0: none was waiting; negative
- * errno: one was read and dropped, err says why (-EBADMSG malformed,
- * -EACCES bad signature, -EALREADY a replay, -EMSGSIZE too many frames). */
+ * 1: *out is a signed message with a valid header (see its invalid); 0:
+ * none was waiting; negative errno: one was read and dropped, err says
+ * why (-EBADMSG malformed, -EACCES bad signature, -EALREADY a replay,
+ * -EMSGSIZE too many frames). */
 int wire_recv(struct wire *w, void *sock, enum kchan chan, struct jmsg **out, char *err,
               size_t errlen);
 void jmsg_free(struct jmsg *m);

@@ -411,6 +411,21 @@ void requests_receive(void *data, struct jmsg *m)
     }
     req->msg = m;
     req->k = k;
+    if (m->invalid[0]) {
+        /* Answered at once, in no turn: nothing of it can run. */
+        kernel_log(k, "%.64s %s on %s: %s", m->type, m->id, kchan_names[m->chan], m->invalid);
+        iopub_status(k, m->header, "busy");
+        size_t n = strlen(m->type);
+        if (n > 8 && strcmp(m->type + n - 8, "_request") == 0) {
+            char rtype[128], evalue[300];
+            reply_type(m->type, rtype, sizeof rtype);
+            snprintf(evalue, sizeof evalue, "the request could not be read: %s", m->invalid);
+            request_reply(req, rtype, error_content("InvalidRequest", evalue, NULL));
+        }
+        iopub_status(k, m->header, "idle");
+        request_free(req);
+        return;
+    }
     if (m->chan == KCHAN_CONTROL) {
         req->control = true;
         handle(req);

@@ -135,10 +135,7 @@ static int parse(struct wire *w, zmq_msg_t *frames, size_t n, enum kchan chan,
         m->idents[i].len = len;
         m->nidents++;
     }
-    if (!(m->header = load_dict(&frames[d + 2], "header", err, errlen)) ||
-        !(m->parent = load_dict(&frames[d + 3], "parent_header", err, errlen)) ||
-        !(m->metadata = load_dict(&frames[d + 4], "metadata", err, errlen)) ||
-        !(m->content = load_dict(&frames[d + 5], "content", err, errlen))) {
+    if (!(m->header = load_dict(&frames[d + 2], "header", err, errlen))) {
         jmsg_free(m);
         return -EBADMSG;
     }
@@ -148,6 +145,24 @@ static int parse(struct wire *w, zmq_msg_t *frames, size_t n, enum kchan chan,
         snprintf(err, errlen, "its header lacks a msg_type or msg_id string");
         jmsg_free(m);
         return -EBADMSG;
+    }
+    /* With a good header, what is wrong with the rest can be answered
+     * (a request that is dropped leaves its client waiting for ever). */
+    if (!(m->parent = load_dict(&frames[d + 3], "parent_header", err, errlen)) ||
+        !(m->metadata = load_dict(&frames[d + 4], "metadata", err, errlen)) ||
+        !(m->content = load_dict(&frames[d + 5], "content", err, errlen))) {
+        snprintf(m->invalid, sizeof m->invalid, "%s", err);
+        if (!m->parent)
+            m->parent = json_object();
+        if (!m->metadata)
+            m->metadata = json_object();
+        if (!m->content)
+            m->content = json_object();
+        if (!m->parent || !m->metadata || !m->content) {
+            snprintf(err, errlen, "out of memory");
+            jmsg_free(m);
+            return -ENOMEM;
+        }
     }
     *out = m;
     return 1;

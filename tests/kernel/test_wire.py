@@ -207,7 +207,6 @@ class BadClients(unittest.TestCase):
             (self.signed(b'{not json'), 'header is not JSON'),
             (self.signed(b'[1, 2]'), 'header is not a JSON object'),
             (self.signed(json.dumps({'msg_id': 'x'}).encode()), 'lacks a msg_type'),
-            (self.signed(header.encode(), content=b'"code"'), 'content is not a JSON object'),
             ([b'<IDS|MSG>'] + [b'x'] * 200, 'more than the 128'),
         ]
         for frames, said in cases:
@@ -215,6 +214,29 @@ class BadClients(unittest.TestCase):
             self.k.wait_log(said)
         self.assert_served_next(sock)
         self.assertEqual(self.c.run('1').content['status'], 'ok')
+
+    def test_good_header_bad_content_is_answered(self):
+        """A request whose header can be read is answered, even when the
+        rest cannot, so that its client does not wait for ever."""
+        sock = self.raw_shell()
+        msg_id = str(uuid.uuid4())
+        header = json.dumps({'msg_id': msg_id, 'msg_type': 'execute_request', 'session': 'x',
+                             'username': 'u', 'date': '', 'version': '5.3'}).encode()
+        for content, said in [(b'"code"', 'content is not a JSON object'),
+                              (b'{"code": "\\ud800"', 'content is not JSON')]:
+            sock.send_multipart(self.signed(header, content=content))
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            self.assertTrue(poller.poll(TIMEOUT * 1000), 'no reply')
+            reply = sock.recv_multipart()
+            d = reply.index(b'<IDS|MSG>')
+            self.assertEqual(json.loads(reply[d + 2])['msg_type'], 'execute_reply')
+            self.assertEqual(json.loads(reply[d + 3])['msg_id'], msg_id)
+            content = json.loads(reply[d + 5])
+            self.assertEqual((content['status'], content['ename']), ('error', 'InvalidRequest'))
+            self.assertIn(said, content['evalue'])
+            self.k.wait_log(said)
+        self.assert_served_next(sock)
 
     def test_execute_request_without_code(self):
         sock = self.raw_shell()
