@@ -293,6 +293,9 @@ static void fe_exit(void *fe, int code)
 static void fe_state_lost(void *fe)
 {
     struct hosted *h = fe;
+    /* An isolated run's executor is never replaced: its death ends it. */
+    if (!h->name)
+        return;
     h->epoch++;
     h->srv->restarts++;
 }
@@ -337,6 +340,8 @@ static int hosted_start(struct hosted *h, bool isolated)
     struct session_config cfg = h->srv->cfg->session;
     cfg.exec.policy_path = h->policy->path;
     cfg.exec.policy_name = h->policy->name;
+    cfg.exec.forkserver = h->srv->forkserver;
+    cfg.exec.policy_index = (unsigned)(h->policy - h->srv->cfg->policies);
     if (cfg.timeout_s < 0)
         cfg.timeout_s = h->policy->timeout_s;
     cfg.output_cap = h->policy->output_cap;
@@ -754,6 +759,25 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
         fprintf(stderr, "aiobox: log %s: %s\n", cfg->log_path, strerror(errno));
         return -errno;
     }
+    if (cfg->forkserver) {
+        const char *paths[16];
+        size_t n = cfg->npolicies < 16 ? cfg->npolicies : 16;
+        for (size_t i = 0; i < n; i++)
+            paths[i] = cfg->policies[i].path;
+        struct forkserver_config fc = {
+            .executor_path = cfg->session.exec.executor_path,
+            .policies = paths,
+            .npolicies = n,
+            .allow_read = cfg->session.exec.allow_read,
+            .n_allow_read = cfg->session.exec.n_allow_read,
+            .allow_write = cfg->session.exec.allow_write,
+            .n_allow_write = cfg->session.exec.n_allow_write,
+        };
+        char err[512];
+        /* Without one, executors are spawned: slower, as good. */
+        if (forkserver_start(&srv->forkserver, loop, &fc, err, sizeof err) < 0)
+            server_log(srv, "%s; executors will be spawned", err);
+    }
     uv_signal_t *sigs[2] = {&srv->sigterm, &srv->sigint};
     int nums[2] = {SIGTERM, SIGINT};
     for (int i = 0; i < 2; i++) {
@@ -768,9 +792,12 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
 
 static void server_fini(struct server *srv)
 {
-    /* Every session is closed; run until their executors are reaped. */
+    /* Every session is closed; run until their executors are reaped (the
+     * fork server says when its have ended). */
     while (srv->sessions_closing > 0 || execproc_live() > 0)
         uv_run(srv->loop, UV_RUN_ONCE);
+    forkserver_close(srv->forkserver);
+    srv->forkserver = NULL;
     while (srv->clients) {
         struct client *c = srv->clients;
         srv->clients = c->next;

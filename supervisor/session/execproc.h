@@ -22,6 +22,10 @@ struct execproc_config {
     const char *const *allow_write;
     size_t n_allow_write;
     uint64_t features;            /* PROTO_FEATURE_*, sent in hello */
+    /* Where new executors come from when it is ready (else they are
+     * spawned), and which of its policies they get. */
+    struct forkserver *forkserver;
+    unsigned policy_index;
 };
 
 /* How an executor ended. */
