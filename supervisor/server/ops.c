@@ -531,7 +531,7 @@ void ops_handle(struct client *c, const char *line, size_t len)
         i++;
     if (i == len)
         return;
-    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!obj) {
         reply_error(c, NULL, "invalid JSON at column %d: %s", err.column, err.text);
         return;

@@ -586,9 +586,10 @@ static void client_gone(struct peer *p, const char *why)
     if (why && !srv->stdio)
         server_log(srv, "client (pid %d) dropped: %s", (int)peer_pid(p), why);
     /* Its runs are cancelled: a run nobody waits for must not hold an
-     * executor, nor leave the next run blocked behind it. */
-    for (struct hosted *h = srv->hosted, *next; h; h = next) {
-        next = h->next;
+     * executor, nor leave the next run blocked behind it. First every one
+     * is marked (closing a session may start another, which must already
+     * know), then each session is dealt with. */
+    for (struct hosted *h = srv->hosted; h; h = h->next) {
         hosted_unwatch(h, c);
         struct run *lists[2] = {h->pending, h->running};
         for (int i = 0; i < 2; i++)
@@ -597,24 +598,34 @@ static void client_gone(struct peer *p, const char *why)
                     r->c = NULL;
                     r->cancelled = true;
                 }
-        if (!h->name && h->running && !h->running->c) {
-            /* An isolated run: its executor goes now. */
-            hosted_close(h);
+    }
+    for (struct hosted *h = srv->hosted, *next; h; h = next) {
+        next = h->next;
+        bool orphaned = (h->pending && !h->pending->c) || (h->running && !h->running->c);
+        if (!h->name) {
+            /* An isolated run (its one run): its executor goes now. */
+            if (orphaned)
+                hosted_close(h);
             continue;
         }
         for (struct run *r = h->pending, *rn; r; r = rn) {
             rn = r->next;
-            if (!r->c)
-                run_interrupt(r);
+            if (r->c)
+                continue;
+            list_remove(&h->pending, &h->pending_tail, r);
+            srv->runs_by_status[RUN_CANCELLED]++;
+            run_free(r);
         }
-        for (struct run *r = h->running; r; r = r->next)
-            if (!r->c && h->s) {
-                if (r->input_waiting) {
-                    r->input_waiting = false;
-                    session_input_reply(h->s, "", 0, true);
-                }
-                session_cancel(h->s, r->stmt_id);
+        for (struct run *r = h->running; r && h->s; r = r->next) {
+            if (r->c)
+                continue;
+            if (r->input_waiting) {
+                r->input_waiting = false;
+                session_input_reply(h->s, "", 0, true);
             }
+            /* Its done() follows from the loop, counted as cancelled. */
+            session_cancel(h->s, r->stmt_id);
+        }
     }
     if (srv->stdio) {
         srv->input_ended = true;

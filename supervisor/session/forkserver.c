@@ -45,6 +45,7 @@ struct forkserver {
     uv_timer_t restart_timer;
     unsigned restart_ms;
     bool ready, closing;
+    bool exited;                 /* reaped: its pid is no longer its */
     int handles_open;
     struct child *children;
     uint64_t next_tag;
@@ -237,7 +238,7 @@ static void lost(struct forkserver *fs, const char *why)
         say("aiobox: fork server %d: %s; executors are spawned until it is back\n",
             (int)fs->pid, why);
     close_ctl(fs);
-    if (fs->pid > 0)
+    if (fs->pid > 0 && !fs->exited)
         kill(fs->pid, SIGKILL);
     orphan_all(fs);
 }
@@ -252,8 +253,10 @@ static void on_sigchld(uv_signal_t *h, int signum)
     pid_t r = waitpid(fs->pid, &status, WNOHANG);
     if (r == 0 || (r < 0 && errno == EINTR))
         return;
-    fs->pid = 0;
+    fs->exited = true;
     lost(fs, fs->closing ? NULL : "it ended");
+    fs->pid = 0;
+    fs->exited = false;
     if (fs->closing) {
         uv_close((uv_handle_t *)&fs->sigchld, on_closed);
         uv_close((uv_handle_t *)&fs->restart_timer, on_closed);

@@ -69,6 +69,7 @@ static const struct proto_msg samples[] = {
     {.type = PROTO_PAGE, .u.page = {true, 7, S("Help on int object:\n")}},
     {.type = PROTO_PAGE, .u.page = {false, 0, S("")}},
     {.type = PROTO_SHUTDOWN, .u.shutdown = {PROTO_VERSION}},
+    {.type = PROTO_CANCEL, .u.cancel = {17}},
 };
 
 size_t samples_count(void)

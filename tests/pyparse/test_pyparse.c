@@ -861,6 +861,7 @@ START_TEST(test_buf_future_memory)
                 add_record(&input, sessions[i].stmts[k], strlen(sessions[i].stmts[k]));
             size_t got_len;
             char *want = run_reference_mode(&input, tla, true, &got_len);
+            ck_assert_ptr_nonnull(want);
             ck_assert_uint_eq(got_len, count);
             if (memcmp(want, sessions[i].want, count) != 0)
                 fprintf(stderr, "session %zu: codeop says %.*s\n", i, (int)count, want);
