@@ -105,6 +105,11 @@ struct pyparse_tokens {
  * *snap_ntok gets the number of tokens in arr before it (those are final
  * whatever follows the snapshot's line). 0 or -ENOMEM. */
 int pyparse_lex(struct pyparse_tok *tok, struct pyparse_tokens *arr, size_t *snap_ntok);
+/* After a realloc of a big array (bytes long, at p): ask the kernel for
+ * huge pages where it can use them. Arrays of tens of megabytes (a long
+ * statement's tokens and memos) are otherwise first touched a 4 KiB page
+ * at a time, a fault each, and the faults cost a third of a parse. */
+void pyparse_huge_pages(void *p, size_t bytes);
 /* Grows arr to hold n more tokens: 0 or -ENOMEM. */
 int pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n);
 /* The keyword type of the name s[0..n), or PYPARSE_T_NAME. */
@@ -133,7 +138,8 @@ enum pyparse_action {
     PYPARSE_A_IMAG,         /* NUMBER must be imaginary */
 };
 /* PYPARSE_R_GROW_SELF: a left-recursive rule that only grows through
- * its alternatives led by itself (gen_gram.py, grows_by_itself). */
+ * its alternatives led by itself (gen_gram.py, grows_by_itself), each
+ * with a first set for what follows the seed: their union is grow_set. */
 enum { PYPARSE_R_MEMO = 1, PYPARSE_R_LEFTREC = 2, PYPARSE_R_NODE = 4, PYPARSE_R_GROW_SELF = 8 };
 
 struct pyparse_item { uint8_t kind; uint16_t a; uint16_t b; };
@@ -150,6 +156,7 @@ enum { PYPARSE_NO_LEAD = 0xffff };
 struct pyparse_rule {
     const char *name; uint16_t first_alt; uint8_t alt_count; uint8_t flags; uint16_t first_set;
     uint8_t memo_bit; uint8_t dispatch;
+    uint16_t grow_set;      /* PYPARSE_R_GROW_SELF: what can follow a seed that grows */
 };
 enum { PYPARSE_NO_DISPATCH = 255 };
 /* By rule and token type: the alternatives (bit k: the k-th) whose first
@@ -291,6 +298,7 @@ struct pyparse_run_info {
     unsigned inner;         /* fstring rule, parsed: PYPARSE_INNER_* */
     size_t fetched;         /* tokens the parser fetched */
     unsigned futures;       /* 'single', parsed: PYPARSE_FUTURE_* imported */
+    size_t calls;           /* rule calls made: the work done */
 };
 
 /* How pyparse_peg_run parses. */
@@ -301,7 +309,9 @@ enum {
     PYPARSE_RUN_ANNOTATIONS = 8, /* with CO_FUTURE_ANNOTATIONS */
 };
 
-/* Memory a parser run keeps for the next one (all zero to start). */
+/* What a parser run keeps for the next ones (all zero to start): its
+ * memory, and the parse of the tokens [0, reusable) (the last run's head)
+ * with the memos that hold whatever follows them. */
 struct pyparse_scratch {
     struct pyparse_ptok *toks;
     int toks_cap;
@@ -313,8 +323,16 @@ struct pyparse_scratch {
     int kids_cap;
     int *stack;
     int stack_cap;
+    int nmemo, nnodes, nkids;   /* in use by the memos kept */
+    int reusable;               /* 0: the next run starts afresh */
+    uint32_t runs;
+    int max_level;              /* the deepest the runs kept went */
+    unsigned mode;              /* and how they parsed */
+    int start_rule;
 };
 void pyparse_scratch_free(struct pyparse_scratch *s);
+/* The next run starts afresh (the buffer's text was replaced). */
+void pyparse_scratch_forget(struct pyparse_scratch *s);
 
 /* The tokens of one parser run: text[0..len) (newlines translated) and
  * its tokens, head[0..nhead) then tail[0..ntail), the last one an

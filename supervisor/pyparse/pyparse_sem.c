@@ -31,15 +31,27 @@ struct fact {
     enum fact_kind kind;
 };
 
+/* The name facts of one name in one scope, summed up. */
+struct group {
+    int scope;
+    int name;                   /* one of the name's tokens */
+    uint64_t hash;
+    uint8_t kinds;              /* 1 << fact_kind of each fact */
+    int params;
+    int first_bind;             /* token positions, -1: none */
+    int last_global;
+};
+
 struct sem {
     const struct pyparse_tree *t;
     struct scope *scopes;
     int nscopes, scopes_cap;
     struct fact *facts;
     int nfacts, facts_cap;
-    int *order;                 /* name facts sorted by (scope, name, position) */
-    int norder;
-    uint8_t *group;             /* per sorted position: the kinds in its group */
+    struct group *groups;       /* the name facts of one name in one scope */
+    int ngroups;
+    int *slots;                 /* hash table of groups: index or -1 */
+    size_t nslots;              /* a power of two */
     bool nomem;
     bool bad;                   /* an error found while recording names */
     bool top_level_await;       /* module scope may await */
@@ -705,80 +717,77 @@ visit(struct sem *s, int node, const struct ctx *c)
 
 
 
-static int
-fact_cmp(const void *a, const void *b, void *arg)
-{
-    const struct sem *s = arg;
-    const struct fact *x = &s->facts[*(const int *)a], *y = &s->facts[*(const int *)b];
-    if (x->scope != y->scope)
-        return x->scope < y->scope ? -1 : 1;
-    int c = name_cmp(s->t, x->name, y->name);
-    if (c)
-        return c;
-    return x->name < y->name ? -1 : x->name > y->name;
-}
-
 static bool
 is_name_fact(enum fact_kind k)
 {
     return k != FACT_RETURN_VALUE;
 }
 
-/* Sorts the name facts so that those of one name in one scope form a
- * group, and notes the kinds present in each group. */
+static uint64_t
+name_hash(const struct pyparse_tree *t, int scope, int name)
+{
+    uint64_t h = 14695981039346656037u ^ (uint64_t)scope;  /* FNV-1a */
+    for (size_t i = pyparse_ts(t, name), e = pyparse_te(t, name); i < e; i++)
+        h = (h ^ (unsigned char)t->buf[i]) * 1099511628211u;
+    return h;
+}
+
+/* The slot of the group of (scope, name): where it is, or the free slot
+ * where it goes. */
+static size_t
+group_slot(const struct sem *s, int scope, int name, uint64_t hash)
+{
+    size_t mask = s->nslots - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        int g = s->slots[i];
+        if (g < 0)
+            return i;
+        const struct group *gr = &s->groups[g];
+        if (gr->hash == hash && gr->scope == scope && name_cmp(s->t, gr->name, name) == 0)
+            return i;
+    }
+}
+
+/* Groups the name facts by scope and name (hashing their text), noting
+ * what each group holds. */
 static bool
 index_facts(struct sem *s)
 {
-    s->order = malloc((size_t)s->nfacts * sizeof *s->order + 1);
-    s->group = malloc((size_t)s->nfacts + 1);
-    if (!s->order || !s->group)
+    s->nslots = 16;
+    while (s->nslots < 2 * (size_t)s->nfacts + 2)
+        s->nslots *= 2;
+    s->slots = malloc(s->nslots * sizeof *s->slots);
+    s->groups = malloc((size_t)s->nfacts * sizeof *s->groups + 1);
+    if (!s->slots || !s->groups)
         return false;
-    for (int i = 0; i < s->nfacts; i++)
-        if (is_name_fact(s->facts[i].kind))
-            s->order[s->norder++] = i;
-    qsort_r(s->order, (size_t)s->norder, sizeof *s->order, fact_cmp, s);
-    for (int lo = 0, hi; lo < s->norder; lo = hi) {
-        const struct fact *f = &s->facts[s->order[lo]];
-        uint8_t kinds = 0;
-        for (hi = lo; hi < s->norder; hi++) {
-            const struct fact *g = &s->facts[s->order[hi]];
-            if (g->scope != f->scope || name_cmp(s->t, g->name, f->name) != 0)
-                break;
-            kinds |= (uint8_t)(1u << g->kind);
+    memset(s->slots, 0xff, s->nslots * sizeof *s->slots);
+    for (int i = 0; i < s->nfacts; i++) {
+        const struct fact *f = &s->facts[i];
+        if (!is_name_fact(f->kind))
+            continue;
+        uint64_t hash = name_hash(s->t, f->scope, f->name);
+        size_t slot = group_slot(s, f->scope, f->name, hash);
+        if (s->slots[slot] < 0) {
+            s->slots[slot] = s->ngroups;
+            s->groups[s->ngroups++] = (struct group){ f->scope, f->name, hash, 0, 0, -1, -1 };
         }
-        for (int i = lo; i < hi; i++)
-            s->group[i] = kinds;
+        struct group *g = &s->groups[s->slots[slot]];
+        g->kinds |= (uint8_t)(1u << f->kind);
+        if (f->kind == FACT_PARAM)
+            g->params++;
+        if (f->kind == FACT_BIND && (g->first_bind < 0 || f->name < g->first_bind))
+            g->first_bind = f->name;
+        if (f->kind == FACT_GLOBAL && f->name > g->last_global)
+            g->last_global = f->name;
     }
     return true;
-}
-
-/* The first sorted position of the group of (scope, name), or -1. */
-static int
-find_group(const struct sem *s, int scope, int name)
-{
-    int lo = 0, hi = s->norder;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        const struct fact *f = &s->facts[s->order[mid]];
-        int c = f->scope != scope ? (f->scope < scope ? -1 : 1) : name_cmp(s->t, f->name, name);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < s->norder) {
-        const struct fact *f = &s->facts[s->order[lo]];
-        if (f->scope == scope && name_cmp(s->t, f->name, name) == 0)
-            return lo;
-    }
-    return -1;
 }
 
 static bool
 has_fact(const struct sem *s, int scope, int name, enum fact_kind kind)
 {
-    int g = find_group(s, scope, name);
-    return g >= 0 && (s->group[g] & (1u << kind));
+    int g = s->slots[group_slot(s, scope, name, name_hash(s->t, scope, name))];
+    return g >= 0 && (s->groups[g].kinds & (1u << kind));
 }
 
 /* Is name in the set of bound names that scope passes to its children
@@ -807,27 +816,15 @@ bound_for_children(const struct sem *s, int scope, int name, int depth)
 static bool
 scope_facts_ok(const struct sem *s)
 {
-    for (int lo = 0, hi; lo < s->norder; lo = hi) {
-        const struct fact *f = &s->facts[s->order[lo]];
-        int params = 0, first_bind = -1, last_global = -1;
-        for (hi = lo; hi < s->norder; hi++) {
-            const struct fact *g = &s->facts[s->order[hi]];
-            if (g->scope != f->scope || name_cmp(s->t, g->name, f->name) != 0)
-                break;
-            if (g->kind == FACT_PARAM)
-                params++;
-            if (g->kind == FACT_BIND && first_bind < 0)
-                first_bind = g->name;       /* sorted by position */
-            if (g->kind == FACT_GLOBAL)
-                last_global = g->name;
-        }
-        uint8_t kinds = s->group[lo];
+    for (int i = 0; i < s->ngroups; i++) {
+        const struct group *g = &s->groups[i];
+        uint8_t kinds = g->kinds;
         bool bound = kinds & ((1u << FACT_BIND) | (1u << FACT_PARAM));
-        if (params > 1 || (bound && name_is(s->t, f->name, "__debug__")))
+        if (g->params > 1 || (bound && name_is(s->t, g->name, "__debug__")))
             return false;
         if ((kinds & (1u << FACT_GLOBAL)) &&
             ((kinds & ((1u << FACT_PARAM) | (1u << FACT_NONLOCAL))) ||
-             (first_bind >= 0 && first_bind < last_global)))
+             (g->first_bind >= 0 && g->first_bind < g->last_global)))
             return false;
         if ((kinds & (1u << FACT_NONLOCAL)) && (kinds & (1u << FACT_PARAM)))
             return false;
@@ -896,8 +893,8 @@ pyparse_sem_check(const struct pyparse_tree *t, bool top_level_await, unsigned *
     ok = ok && !s.nomem && nonlocals_ok(&s) && scope_facts_ok(&s);
     free(s.scopes);
     free(s.facts);
-    free(s.order);
-    free(s.group);
+    free(s.groups);
+    free(s.slots);
     *futures = s.futures;
     if (s.nomem)
         return -1;

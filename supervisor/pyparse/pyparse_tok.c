@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define TABSIZE 8
 #define MAXINDENT 100
@@ -736,6 +737,18 @@ pyparse_keyword_type(const char *s, size_t n)
     return PYPARSE_T_NAME;
 }
 
+void
+pyparse_huge_pages(void *p, size_t bytes)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (bytes < 4 * huge)
+        return;
+    uintptr_t from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t to = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (to > from)
+        (void)madvise((void *)from, to - from, MADV_HUGEPAGE);    /* advice only */
+}
+
 int
 pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n)
 {
@@ -750,6 +763,7 @@ pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n)
     struct pyparse_token *t = realloc(arr->t, cap * sizeof *t);
     if (!t)
         return -ENOMEM;
+    pyparse_huge_pages(t, cap * sizeof *t);
     arr->t = t;
     arr->cap = cap;
     return 0;

@@ -919,11 +919,36 @@ START_TEST(test_buf_fast_path_is_linear)
     }
     push_str(b, "]");
     ck_assert_int_eq(verdict_of(b), PYPARSE_COMPLETE);
-    fprintf(stderr, "fast path: %zu deferred parses of cost %zu, %zu verdicts from quick\n",
-            pending, parsed_cost, quick_only);
-    /* 400k tokens: the deferred parses cost a few times the statement */
-    ck_assert_uint_le(parsed_cost, (size_t)(PYPARSE_BUDGET_FACTOR + 4) * 2 * 2 * lines);
+    /* what one parse of the whole statement costs, from scratch */
+    size_t len, whole = 0;
+    const char *text = pyparse_buf_text(b, &len);
+    struct pyparse_buf *one = new_buf(PYPARSE_TOP_LEVEL_AWAIT);
+    push(one, text, len);
+    ck_assert_int_eq(pyparse_buf_quick(one, &whole), PYPARSE_PENDING);
+    pyparse_buf_free(one);
+    fprintf(stderr, "fast path: %zu deferred parses of cost %zu (one whole parse: %zu), "
+                    "%zu verdicts from quick\n", pending, parsed_cost, whole, quick_only);
+    /* the deferred parses cost a few whole parses */
+    ck_assert_uint_le(parsed_cost, (PYPARSE_BUDGET_FACTOR + 4) * whole);
     ck_assert_uint_ge(quick_only, (size_t)lines * 9 / 10);
+    pyparse_buf_free(b);
+}
+END_TEST
+
+/* A long triple-quoted string: each push re-reads its last line only,
+ * and the verdicts come without a full parse (were any step to go over
+ * the whole string, 100,000 lines would take minutes, not milliseconds). */
+START_TEST(test_buf_long_string)
+{
+    struct pyparse_buf *b = new_buf(PYPARSE_TOP_LEVEL_AWAIT);
+    push_str(b, "s = '''");
+    for (int i = 0; i < 100000; i++) {
+        push_str(b, "a line of text in a long string");
+        size_t cost = 0;
+        ck_assert_int_eq(pyparse_buf_quick(b, &cost), PYPARSE_INCOMPLETE);
+    }
+    push_str(b, "'''");
+    ck_assert_int_eq(verdict_of(b), PYPARSE_COMPLETE);
     pyparse_buf_free(b);
 }
 END_TEST
@@ -1200,6 +1225,7 @@ pyparse_suite(void)
     tcase_add_test(tc, test_buf_future_memory);
     tcase_add_test(tc, test_one_shot_futures);
     tcase_add_test(tc, test_buf_fast_path_is_linear);
+    tcase_add_test(tc, test_buf_long_string);
     tcase_add_test(tc, test_buf_late_error_bounded);
     tcase_add_test(tc, test_buf_exact_when_small);
     tcase_add_test(tc, test_buf_cancel);
