@@ -122,17 +122,10 @@ only_blanks_and_comments(const char *src, size_t len)
 static int
 reserve(char **p, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *q = realloc(*p, n);
-    if (!q)
-        return -ENOMEM;
+    void *q = *p;
+    int r = pyparse_array_grow(&q, cap, need, 1);
     *p = q;
-    *cap = n;
-    return 0;
+    return r;
 }
 
 int
@@ -152,11 +145,11 @@ pyparse_buf_free(struct pyparse_buf *b)
 {
     if (!b)
         return;
-    free(b->raw);
-    free(b->text);
-    free(b->head.t);
-    free(b->tail.t);
-    free(b->tail_nl.t);
+    pyparse_array_free(b->raw, b->raw_cap, 1);
+    pyparse_array_free(b->text, b->text_cap, 1);
+    pyparse_array_free(b->head.t, b->head.cap, sizeof *b->head.t);
+    pyparse_array_free(b->tail.t, b->tail.cap, sizeof *b->tail.t);
+    pyparse_array_free(b->tail_nl.t, b->tail_nl.cap, sizeof *b->tail_nl.t);
     pyparse_scratch_free(&b->scratch);
     free(b);
 }

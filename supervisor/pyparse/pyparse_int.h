@@ -105,11 +105,11 @@ struct pyparse_tokens {
  * *snap_ntok gets the number of tokens in arr before it (those are final
  * whatever follows the snapshot's line). 0 or -ENOMEM. */
 int pyparse_lex(struct pyparse_tok *tok, struct pyparse_tokens *arr, size_t *snap_ntok);
-/* After a realloc of a big array (bytes long, at p): ask the kernel for
- * huge pages where it can use them. Arrays of tens of megabytes (a long
- * statement's tokens and memos) are otherwise first touched a 4 KiB page
- * at a time, a fault each, and the faults cost a third of a parse. */
-void pyparse_huge_pages(void *p, size_t bytes);
+/* A growing array of *cap elements of elem bytes at *arr (NULL, 0 to
+ * start): room for need, doubling. 0 or -ENOMEM (*arr unchanged). Free
+ * with pyparse_array_free (big arrays are mappings: pyparse_mem.c). */
+int pyparse_array_grow(void **arr, size_t *cap, size_t need, size_t elem);
+void pyparse_array_free(void *arr, size_t cap, size_t elem);
 /* Grows arr to hold n more tokens: 0 or -ENOMEM. */
 int pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n);
 /* The keyword type of the name s[0..n), or PYPARSE_T_NAME. */
@@ -314,15 +314,15 @@ enum {
  * with the memos that hold whatever follows them. */
 struct pyparse_scratch {
     struct pyparse_ptok *toks;
-    int toks_cap;
+    size_t toks_cap;
     void *memo;
-    int memo_cap;
+    size_t memo_cap;
     struct pyparse_node *nodes;
-    int nodes_cap;
+    size_t nodes_cap;
     int *kids;
-    int kids_cap;
+    size_t kids_cap;
     int *stack;
-    int stack_cap;
+    size_t stack_cap;
     int nmemo, nnodes, nkids;   /* in use by the memos kept */
     int reusable;               /* 0: the next run starts afresh */
     uint32_t runs;

@@ -65,7 +65,8 @@ struct parser {
     const struct pyparse_view *view;
     const char *buf;
     struct pyparse_ptok *toks;
-    int fill, cap;
+    int fill;
+    size_t cap;
     int mark;
     int level;
     enum parser_error error;
@@ -74,13 +75,17 @@ struct parser {
     bool barry;             /* CO_FUTURE_BARRY_AS_BDFL */
     bool parsing_started;
     struct memo *memo;
-    int nmemo, memo_cap;
+    int nmemo;
+    size_t memo_cap;
     struct pyparse_node *nodes;
-    int nnodes, nodes_cap;
+    int nnodes;
+    size_t nodes_cap;
     int *kids;              /* append-only lists of node ids */
-    int nkids, kids_cap;
+    int nkids;
+    size_t kids_cap;
     int *stack;             /* nodes made by the matches in progress */
-    int nstack, stack_cap;
+    int nstack;
+    size_t stack_cap;
     const atomic_int *cancel;
     uint64_t ticks;
     /* the left-recursive rule growing at lr_pos, and its seed so far */
@@ -96,26 +101,18 @@ struct parser {
 };
 
 static bool
-grow(struct parser *p, void **arr, int *cap, int need, size_t elem)
+grow(struct parser *p, void **arr, size_t *cap, int need, size_t elem)
 {
-    if (need <= *cap)
+    if ((size_t)need <= *cap)
         return true;
-    int n = *cap ? *cap : 64;
-    while (n < need) {
-        if (n > (1 << 29)) {
-            p->error = PERR_OTHER;  /* beyond any sane input: MemoryError */
-            return false;
-        }
-        n *= 2;
+    if (need > (1 << 29)) {
+        p->error = PERR_OTHER;      /* beyond any sane input: MemoryError */
+        return false;
     }
-    void *q = realloc(*arr, (size_t)n * elem);
-    if (!q) {
+    if (pyparse_array_grow(arr, cap, (size_t)need, elem) < 0) {
         p->error = PERR_NOMEM;
         return false;
     }
-    pyparse_huge_pages(q, (size_t)n * elem);
-    *arr = q;
-    *cap = n;
     return true;
 }
 
@@ -204,21 +201,8 @@ fill_token(struct parser *p)
         p->parsing_started = true;
         return true;
     }
-    if (p->fill == p->cap) {
-        if (p->cap >= (1 << 30)) {
-            p->error = PERR_OTHER;
-            return false;
-        }
-        int cap = p->cap ? p->cap * 2 : 256;
-        struct pyparse_ptok *t = realloc(p->toks, (size_t)cap * sizeof *t);
-        if (!t) {
-            p->error = PERR_NOMEM;
-            return false;
-        }
-        pyparse_huge_pages(t, (size_t)cap * sizeof *t);
-        p->toks = t;
-        p->cap = cap;
-    }
+    if ((size_t)p->fill == p->cap && !grow(p, (void **)&p->toks, &p->cap, p->fill + 1, sizeof *p->toks))
+        return false;
     int type = view_token(p, p->fill)->type;
     /* 'single' input: the first ENDMARKER becomes the NEWLINE that ends
      * the statement (with PyCF_DONT_IMPLY_DEDENT, no DEDENTs with it). */
@@ -752,11 +736,11 @@ pyparse_scratch_forget(struct pyparse_scratch *s)
 void
 pyparse_scratch_free(struct pyparse_scratch *s)
 {
-    free(s->toks);
-    free(s->memo);
-    free(s->nodes);
-    free(s->kids);
-    free(s->stack);
+    pyparse_array_free(s->toks, s->toks_cap, sizeof *s->toks);
+    pyparse_array_free(s->memo, s->memo_cap, sizeof(struct memo));
+    pyparse_array_free(s->nodes, s->nodes_cap, sizeof *s->nodes);
+    pyparse_array_free(s->kids, s->kids_cap, sizeof *s->kids);
+    pyparse_array_free(s->stack, s->stack_cap, sizeof *s->stack);
     memset(s, 0, sizeof *s);
 }
 
@@ -883,11 +867,11 @@ pyparse_peg_run_text(const char *text, size_t len, int start_rule, unsigned mode
         return PYPARSE_OTHER_ERROR;
     pyparse_tok_init(&tok, text, len);
     if (pyparse_lex(&tok, &arr, NULL) < 0) {
-        free(arr.t);
+        pyparse_array_free(arr.t, arr.cap, sizeof *arr.t);
         return PYPARSE_NO_MEMORY;
     }
     struct pyparse_view view = { text, len, arr.t, arr.n, NULL, 0 };
     enum pyparse_result r = pyparse_peg_run(&view, start_rule, mode, level, info, NULL, cancel);
-    free(arr.t);
+    pyparse_array_free(arr.t, arr.cap, sizeof *arr.t);
     return r;
 }

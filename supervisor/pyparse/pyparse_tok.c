@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define TABSIZE 8
 #define MAXINDENT 100
@@ -737,35 +736,15 @@ pyparse_keyword_type(const char *s, size_t n)
     return PYPARSE_T_NAME;
 }
 
-void
-pyparse_huge_pages(void *p, size_t bytes)
-{
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    if (bytes < 4 * huge)
-        return;
-    uintptr_t from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t to = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (to > from)
-        (void)madvise((void *)from, to - from, MADV_HUGEPAGE);    /* advice only */
-}
-
 int
 pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n)
 {
     if (arr->cap - arr->n >= n)
         return 0;
-    size_t cap = arr->cap ? arr->cap : 256;
-    while (cap - arr->n < n) {
-        if (cap > SIZE_MAX / 2 / sizeof *arr->t)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    struct pyparse_token *t = realloc(arr->t, cap * sizeof *t);
-    if (!t)
+    void *t = arr->t;
+    if (arr->n > SIZE_MAX - n || pyparse_array_grow(&t, &arr->cap, arr->n + n, sizeof *arr->t) < 0)
         return -ENOMEM;
-    pyparse_huge_pages(t, cap * sizeof *t);
     arr->t = t;
-    arr->cap = cap;
     return 0;
 }
 
