@@ -57,6 +57,8 @@ NODE_RULES = ['function_def_raw', 'class_def_raw', 'lambdef', 'listcomp',
               'dotted_as_name', 'import_from_as_name', 'except_block',
               'except_star_block', 'global_stmt', 'nonlocal_stmt',
               'try_stmt',
+              # statically nested blocks (compile.c's CO_MAXBLOCKS)
+              'with_stmt', 'with_item', 'finally_block',
               # starred targets and values, keyword arguments
               'star_targets', 'star_targets_tuple_seq', 'star_targets_list_seq',
               'star_expressions', 'arguments',

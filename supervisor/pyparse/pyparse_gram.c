@@ -4218,7 +4218,7 @@ const struct pyparse_rule pyparse_rules[] = {
     /*   11 */ { "compound_stmt_group11", 29, 2, 0, 9, 255, 8, 0 },
     /*   12 */ { "class_def", 31, 2, 0, 9, 255, 9, 0 },
     /*   13 */ { "compound_stmt_group13", 33, 2, 0, 10, 255, 10, 0 },
-    /*   14 */ { "with_stmt", 35, 4, 0, 10, 255, 11, 0 },
+    /*   14 */ { "with_stmt", 35, 4, PYPARSE_R_NODE, 10, 255, 11, 0 },
     /*   15 */ { "compound_stmt_group15", 39, 2, 0, 11, 255, 12, 0 },
     /*   16 */ { "for_stmt", 41, 2, PYPARSE_R_NODE, 11, 255, 13, 0 },
     /*   17 */ { "try_stmt", 43, 3, PYPARSE_R_NODE, 12, 255, 14, 0 },
@@ -4234,9 +4234,9 @@ const struct pyparse_rule pyparse_rules[] = {
     /*   27 */ { "elif_stmt", 73, 2, 0, 40, 255, 21, 0 },
     /*   28 */ { "else_block", 75, 1, PYPARSE_R_NODE, 41, 255, 255, 0 },
     /*   29 */ { "class_def_raw", 76, 1, PYPARSE_R_NODE, 22, 255, 255, 0 },
-    /*   30 */ { "with_item", 77, 2, 0, 16, 255, 22, 0 },
+    /*   30 */ { "with_item", 77, 2, PYPARSE_R_NODE, 16, 255, 22, 0 },
     /*   31 */ { "star_targets", 79, 2, PYPARSE_R_NODE, 25, 255, 23, 0 },
-    /*   32 */ { "finally_block", 81, 1, 0, 42, 255, 255, 0 },
+    /*   32 */ { "finally_block", 81, 1, PYPARSE_R_NODE, 42, 255, 255, 0 },
     /*   33 */ { "except_block", 82, 2, PYPARSE_R_NODE, 43, 255, 24, 0 },
     /*   34 */ { "except_star_block", 84, 1, PYPARSE_R_NODE, 43, 255, 255, 0 },
     /*   35 */ { "subject_expr", 85, 2, 0, 2, 255, 25, 0 },
@@ -4467,6 +4467,9 @@ const int pyparse_rule_except_star_block = 34;
 const int pyparse_rule_global_stmt = 45;
 const int pyparse_rule_nonlocal_stmt = 46;
 const int pyparse_rule_try_stmt = 17;
+const int pyparse_rule_with_stmt = 14;
+const int pyparse_rule_with_item = 30;
+const int pyparse_rule_finally_block = 32;
 const int pyparse_rule_star_targets = 31;
 const int pyparse_rule_star_targets_tuple_seq = 142;
 const int pyparse_rule_star_targets_list_seq = 143;

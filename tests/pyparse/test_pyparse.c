@@ -340,6 +340,145 @@ static const struct verdict_case cases[] = {
     CASE("print(f\"{(await x for y in z)}\")", 'C'),
     CASE("print(f\"{f'{await x}'}\")", 'E'),
     CASE("if x:\n    print(f\"{await y}\")", 'E'),
+    /* Compile-stage checks (symtable.c, compile.c): imports are not
+     * assignments for global; a comprehension's first iterable belongs to
+     * the enclosing scope; __class__ is bound for a class's functions;
+     * names used, assigned or annotated before their global or nonlocal;
+     * stores to an attribute named __debug__; match patterns: duplicate
+     * mapping keys (by value), repeated class pattern keywords, two starred
+     * names, f-strings; break, continue and return in except*. */
+    CASE("def f():\n    import json\n    global json\n", 'C'),
+    CASE("def f():\n    from os import path\n    global path\n", 'C'),
+    CASE("def f():\n    import os.path as p\n    global p\n", 'C'),
+    CASE("class A:\n    import json\n    global json\n", 'C'),
+    CASE("def f():\n    json = 1\n    global json\n", 'E'),
+    CASE("def f():\n    import json\n    nonlocal json\n", 'E'),
+    CASE("def g():\n  x = 1\n  def f():\n    import x\n    nonlocal x\n", 'C'),
+    CASE("def f():\n    return [k for k in (yield)]\n", 'C'),
+    CASE("def f():\n    return {k: 1 for k in (yield)}\n", 'C'),
+    CASE("def f():\n    return {k for k in (yield)}\n", 'C'),
+    CASE("def f():\n    return (k for k in (yield))\n", 'C'),
+    CASE("def f():\n    return [k for k in x for j in (yield)]\n", 'E'),
+    CASE("def f():\n    return [k for k in (yield from x)]\n", 'C'),
+    CASE("async def f():\n    return [k for k in await x]\n", 'C'),
+    CASE("def f():\n    return [k for k in await x]\n", 'E'),
+    CASE("[k for k in (yield)]", 'E'),
+    CASE("class A:\n    def f(self):\n        nonlocal __class__\n", 'C'),
+    CASE("class A:\n    def f(self):\n        def g():\n            nonlocal __class__\n", 'C'),
+    CASE("class A:\n    nonlocal __class__\n", 'E'),
+    CASE("def f():\n    nonlocal __class__\n", 'E'),
+    CASE("class A:\n    def f(self):\n        __class__ = 1\n        def g():\n            nonlocal __class__\n", 'C'),
+    CASE("def f():\n    print(x)\n    global x\n", 'E'),
+    CASE("def f():\n    x: int\n    global x\n", 'E'),
+    CASE("def f():\n    x: int = 1\n    global x\n", 'E'),
+    CASE("def f():\n    del x\n    global x\n", 'E'),
+    CASE("def f():\n    x += 1\n    global x\n", 'E'),
+    CASE("def g():\n  x = 1\n  def f():\n    print(x)\n    nonlocal x\n", 'E'),
+    CASE("def g():\n  x = 1\n  def f():\n    x = 2\n    nonlocal x\n", 'E'),
+    CASE("def g():\n  x = 1\n  def f():\n    x: int\n    nonlocal x\n", 'E'),
+    CASE("print(x)\nglobal x", 'E'),
+    CASE("print(x); global x", 'E'),
+    CASE("x: int; global x", 'E'),
+    CASE("def f():\n    global x\n    print(x)\n", 'C'),
+    CASE("def f():\n    for x in y: pass\n    global x\n", 'E'),
+    CASE("def f():\n    with a as x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    [x for x in y]\n    global x\n", 'C'),
+    CASE("def f():\n    lambda: x\n    global x\n", 'C'),
+    CASE("def f():\n    (x := 1)\n    global x\n", 'E'),
+    CASE("def f():\n    def x(): pass\n    global x\n", 'E'),
+    CASE("def f():\n    class x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    try: pass\n    except E as x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    global x\n    global x\n", 'C'),
+    CASE("def f():\n    x.y = 1\n    global x\n", 'E'),
+    CASE("def f():\n    f(x=1)\n    global x\n", 'C'),
+    CASE("x.__debug__ = 1", 'E'),
+    CASE("del x.__debug__", 'C'),
+    CASE("x.__debug__", 'C'),
+    CASE("x.__debug__ += 1", 'C'),
+    CASE("x.__debug__: int = 1", 'E'),
+    CASE("for x.__debug__ in y: pass\n", 'E'),
+    CASE("with a as b.__debug__: pass\n", 'E'),
+    CASE("(x.__debug__ := 1)", 'E'),
+    CASE("__debug__", 'C'),
+    CASE("f(__debug__)", 'C'),
+    CASE("def f(__debug__): pass\n", 'E'),
+    CASE("import __debug__", 'E'),
+    CASE("import a as __debug__", 'E'),
+    CASE("from a import __debug__", 'E'),
+    CASE("match x:\n case {\"a\": 1, \"a\": 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {1: 1, 1: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {\"a\": 1, \"b\": 2}:\n  pass\n", 'C'),
+    CASE("match x:\n case {a.b: 1, a.b: 2}:\n  pass\n", 'C'),
+    CASE("match x:\n case {None: 1, None: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {1: 1, 1.0: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {-1: 1, -1: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {\"a\" \"b\": 1, \"ab\": 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {1+2j: 1, 1+2j: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {True: 1, 1: 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case {b\"a\": 1, b\"a\": 2}:\n  pass\n", 'E'),
+    CASE("match x:\n case C(x=1, x=2):\n  pass\n", 'E'),
+    CASE("match x:\n case C(x=1, y=2):\n  pass\n", 'C'),
+    CASE("match x:\n case [*a, *b]:\n  pass\n", 'E'),
+    CASE("match x:\n case [*_, *_]:\n  pass\n", 'E'),
+    CASE("match x:\n case (*a, *b):\n  pass\n", 'E'),
+    CASE("match x:\n case [*a, [*b]]:\n  pass\n", 'C'),
+    CASE("match x:\n case f\"x\":\n  pass\n", 'E'),
+    CASE("match x:\n case f\"{x}\":\n  pass\n", 'E'),
+    CASE("match x:\n case \"a\" f\"x\":\n  pass\n", 'E'),
+    CASE("match x:\n case {f\"x\": 1}:\n  pass\n", 'E'),
+    CASE("match x:\n case rb\"x\":\n  pass\n", 'C'),
+    CASE("try:\n  pass\nexcept* E:\n  break\n", 'E'),
+    CASE("for x in y:\n  try:\n    pass\n  except* E:\n    break\n", 'E'),
+    CASE("for x in y:\n  try:\n    pass\n  except* E:\n    continue\n", 'E'),
+    CASE("def f():\n  try:\n    pass\n  except* E:\n    return\n", 'E'),
+    CASE("def f():\n  try:\n    pass\n  except* E:\n    def g():\n      return 1\n", 'C'),
+    CASE("for x in y:\n  try:\n    pass\n  except* E:\n    for z in w:\n      break\n", 'C'),
+    CASE("def f():\n  try:\n    pass\n  except* E:\n    return 1\n", 'E'),
+    CASE("for x in y:\n  try:\n    pass\n  except E:\n    break\n", 'C'),
+    CASE("def g():\n  json = 1\n  def f():\n    import json\n    nonlocal json\n", 'C'),
+    CASE("def f():\n    x.y = 1\n    nonlocal x\n", 'E'),
+    CASE("def f():\n    class A(metaclass=x): pass\n    global x\n", 'E'),
+    CASE("def f():\n    lambda x: 0\n    global x\n", 'C'),
+    CASE("def f():\n    lambda y=x: 0\n    global x\n", 'E'),
+    CASE("def f():\n    def g(a=x): pass\n    global x\n", 'E'),
+    CASE("def f():\n    def g(a: x): pass\n    global x\n", 'E'),
+    CASE("def f():\n    @x\n    def g(): pass\n    global x\n", 'E'),
+    CASE("def f():\n    print(f\"{x}\")\n    global x\n", 'E'),
+    CASE("def f():\n    [a for a in x]\n    global x\n", 'E'),
+    CASE("def f():\n    [x for a in y]\n    global x\n", 'C'),
+    CASE("def f():\n    import x.y\n    global x\n", 'C'),
+    CASE("def f():\n    from x import y\n    global x\n", 'C'),
+    CASE("def f():\n    from y import x as z\n    global x\n", 'C'),
+    CASE("def f():\n    import y as x\n    global x\n", 'C'),
+    CASE("def f():\n    global x\n    x = 1\n    global x\n", 'E'),
+    CASE("match = 1\nglobal match", 'E'),
+    CASE("def f():\n    match x:\n        case C(a=1): pass\n    global a\n", 'C'),
+    CASE("def f():\n    match x:\n        case C(a=1): pass\n    global C\n", 'E'),
+    CASE("def f():\n    match x:\n        case a: pass\n    global a\n", 'E'),
+    CASE("def f():\n    match x:\n        case _: pass\n    global _\n", 'C'),
+    CASE("def f():\n    match x:\n        case {\"k\": v}: pass\n    global k\n", 'C'),
+    CASE("def f():\n    match x:\n        case [1]: pass\n    global match\n", 'C'),
+    CASE("def f():\n    match x:\n        case [1]: pass\n    global case\n", 'C'),
+    CASE("def f():\n    try: pass\n    except x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    with x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    if x: pass\n    global x\n", 'E'),
+    CASE("def f():\n    assert x\n    global x\n", 'E'),
+    CASE("def f():\n    raise x\n    global x\n", 'E'),
+    CASE("def f():\n    x\n    global x\n", 'E'),
+    CASE("def f():\n    return x\n    global x\n", 'E'),
+    CASE("def f(x):\n    global x\n", 'E'),
+    CASE("def f():\n    global x, y\n    y = 1\n    global y\n", 'E'),
+    CASE("def f():\n    x: int\n    nonlocal x\n", 'E'),
+    CASE("def g():\n  x = 1\n  def f():\n    nonlocal x\n    x = 2\n", 'C'),
+    CASE("def f():\n  global x\n  def g():\n    x = 1\n", 'C'),
+    CASE("def f():\n  for x in range(3):\n    try:\n      pass\n    except* E:\n      continue\n", 'E'),
+    CASE("def f():\n    x.__debug__ = 1\n", 'E'),
+    CASE("x[0].__debug__ = 1", 'E'),
+    CASE("a, b.__debug__ = c", 'E'),
+    CASE("[a, b.__debug__] = c", 'E'),
+    CASE("a.__debug__ = b = c", 'E'),
+    CASE("x.__debug__, = c", 'E'),
+    CASE("for a, b.__debug__ in c: pass\n", 'E'),
     /* NUL bytes: ValueError, unless in a comment-only buffer */
     CASE("x = 1\0", 'E'),
     CASE("# \0", 'C'),
@@ -1082,6 +1221,46 @@ START_TEST(test_buf_cancel)
 }
 END_TEST
 
+struct deep_judge {
+    const char *unit;
+    size_t times;
+    enum pyparse_verdict v;
+};
+
+static void *
+deep_judge_main(void *arg)
+{
+    struct deep_judge *d = arg;
+    size_t len;
+    char *s = repeat("", d->unit, d->times, "x", &len);
+    struct pyparse_buf *b = NULL;
+    if (pyparse_buf_new(&b, PYPARSE_TOP_LEVEL_AWAIT) == 0 && pyparse_buf_push(b, s, len) == 0)
+        d->v = pyparse_buf_judge(b, NULL);
+    pyparse_buf_free(b);
+    free(s);
+    return NULL;
+}
+
+/* A judge on a worker thread with a 4 MiB stack, as pyparse.h asks for,
+ * of inputs that take the parser to its stack limit. */
+START_TEST(test_buf_judge_on_small_stack)
+{
+    static const char *const units[] = { "not ", "-", "(", "lambda: ", "x if y else ", "await ",
+                                         "f(" };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        struct deep_judge d = { units[i], 100000, PYPARSE_PENDING };
+        pthread_attr_t attr;
+        pthread_t t;
+        ck_assert_int_eq(pthread_attr_init(&attr), 0);
+        ck_assert_int_eq(pthread_attr_setstacksize(&attr, (size_t)4 << 20), 0);
+        ck_assert_int_eq(pthread_create(&t, &attr, deep_judge_main, &d), 0);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        pthread_attr_destroy(&attr);
+        ck_assert_int_eq(d.v, PYPARSE_ERROR);   /* too deep, too many parentheses */
+    }
+}
+END_TEST
+
 static void
 check_repeat(const char *head, const char *unit, size_t times, const char *tail, char want)
 {
@@ -1244,6 +1423,7 @@ pyparse_suite(void)
     tcase_add_test(tc, test_buf_late_error_bounded);
     tcase_add_test(tc, test_buf_exact_when_small);
     tcase_add_test(tc, test_buf_cancel);
+    tcase_add_test(tc, test_buf_judge_on_small_stack);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_timeout(tc, 600);
