@@ -307,6 +307,42 @@ def action_kind(rule, action):
     return 'NONE'
 
 
+# The AST nodes CPython's symtable does not count against its recursion
+# limit (it visits their parts, which are statements and expressions).
+UNCOUNTED_NODES = {'keyword', 'arg', 'arguments', 'comprehension', 'alias', 'withitem',
+                   'match_case', 'ExceptHandler', 'Interactive', 'Expression', 'FunctionType',
+                   'Module', 'TypeIgnore'}
+# Rules whose alternatives' levels the action text does not tell right:
+# args builds a Call that primary takes apart; a capture pattern's name and
+# a dotted name are identifiers, not nodes; decorators are a function's or
+# class's children, a level under it.
+AST_LEVELS_OF_RULE = {'args': 0, 'pattern_capture_target': 0, 'dotted_name': 0, 'decorators': 1,
+                      # a MatchOr only for two patterns or more: decided
+                      # in pyparse_peg.c
+                      'or_pattern': 'or_pattern_levels(p, start, %(closed_pattern)d)'}
+
+
+def ast_levels(rule, items, action):
+    """How many levels of counted AST nodes (statements, expressions,
+    patterns) an alternative's result puts above what its items give:
+    the depth pyparse_peg.c adds up for the compiler's recursion limit."""
+    if rule in AST_LEVELS_OF_RULE:
+        return AST_LEVELS_OF_RULE[rule]
+    # A NUMBER item is a Constant node (the alternatives that have one
+    # hold no other node); a NAME is a Name node when it stands alone or
+    # gets a store context, an identifier otherwise.
+    number = 1 if ('tok', 'NUMBER') in items else 0
+    if action is None:
+        return 1 if len(items) == 1 and items[0] in (('tok', 'NAME'), ('tok', 'NUMBER')) else 0
+    built = [n for n in re.findall(r'_PyAST_(\w+)', action) if n not in UNCOUNTED_NODES]
+    if built:
+        return 1 + number
+    if '_PyPegen_set_expr_context' in action and ('tok', 'NAME') in items and \
+            not any(it[0] == 'rule' for it in items):
+        return 1                # a NAME as a Name node in a store context
+    return number
+
+
 # ---------------------------------------------------------------- lowering
 
 class Lowering:
@@ -316,6 +352,7 @@ class Lowering:
         self.rules = []        # (name, memo, leftrec, [alt indices])
         self.rule_index = {}
         self.alts = []         # (first item, count, action kind)
+        self.alt_levels = []   # ast_levels of each alternative
         self.items = []        # (kind, a, b)
         self.keywords = []
         self.softs = []
@@ -382,7 +419,7 @@ class Lowering:
                     items[0][1].startswith('invalid_'):
                 continue
             lowered = [self.lower_atom(it, name) for it in items]
-            alt_ids.append((lowered, action_kind(name, action)))
+            alt_ids.append((lowered, action_kind(name, action), ast_levels(name, items, action)))
         return memo, alt_ids
 
     def run(self):
@@ -397,11 +434,12 @@ class Lowering:
         for rid, name in sorted((v, k) for k, v in self.rule_index.items()):
             memo, alts = lowered[name]
             alt_list = []
-            for seq_items, act in alts:
+            for seq_items, act, levels in alts:
                 first = len(final_items)
                 for it in seq_items:
                     final_items.append(('REF', it, 0))
                 self.alts.append((first, len(seq_items), act))
+                self.alt_levels.append(levels)
                 alt_list.append(len(self.alts) - 1)
             self.rules[rid] = [name, memo, False, alt_list]
         self.seq_items = final_items
@@ -854,9 +892,9 @@ def emit_rules(low, out, rule_sets, memo_bit):
             w('    if (!item_%d(p)) {\n        if (p->error)\n            return false;\n' % a)
             w('        p->mark = save;\n    }\n    return true;\n')
         elif kind in ('AND', 'NOT'):
-            w('    int save = p->mark, from = p->nstack;\n')
+            w('    int save = p->mark, from = p->nstack, depth = p->depth_acc;\n')
             w('    bool ok = item_%d(p);\n' % a)
-            w('    p->mark = save;\n    p->nstack = from;\n')
+            w('    p->mark = save;\n    p->nstack = from;\n    p->depth_acc = depth;\n')
             w('    if (p->error)\n        return false;\n')
             w('    return %sok;\n' % ('' if kind == 'AND' else '!'))
         elif kind == 'FORCED':
@@ -890,7 +928,7 @@ def emit_rules(low, out, rule_sets, memo_bit):
     for rid, (name, memo, leftrec, alts) in enumerate(low.rules):
         dispatch = len(alts) >= 2
         w('/* %s */\nstatic bool\nalts_%d(struct parser *p)\n{\n' % (name, rid))
-        w('    int start = p->mark, from = p->nstack;\n')
+        w('    int start = p->mark, from = p->nstack, outer = p->depth_acc;\n')
         any_cut = any(low.items[low.seq_items[low.alts[a][0] + k][1]][0] == 'CUT'
                       for a in alts for k in range(low.alts[a][1]))
         if any_cut:
@@ -898,7 +936,7 @@ def emit_rules(low, out, rule_sets, memo_bit):
         if dispatch:
             w('    unsigned todo = 0x%xu;\n' % ((1 << len(alts)) - 1))
             w('    if (may_skip(p)) {\n        struct pyparse_ptok *t = peek(p);\n')
-            w('        if (!t)\n            return false;\n')
+            w('        if (!t) {\n            p->depth_acc = outer;\n            return false;\n        }\n')
             w('        todo = pyparse_dispatch[pyparse_rules[%d].dispatch][t->type];\n    }\n'
               % rid)
         else:
@@ -924,6 +962,7 @@ def emit_rules(low, out, rule_sets, memo_bit):
                 w(indent + '    if (p->error)\n' + indent + '        return false;\n')
                 w(indent + '    goto skip_%d;\n' % k + indent + '}\n')
             w(indent + 'p->nstack = from;\n')
+            w(indent + 'p->depth_acc = 0;\n')
             has_cut = any(low.items[low.seq_items[first + i][1]][0] == 'CUT' for i in range(n))
             if has_cut:
                 w(indent + 'cut = false;\n')
@@ -936,8 +975,12 @@ def emit_rules(low, out, rule_sets, memo_bit):
             w(indent + 'if (p->error)\n' + indent + '    return false;\n')
             if act != 'NONE':
                 w(indent + 'if (apply_action(p, PYPARSE_A_%s, start) != 1) {\n' % act)
-                w(indent + '    p->nstack = from;\n' + indent + '    return false;\n')
-                w(indent + '}\n')
+                w(indent + '    p->nstack = from;\n' + indent + '    p->depth_acc = outer;\n')
+                w(indent + '    return false;\n' + indent + '}\n')
+            levels = low.alt_levels[a]
+            if isinstance(levels, str):
+                levels = levels % low.rule_index
+            w(indent + 'matched(p, outer, %s);\n' % levels)
             if name in NODE_RULES:
                 w(indent + 'return make_node(p, %d, start, from);\n' % rid)
             else:
@@ -947,12 +990,13 @@ def emit_rules(low, out, rule_sets, memo_bit):
                 w(indent + 'if (p->error)\n' + indent + '    return false;\n')
                 w(indent + 'p->mark = start;\n' + indent + 'p->nstack = from;\n')
                 if has_cut:
-                    w(indent + 'if (cut)\n' + indent + '    return false;\n')
+                    w(indent + 'if (cut) {\n' + indent + '    p->depth_acc = outer;\n')
+                    w(indent + '    return false;\n' + indent + '}\n')
             if checks:
                 w('skip_%d:\n' % k + indent + ';\n')
             if dispatch:
                 w('    }\n')
-        w('    return false;\n}\n\n')
+        w('    p->depth_acc = outer;\n    return false;\n}\n\n')
         w('static bool\nrule_%d(struct parser *p)\n{\n' % rid)
         if leftrec:
             w('    return leftrec_rule(p, %d, alts_%d);\n' % (rid, rid))

@@ -415,6 +415,11 @@ judge_exact(struct pyparse_buf *b, const atomic_int *cancel, unsigned *futures_o
         return PYPARSE_CANCELLED;
     if (with_newline == PYPARSE_NO_MEMORY)
         return PYPARSE_ERROR;
+    /* Too deep a tree: the text without the newline parses to the same
+     * one, or fails with a SyntaxError after which codeop compiles it
+     * with the newline: a RecursionError either way. */
+    if (with_newline == PYPARSE_OTHER_ERROR && info_nl.depth > PYPARSE_AST_DEPTH_MAX)
+        return PYPARSE_ERROR;
     bool unfinished = info_nl.done == PYPARSE_EOFS ||
                       (info_nl.done == PYPARSE_EOF && info_nl.level > 0);
     enum pyparse_result plain_res;

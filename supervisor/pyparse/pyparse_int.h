@@ -300,7 +300,18 @@ struct pyparse_run_info {
     size_t fetched;         /* tokens the parser fetched */
     unsigned futures;       /* 'single', parsed: PYPARSE_FUTURE_* imported */
     size_t calls;           /* rule calls made: the work done */
+    int depth;              /* parsed: AST levels of the result */
 };
+
+/* The deepest AST (statements, expressions and patterns; a top-level
+ * statement is level 1) that compile() takes before its symtable raises
+ * RecursionError: 3 levels per unit of the recursion limit (1000), less 3
+ * for each Python frame below compile(). codeop.compile_command called
+ * from a script's top level has 4 (<module> and codeop's 3): 2988, as
+ * measured with /usr/bin/python3 3.11.2, once warmed up (cold, one C call
+ * more costs 3 levels). Deeper callers fail earlier (the asyncio REPL's
+ * console at about 2970): where the verdict is ERROR they all agree. */
+#define PYPARSE_AST_DEPTH_MAX 2988
 
 /* How pyparse_peg_run parses. */
 enum {
@@ -375,9 +386,10 @@ enum pyparse_result pyparse_peg_run_text(const char *text, size_t len, int start
  * Returns 0 when fine, -1 for a SyntaxError, -2 for an error that is not
  * a SyntaxError, -3 for an f-string expression that is "incomplete",
  * -4 when cancelled, -5 out of memory.
- * *inner gets the PYPARSE_INNER_* flags of the f-string expressions. */
+ * *inner gets the PYPARSE_INNER_* flags of the f-string expressions,
+ * *depth the AST levels of the result (Constant or JoinedStr). */
 int pyparse_str_concat(const struct pyparse_view *view, size_t first, size_t n,
-                       int level, unsigned *inner, const atomic_int *cancel);
+                       int level, unsigned *inner, int *depth, const atomic_int *cancel);
 
 /* Checks a NUMBER token's value as _PyPegen_number_token does:
  * 0 fine, -1 SyntaxError. */

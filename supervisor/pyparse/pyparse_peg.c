@@ -25,7 +25,12 @@
  * memo from an earlier run is used only when its rule could not have hit
  * the stack limit either way, and never after a run that raised an error
  * (its left-recursive seeds may be half grown): then everything starts
- * over. */
+ * over.
+ *
+ * Each match also has a depth: the levels of AST nodes CPython would
+ * build for it (matched(), with the levels of each alternative from
+ * gen_gram.py), kept in its memo, so that a tree too deep for the
+ * compiler (PYPARSE_AST_DEPTH_MAX) is an error without building it. */
 #include "pyparse_int.h"
 
 #include <stdlib.h>
@@ -53,9 +58,15 @@ struct memo {
     uint32_t bit : 6;       /* its rule's memo_bit */
     uint32_t ok : 1;
     uint32_t kept : 1;      /* its rule read only tokens of the run's head */
-    uint32_t run;           /* the run that made it */
+    uint32_t run : 16;      /* the run that made it (they wrap: RUNS_MAX) */
+    uint32_t depth : 16;    /* AST levels of the match, up to DEPTH_MAX */
 };
 #define MEMO_KIDS_MAX ((1 << 24) - 1)
+/* Past this many runs a scratch starts over, so that no memo outlives its
+ * run number. */
+#define RUNS_MAX 0xffff
+/* AST depth is counted up to here: far past the compiler's limit. */
+#define DEPTH_MAX 0xffff
 
 enum parser_error {
     PERR_NONE, PERR_SYNTAX, PERR_OTHER, PERR_INCOMPLETE_MSG, PERR_CANCEL, PERR_NOMEM,
@@ -98,7 +109,34 @@ struct parser {
     int head;               /* tokens of this run's head */
     int earlier_level;      /* the deepest the earlier runs went */
     int max_level;          /* the deepest this run went */
+    /* AST depth (see matched): the deepest result among the items the
+     * current alternative matched so far, and that of the last match */
+    int depth_acc, depth_last;
 };
+
+/* An alternative matched: its result is levels AST levels (gen_gram.py's
+ * ast_levels) above the deepest of its items'. The depth is what
+ * CPython's symtable and AST optimizer count against the recursion limit,
+ * whose RecursionError codeop reports. outer is the depth the caller's
+ * alternative had before the rule was called. */
+static inline void
+matched(struct parser *p, int outer, int levels)
+{
+    int d = p->depth_acc + levels;
+    if (d > DEPTH_MAX)
+        d = DEPTH_MAX;
+    p->depth_last = d;
+    p->depth_acc = d > outer ? d : outer;
+}
+
+/* A rule's match taken from its memo: as if it had just matched. */
+static inline void
+matched_memo(struct parser *p, const struct memo *m)
+{
+    p->depth_last = (int)m->depth;
+    if ((int)m->depth > p->depth_acc)
+        p->depth_acc = (int)m->depth;
+}
 
 static bool
 grow(struct parser *p, void **arr, size_t *cap, int need, size_t elem)
@@ -259,14 +297,14 @@ memo_find_bit(struct parser *p, int pos, int bit)
     int *link = &t->memo;
     for (int i = *link; i >= 0; i = *link) {
         struct memo *m = &p->memo[i];
-        if (m->run != p->run && !m->kept) {
+        if (m->run != (p->run & RUNS_MAX) && !m->kept) {
             *link = m->next;    /* dead for good: out of the chain */
             continue;
         }
         link = &m->next;
         if (m->bit != bit)
             continue;
-        if (m->run == p->run)
+        if (m->run == (p->run & RUNS_MAX))
             return m;
         /* kept, and its rule could not have gone past the stack limit
          * from here, whatever level it started from then */
@@ -295,8 +333,9 @@ memo_new(struct parser *p, int pos, int rule)
         return NULL;
     struct memo *m = &p->memo[p->nmemo];
     m->bit = pyparse_rules[rule].memo_bit;
-    m->run = p->run;
+    m->run = p->run & RUNS_MAX;
     m->kept = 0;
+    m->depth = 0;
     m->next = p->toks[pos].memo;
     p->toks[pos].memo = p->nmemo++;
     p->toks[pos].memo_mask |= UINT32_C(1) << pyparse_rules[rule].memo_bit;
@@ -448,10 +487,13 @@ apply_action(struct parser *p, int action, int start)
          * STRING_BYTES_PER_CALL bytes */
         size_t bytes = view_token(p, p->mark - 1)->end - view_token(p, start)->start;
         p->ticks += (unsigned)(bytes / STRING_BYTES_PER_CALL);
+        int depth;
         int r = pyparse_str_concat(p->view, (size_t)start, (size_t)(p->mark - start),
-                                   p->level, &inner, p->cancel);
+                                   p->level, &inner, &depth, p->cancel);
         if (r == 0) {
             p->toks[start].inner = (uint8_t)inner;
+            if (depth > p->depth_acc)
+                p->depth_acc = depth > DEPTH_MAX ? DEPTH_MAX : depth;
             return 1;
         }
         p->error = r == -1 ? PERR_SYNTAX : r == -3 ? PERR_INCOMPLETE_MSG
@@ -528,7 +570,10 @@ call_rule(struct parser *p, bool any, uint64_t lo, uint64_t hi, int memo_bit,
         if (m) {
             p->ticks++;
             p->mark = m->end;
-            return m->ok && replay_kids(p, m->kid, m->nkids);
+            if (!m->ok)
+                return false;
+            matched_memo(p, m);
+            return replay_kids(p, m->kid, m->nkids);
         }
     }
     return fn(p);
@@ -549,7 +594,10 @@ memo_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
     if (m) {
         p->mark = m->end;
         p->level--;
-        return m->ok && replay_kids(p, m->kid, m->nkids);
+        if (!m->ok)
+            return false;
+        matched_memo(p, m);
+        return replay_kids(p, m->kid, m->nkids);
     }
     int start = p->mark;
     int from = p->nstack;
@@ -568,6 +616,7 @@ memo_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
         m->kid = kid;
         m->nkids = ok ? (uint32_t)(p->nstack - from) : 0;
         m->kept = p->fill <= p->head;   /* nothing read past the head */
+        m->depth = ok ? (uint32_t)p->depth_last : 0;
     }
     p->level--;
     return ok && m && kid >= 0;
@@ -604,7 +653,10 @@ leftrec_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
     if (m) {
         p->mark = m->end;
         p->level--;
-        return m->ok && replay_kids(p, m->kid, m->nkids);
+        if (!m->ok)
+            return false;
+        matched_memo(p, m);
+        return replay_kids(p, m->kid, m->nkids);
     }
     int start = p->mark;
     int from = p->nstack;
@@ -623,9 +675,11 @@ leftrec_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
     int lr_rule = p->lr_rule, lr_pos = p->lr_pos, lr_end = p->lr_end;
     bool lr_ok = p->lr_ok;
     bool grow_self = pyparse_rules[rule].flags & PYPARSE_R_GROW_SELF;
+    int outer = p->depth_acc;
     for (;;) {
         p->mark = start;
         p->nstack = from;
+        p->depth_acc = outer;
         bool raw;
         if (p->level++ == PARSER_MAXSTACK)
             p->error = PERR_OTHER;
@@ -664,6 +718,7 @@ leftrec_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
         m->kid = kid;
         m->nkids = (uint32_t)(p->nstack - from);
         m->kept = p->fill <= p->head;
+        m->depth = (uint32_t)p->depth_last;
         if (grow_self && !may_grow(p, rule, resmark))
             break;
     }
@@ -672,7 +727,21 @@ leftrec_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
     p->level--;
     m = &p->memo[mi];
     m->kept = p->fill <= p->head;   /* the last round read this far too */
-    return ok && replay_kids(p, m->kid, m->nkids);
+    p->depth_acc = outer;
+    if (!ok)
+        return false;
+    matched_memo(p, m);
+    return replay_kids(p, m->kid, m->nkids);
+}
+
+/* or_pattern makes a MatchOr node only of two patterns or more: more
+ * than its first closed_pattern (a memoised rule, whose match at start
+ * is in the memos now) matched. */
+static inline int
+or_pattern_levels(struct parser *p, int start, int closed_pattern)
+{
+    const struct memo *m = memo_find(p, start, closed_pattern);
+    return m && m->ok && m->end < p->mark;
 }
 
 #include "pyparse_rules.inc"
@@ -729,6 +798,7 @@ void
 pyparse_scratch_forget(struct pyparse_scratch *s)
 {
     s->reusable = 0;
+    s->runs = 0;
     s->nmemo = s->nnodes = s->nkids = 0;
     s->max_level = 0;
 }
@@ -754,7 +824,7 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
     struct pyparse_scratch *s = scratch ? scratch : &own;
     memset(&p, 0, sizeof p);
     if (info)
-        *info = (struct pyparse_run_info){ view->len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0 };
+        *info = (struct pyparse_run_info){ view->len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0, 0 };
     if (level >= PARSER_MAXSTACK)
         return PYPARSE_OTHER_ERROR;
     if (view->nhead + view->ntail == 0)
@@ -789,6 +859,8 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
         p.nkids = s->nkids;
         p.earlier_level = s->max_level;
     }
+    if (s->runs >= RUNS_MAX)
+        pyparse_scratch_forget(s);  /* no memo may outlive its run number */
     p.run = ++s->runs;
     p.head = (int)view->nhead;
     bool ok = rule_functions[start_rule](&p);
@@ -814,6 +886,9 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
     else if (p.single_input && !only_blanks_left(&p)) {
         res = PYPARSE_SYNTAX_ERROR;
     }
+    else if (p.single_input && p.depth_last > PYPARSE_AST_DEPTH_MAX) {
+        res = PYPARSE_OTHER_ERROR;  /* RecursionError from the compiler */
+    }
     else {
         res = check_tree(&p, mode, info);
     }
@@ -824,8 +899,10 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
         info->done = done;
         info->fetched = (size_t)p.fill;
     }
-    if (info)
+    if (info) {
         info->calls = p.ticks;
+        info->depth = ok ? p.depth_last : 0;
+    }
     if (p.error) {
         /* left-recursive seeds may be half grown: start over next time */
         pyparse_scratch_forget(s);
@@ -862,7 +939,7 @@ pyparse_peg_run_text(const char *text, size_t len, int start_rule, unsigned mode
     struct pyparse_tokens arr = { 0 };
     struct pyparse_tok tok;
     if (info)
-        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0 };
+        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0, 0 };
     if (len >= PYPARSE_TEXT_MAX)
         return PYPARSE_OTHER_ERROR;
     pyparse_tok_init(&tok, text, len);
