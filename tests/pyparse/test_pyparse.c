@@ -1522,6 +1522,132 @@ START_TEST(test_buf_depth_limit)
 }
 END_TEST
 
+/* compile.c's limits, each shape at the counts around them against
+ * codeop: 20 statically nested blocks (a loop, a with item, a handler
+ * (two), a finally body (one more), under 12 to 21 for loops), and 256
+ * targets before a starred one in an unpacking assignment. */
+static void
+add_nested(struct buffer *b, int loops, const char *inner)
+{
+    b->len = 0;
+    for (int i = 0; i < loops; i++) {
+        for (int k = 0; k < i; k++)
+            buf_add(b, " ", 1);
+        buf_add(b, "for x in y:\n", 12);
+    }
+    for (const char *line = inner; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        for (int k = 0; k < loops; k++)
+            buf_add(b, " ", 1);
+        buf_add(b, line, n);
+        buf_add(b, "\n", 1);
+        line += end ? n + 1 : n;
+    }
+}
+
+static void
+add_unpacking(struct buffer *b, const char *head, int names, const char *tail)
+{
+    char item[32];
+    b->len = 0;
+    buf_add(b, head, strlen(head));
+    for (int i = 0; i < names; i++) {
+        int n = snprintf(item, sizeof item, "a%d, ", i);
+        buf_add(b, item, (size_t)n);
+    }
+    buf_add(b, tail, strlen(tail));
+}
+
+START_TEST(test_compiler_limits)
+{
+    static const char *const inners[] = {
+        "pass",
+        "for z in w:\n pass",
+        "while z:\n pass\nelse:\n for a in b:\n  pass",
+        "with a:\n pass",
+        "with a, b, c:\n pass",
+        "with (a, b):\n for c in d:\n  pass",
+        "try:\n pass\nexcept E:\n pass",
+        "try:\n pass\nexcept E as e:\n for a in b:\n  pass",
+        "try:\n pass\nexcept:\n for a in b:\n  pass",
+        "try:\n pass\nexcept E:\n pass\nelse:\n for a in b:\n  pass",
+        "try:\n pass\nfinally:\n for a in b:\n  pass",
+        "try:\n for a in b:\n  pass\nfinally:\n pass",
+        "try:\n pass\nexcept E:\n for a in b:\n  pass\nfinally:\n pass",
+        "try:\n pass\nexcept E:\n pass\nfinally:\n"
+        " for a in b:\n  for c in d:\n   for e in f:\n    pass",
+        "try:\n pass\nexcept* E:\n for a in b:\n  pass",
+        "try:\n pass\nexcept* E as e:\n for a in b:\n  pass",
+        "if a:\n for b in c:\n  pass",
+        "match a:\n case 1:\n  for b in c:\n   pass",
+        "def g():\n for a in b:\n  pass",
+        "[a for a in b]",
+        "async def g():\n async for a in b:\n  pass",
+        "async def g():\n async with a:\n  pass",
+        "for a in b:\n pass\nelse:\n for c in d:\n  pass",
+        "while z:\n pass\nelse:\n for a in b:\n  for c in d:\n   pass",
+    };
+    static const char *const unpackings[][2] = {
+        { "", "*b = c" }, { "for ", "*b in c: pass\n" }, { "with x as (", "*b): pass\n" },
+        { "[1 for ", "*b in c]" }, { "[", "*b] = c" }, { "(", "*b), c = d" },
+        { "x = *", "b" }, { "x = [", "*b]" }, { "x, (", "*b) = c" },
+    };
+    enum { INNERS = sizeof inners / sizeof inners[0],
+           UNPACKINGS = sizeof unpackings / sizeof unpackings[0],
+           FEWEST_LOOPS = 12, MOST_LOOPS = 21, FEWEST_NAMES = 253, MOST_NAMES = 258 };
+    struct buffer input = { 0 }, src = { 0 };
+    struct buffer got = { 0 };
+    for (size_t i = 0; i < INNERS; i++) {
+        for (int loops = FEWEST_LOOPS; loops <= MOST_LOOPS; loops++) {
+            add_nested(&src, loops, inners[i]);
+            add_record(&input, src.data, src.len);
+            char v = letter(pyparse_verdict(src.data, src.len));
+            buf_add(&got, &v, 1);
+        }
+    }
+    for (size_t i = 0; i < UNPACKINGS; i++) {
+        for (int names = FEWEST_NAMES; names <= MOST_NAMES; names++) {
+            add_unpacking(&src, unpackings[i][0], names, unpackings[i][1]);
+            add_record(&input, src.data, src.len);
+            char v = letter(pyparse_verdict(src.data, src.len));
+            buf_add(&got, &v, 1);
+        }
+    }
+    size_t want_len;
+    char *want = run_reference(&input, false, &want_len);
+    ck_assert_uint_eq(want_len, got.len);
+    size_t bad = 0, errors = 0;
+    for (size_t k = 0; k < got.len; k++) {
+        errors += want[k] == 'E';
+        if (got.data[k] == want[k])
+            continue;
+        bad++;
+        size_t per_inner = MOST_LOOPS - FEWEST_LOOPS + 1;
+        size_t per_unpacking = MOST_NAMES - FEWEST_NAMES + 1;
+        if (k < INNERS * per_inner) {
+            fprintf(stderr, "%d loops around '%s': pyparse %c, codeop %c\n",
+                    FEWEST_LOOPS + (int)(k % per_inner), inners[k / per_inner], got.data[k],
+                    want[k]);
+        }
+        else {
+            size_t u = (k - INNERS * per_inner) / per_unpacking;
+            int names = FEWEST_NAMES + (int)((k - INNERS * per_inner) % per_unpacking);
+            fprintf(stderr, "%s%d names %s: pyparse %c, codeop %c\n", unpackings[u][0], names,
+                    unpackings[u][1], got.data[k], want[k]);
+        }
+    }
+    /* the limits were reached: both verdicts occur for every shape */
+    ck_assert_uint_gt(errors, INNERS + UNPACKINGS);
+    ck_assert_uint_lt(errors, got.len - INNERS - UNPACKINGS);
+    free(want);
+    free(input.data);
+    free(src.data);
+    free(got.data);
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_deep_blocks)
 {
     struct buffer b = { 0 };
@@ -1637,6 +1763,7 @@ pyparse_suite(void)
     tcase_add_test(tc, test_long_unfinished_list);
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_deep_blocks);
+    tcase_add_test(tc, test_compiler_limits);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_buf_depth_limit);
     tcase_add_test(tc, test_many_names);
