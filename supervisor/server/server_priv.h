@@ -98,6 +98,7 @@ struct server {
     FILE *log;
     struct pending_completion *completions;   /* ops.c */
     struct forkserver *forkserver;            /* where executors come from */
+    struct execpool *pool;                    /* executors started ahead */
 };
 
 /* server.c */

@@ -49,7 +49,11 @@ static unsigned live_count;
 
 unsigned execproc_live(void) { return live_count; }
 void *execproc_data(const struct execproc *ep) { return ep->data; }
-void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
+void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data)
+{
+    ep->cb = cb;
+    ep->data = data;
+}
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
 
 static void on_handle_closed(uv_handle_t *h)
