@@ -55,6 +55,7 @@ enum proto_type {
     PROTO_INSPECTION,      /* executor -> supervisor: its answer */
     PROTO_PAGE,            /* executor -> supervisor: text for a pager (help()) */
     PROTO_SHUTDOWN,        /* supervisor -> executor: finish as CPython does at exit */
+    PROTO_CANCEL,          /* supervisor -> executor: do not run a statement sent ahead */
     PROTO_TYPE_COUNT
 };
 
@@ -170,6 +171,10 @@ struct proto_inspect { uint64_t id; struct proto_str code; uint64_t cursor; uint
 struct proto_inspection { uint64_t id; bool found; struct proto_str data; };
 struct proto_page { bool has_id; uint64_t id; struct proto_str text; };
 struct proto_shutdown { uint32_t version; };
+/* A statement sent ahead is not to run: when its turn comes the executor
+ * answers it as interrupted without running it (one already running is
+ * interrupted by a signal instead). */
+struct proto_cancel { uint64_t id; };
 
 struct proto_msg {
     enum proto_type type;
@@ -193,6 +198,7 @@ struct proto_msg {
         struct proto_inspection inspection;
         struct proto_page page;
         struct proto_shutdown shutdown;
+        struct proto_cancel cancel;
     } u;
     void *priv;                /* decoder state; NULL for messages built by hand */
 };

@@ -131,6 +131,8 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"text", F_STR, U(page.text), 0})},
     [PROTO_SHUTDOWN] = {"shutdown", FIELDS(
         {"v", F_U32, U(shutdown.version), 0})},
+    [PROTO_CANCEL] = {"cancel", FIELDS(
+        {"id", F_UINT, U(cancel.id), 0})},
 };
 
 static const char *const status_names[] = {"ok", "error", "interrupted", "exit"};

@@ -284,6 +284,11 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
         }
         return append_request(list, "inspect", m->u.inspect.id, m->u.inspect.code,
                               m->u.inspect.cursor, m->u.inspect.detail, 0);
+    case PROTO_CANCEL:
+        /* Inside input() the statements sent ahead are dropped anyway. */
+        if (wait)
+            return 0;
+        return append_request(list, "cancel", m->u.cancel.id, proto_str_c(""), 0, 0, 0);
     case PROTO_SHUTDOWN:
         /* Inside input() the answer is end of file, then the runtime
          * finishes; outside, it finishes from the loop. */

@@ -61,8 +61,10 @@ _ORIGIN = contextvars.ContextVar('aiobox_origin', default=None)
 
 class _Output:
     """Sends text as output frames tagged with the running statement (None
-    between statements), and caps what one statement, or one stretch
-    between statements, may send."""
+    between statements), and stops sending once one statement, or one
+    stretch between statements, has sent more than its cap: the supervisor
+    cuts the output at the cap and says so, and needs no more than one byte
+    beyond it to know."""
 
     def __init__(self, cap):
         self.policy_cap = cap
@@ -71,9 +73,10 @@ class _Output:
         self.sent = 0
         self.cut = False
 
-    def retag(self, tag, cap=0):
-        # A statement's own cap applies where it is lower than the policy's.
-        self.cap = min(cap, self.policy_cap) if cap else self.policy_cap
+    def retag(self, tag, cap=None):
+        # A statement's cap is the one its exec frame gives (0: none);
+        # between statements, the policy's.
+        self.cap = self.policy_cap if cap is None else cap
         self.tag = tag
         self.sent = 0
         self.cut = False
@@ -82,17 +85,14 @@ class _Output:
         if self.cut:
             return
         data = text.encode('utf-8', 'backslashreplace')
-        room = self.cap - self.sent
-        if len(data) > room:
-            data = data[:room].decode('utf-8', 'ignore').encode('utf-8')
-            self.cut = True
+        if self.cap:
+            room = self.cap + 1 - self.sent
+            if len(data) > room:
+                data = data[:room]
+                self.cut = True
         self.sent += len(data)
         if data:
             _aiobox.send_output(stream, self.tag, data, origin)
-        if self.cut:
-            newline = b'' if not data or data.endswith(b'\n') else b'\n'
-            marker = b'[aiobox: output truncated at %d bytes]\n' % self.cap
-            _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker, origin)
 
 
 class _Streams:
@@ -307,6 +307,44 @@ def _involves(exc, cls):
         if isinstance(e, BaseExceptionGroup):
             todo += e.exceptions
     return False
+
+
+# The standard library's own frames that a sandbox denial surfaces from,
+# and the call it was: (file, function) -> system call; file alone -> call.
+_DENIED_CALLS = {
+    ('socket.py', 'connect'): 'connect', ('socket.py', 'connect_ex'): 'connect',
+    ('socket.py', 'bind'): 'bind', ('socket.py', 'create_connection'): 'connect',
+    'socket.py': 'socket', 'subprocess.py': 'clone', 'os.py': 'clone',
+    'popen_fork.py': 'clone', 'forkserver.py': 'clone',
+}
+
+
+def _denied_call(exc):
+    """The system call a PermissionError in exc came from, when the sandbox
+    refused it, as far as the traceback tells; '' when it does not."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo += (e.__cause__, e.__context__)
+        if not isinstance(e, PermissionError):
+            continue
+        if getattr(e, 'filename', None) is not None:
+            return 'openat'
+        tb, last = e.__traceback__, None
+        while tb is not None:
+            last = tb
+            tb = tb.tb_next
+        if last is None:
+            continue
+        name = last.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]
+        call = _DENIED_CALLS.get((name, last.tb_frame.f_code.co_name)) or _DENIED_CALLS.get(name)
+        if call:
+            return call
+    return ''
 
 
 def _summary(exc):
@@ -693,6 +731,7 @@ class Runtime:
                                   if name in sys.modules}
         self.sync_running = False
         self.features_taken = False
+        self.cancelled = set()
         self.rich = False
         self.cells = 0
 
@@ -756,6 +795,8 @@ class Runtime:
                 self._complete(rid, text, a)
             elif kind == 'inspect':
                 self._inspect(rid, text, a, b)
+            elif kind == 'cancel':
+                self.cancelled.add(rid)
             elif kind == 'shutdown':
                 self._shutdown()
 
@@ -768,6 +809,13 @@ class Runtime:
 
     def start_next(self):
         sid, source, mode, cap, rich, silent = self.queue.popleft()
+        if sid in self.cancelled:
+            # Cancelled while it waited: answered in its turn, not run.
+            self.cancelled.discard(sid)
+            _aiobox.send_started(sid)
+            st = self.current = _Statement(sid, mode, rich, silent)
+            self.output.retag(sid, cap)
+            return self._finish(st, _aiobox.INTERRUPTED, 'cancelled')
         try:
             self._start(sid, source, mode, cap, rich, silent)
         except BaseException as exc:
@@ -1045,6 +1093,8 @@ class Runtime:
         if error is not None:
             extra.update(_error_fields(error, traceback_text))
             extra['compile_error'] = st.compile_error
+            if self.hint:
+                extra['denied'] = _denied_call(error)
         cpu, rss = _aiobox.rusage()
         extra['cpu_us'] = max(0, cpu - st.usage[0])
         extra['max_rss_kb'] = rss

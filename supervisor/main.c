@@ -170,6 +170,7 @@ static int run_server(uv_loop_t *loop, const struct opts *o, const struct sessio
         .allow_uids = o->allow_uids,
         .n_allow_uids = o->n_allow_uids,
         .log_path = o->log,
+        .forkserver = true,
     };
     /* Sessions of the server take their limits from their policy. */
     cfg.session.timeout_s = -1;

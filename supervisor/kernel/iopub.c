@@ -3,7 +3,9 @@
  * would otherwise become 100,000 signed messages (ipykernel batches its
  * streams too, every 0.2 s). Text for the same parent and stream joins
  * what is pending; it goes out before any other message, so order holds,
- * and at the latest when the loop is about to sleep. */
+ * and at the latest STREAM_DELAY_MS after its first byte came. A timer,
+ * not the loop going idle: on a loaded machine the loop idles between
+ * every two frames, and the number of messages would follow the load. */
 #include "kernel_priv.h"
 
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 
 /* A stream message carries at most this much; more goes in the next. */
 #define STREAM_CHUNK ((size_t)1 << 20)
+/* How long text may wait for more to join it (ipykernel: 200 ms). */
+#define STREAM_DELAY_MS 50
 
 static void topic_of(const struct kernel *k, const char *type, char *out, size_t len)
 {
@@ -43,6 +47,11 @@ json_t *json_text(const char *data, size_t len)
     return s;
 }
 
+static void on_flush(uv_timer_t *h)
+{
+    iopub_flush(h->data);
+}
+
 void iopub_flush(struct kernel *k)
 {
     struct pending_stream *p = &k->stream;
@@ -51,6 +60,9 @@ void iopub_flush(struct kernel *k)
     json_t *content = json_pack("{s:s, s:o}", "name", p->fd == 2 ? "stderr" : "stdout", "text",
                                 json_text(p->data, p->len));
     p->len = 0;
+    int rc = uv_timer_stop(&k->flush_timer);
+    if (rc < 0)
+        kernel_log(k, "could not stop the stream timer: %s", uv_strerror(rc));
     if (content)
         send_now(k, "stream", p->parent, content);
     else
@@ -62,10 +74,18 @@ void iopub_flush(struct kernel *k)
 void iopub_stream(struct kernel *k, const json_t *parent, int fd, const char *data, size_t len)
 {
     struct pending_stream *p = &k->stream;
+    bool untimed = false;
     while (len) {
         if (p->len && (p->parent != parent || p->fd != fd || p->len >= STREAM_CHUNK))
             iopub_flush(k);
         if (!p->len) {
+            int rc = uv_timer_start(&k->flush_timer, on_flush, STREAM_DELAY_MS, 0);
+            if (rc < 0) {
+                /* Without the timer the text would wait for the next
+                 * message: send it at once instead. */
+                kernel_log(k, "could not start the stream timer: %s", uv_strerror(rc));
+                untimed = true;
+            }
             json_decref(p->parent);
             p->parent = json_incref((json_t *)parent);
             p->fd = fd;
@@ -88,6 +108,8 @@ void iopub_stream(struct kernel *k, const json_t *parent, int fd, const char *da
         data += take;
         len -= take;
     }
+    if (untimed)
+        iopub_flush(k);
 }
 
 void iopub_publish(struct kernel *k, const char *type, const json_t *parent, json_t *content)
@@ -105,19 +127,14 @@ void iopub_status(struct kernel *k, const json_t *parent, const char *state)
     iopub_publish(k, "status", parent, json_pack("{s:s}", "execution_state", state));
 }
 
-static void on_flush(uv_prepare_t *h)
-{
-    iopub_flush(h->data);
-}
-
 int iopub_init(struct kernel *k)
 {
-    int rc = uv_prepare_init(k->loop, &k->flush_prepare);
+    int rc = uv_timer_init(k->loop, &k->flush_timer);
     if (rc < 0)
         return rc;
     k->handles_open++;
-    k->flush_prepare.data = k;
-    return uv_prepare_start(&k->flush_prepare, on_flush);
+    k->flush_timer.data = k;
+    return 0;
 }
 
 void iopub_close(struct kernel *k)

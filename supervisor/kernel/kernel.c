@@ -67,7 +67,7 @@ void kernel_stop(struct kernel *k, int exit_code)
     close_handle((uv_handle_t *)&k->sigint);
     close_handle((uv_handle_t *)&k->sigterm);
     close_handle((uv_handle_t *)&k->sighup);
-    close_handle((uv_handle_t *)&k->flush_prepare);
+    close_handle((uv_handle_t *)&k->flush_timer);
     close_handle((uv_handle_t *)&k->parent_timer);
     /* Idle goes out before the sockets close: a client that asked for
      * the shutdown hears its reply, then nothing. */

@@ -274,7 +274,7 @@ struct kernel {
     bool state_loss_unsaid;
 
     struct pending_stream stream;
-    uv_prepare_t flush_prepare;
+    uv_timer_t flush_timer;
 
     uv_signal_t sigint, sigterm, sighup;
     uint64_t interrupted_ms;    /* the last SIGINT or interrupt_request (uv_now), or 0 */

@@ -69,6 +69,8 @@ static bool someone_listens(const char *path)
 int listen_open(struct server *srv, const char *path)
 {
     struct sockaddr_un a;
+    if (!path)
+        return -EINVAL;
     if (strlen(path) >= sizeof a.sun_path) {
         fprintf(stderr, "aiobox: socket path %s is longer than %zu bytes\n", path,
                 sizeof a.sun_path - 1);

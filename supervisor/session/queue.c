@@ -226,8 +226,14 @@ bool queue_cancel(struct session *s, uint64_t id)
     }
     for (struct stmt *st = s->ahead.head; st; st = st->next)
         if (st->id == id) {
-            /* Sent: it is interrupted as soon as it runs. */
+            /* Sent: the executor answers it in its turn without running
+             * it (and should it have started meanwhile, it is interrupted
+             * when it becomes the running one here). */
             st->cancelled = true;
+            struct proto_msg m = {.type = PROTO_CANCEL};
+            m.u.cancel.id = id;
+            if (s->ep)
+                (void)execproc_send(s->ep, &m);
             return true;
         }
     for (struct stmt *st = s->queued.head; st; st = st->next) {

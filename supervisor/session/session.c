@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "session_priv.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,24 +346,34 @@ static void emit_completions(struct session *s, uint64_t id, const struct proto_
 
 /* --- output ------------------------------------------------------------- */
 
-/* Counts output against the running statement's cap; false once it is
- * spent (the first time, the cut is said). */
-static bool within_cap(struct session *s, size_t len)
+/* How much of len more bytes of output the running statement's cap lets
+ * through (all of it without a cap); past the cap, the cut is said once,
+ * and a statement that asked to be stopped there is interrupted. The
+ * executor stops sending one byte past the cap, so the cut is seen. */
+static size_t within_cap(struct session *s, size_t len)
 {
     if (s->out_capped)
-        return false;
+        return 0;
     size_t cap = s->running ? s->out_cap : s->cfg.output_cap;
     if (!cap || s->out_used + len <= cap) {
         s->out_used += len;
-        return true;
+        return len;
     }
+    size_t room = cap - s->out_used;
+    s->out_used = cap;
     s->out_capped = true;
+    return room;
+}
+
+static void say_capped(struct session *s, const char *shown, size_t len)
+{
+    size_t cap = s->running ? s->out_cap : s->cfg.output_cap;
     char marker[128];
-    int n = snprintf(marker, sizeof marker, "\n[aiobox: output truncated at %zu bytes]\n", cap);
+    int n = snprintf(marker, sizeof marker, "%s[aiobox: output truncated at %zu bytes]\n",
+                     len && shown[len - 1] != '\n' ? "\n" : "", cap);
     emit_output(s, s->running ? s->running->id : 0, 2, false, marker, (size_t)n);
     if (s->running && s->running->opts.stop_at_cap)
         queue_interrupt(s);
-    return false;
 }
 
 static void route_output(struct session *s, uint64_t id, uint64_t origin, int fd, bool raw,
@@ -369,8 +381,15 @@ static void route_output(struct session *s, uint64_t id, uint64_t origin, int fd
 {
     if (s->running && s->running->replay)
         return;
-    if (within_cap(s, len))
-        emit_output_from(s, id, origin, fd, raw, data, len);
+    bool was_capped = s->out_capped;
+    size_t n = within_cap(s, len);
+    /* Cut on a character boundary: the front ends show UTF-8. */
+    if (n < len)
+        n = utf8_complete_prefix(data, n);
+    if (n)
+        emit_output_from(s, id, origin, fd, raw, data, n);
+    if (s->out_capped && !was_capped)
+        say_capped(s, data, n);
 }
 
 /* --- completions and inspections ----------------------------------------- */
@@ -592,8 +611,7 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     }
     case PROTO_PAGE: {
         const struct proto_page *pg = &m->u.page;
-        if (within_cap(s, pg->text.len))
-            enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
+        enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
         break;
     }
     case PROTO_ERROR: {
@@ -681,12 +699,27 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
     return 0;
 }
 
+int session_obtain(struct session *s, struct execproc **out, bool *ready)
+{
+    struct execproc_config exec = s->cfg.exec;
+    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    *out = execpool_take(s->cfg.pool, &exec, &session_current_cb, s);
+    if (*out) {
+        *ready = true;
+        if (s->output_held)
+            execproc_hold_output(*out, true);
+        return 0;
+    }
+    *ready = false;
+    return session_spawn(s, out, &session_current_cb);
+}
+
 void session_adopt(struct session *s, struct execproc *ep, bool ready)
 {
     s->ep = ep;
     s->ep_ready = ready;
     s->ep_since_ms = session_now_ms();
-    execproc_set_callbacks(ep, &session_current_cb);
+    execproc_set_owner(ep, &session_current_cb, s);
     if (ready)
         became_ready(s, NULL);
 }
@@ -859,14 +892,13 @@ void session_start(struct session *s)
     if (s->ep || s->closing)
         return;
     struct execproc *ep;
-    if (session_spawn(s, &ep, &session_current_cb) < 0) {
+    bool ready;
+    if (session_obtain(s, &ep, &ready) < 0) {
         s->gave_up = true;
         queue_fail_all(s, "no executor is running; type :restart to start one");
         return;
     }
-    s->ep = ep;
-    s->ep_ready = false;
-    s->ep_since_ms = session_now_ms();
+    session_adopt(s, ep, ready);
 }
 
 static void on_handle_closed(uv_handle_t *h)

@@ -147,6 +147,9 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         break;
     case PROTO_SHUTDOWN:
         break;
+    case PROTO_CANCEL:
+        SAME_INT(cancel, id);
+        break;
     default:
         snprintf(why, whylen, "unknown type %d", (int)a->type);
         return false;

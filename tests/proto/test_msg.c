@@ -37,6 +37,7 @@ static const struct {
     {PROTO_INSPECTION, {"t", "v", "id", "found", "data"}},
     {PROTO_PAGE, {"t", "v", "id", "text"}},
     {PROTO_SHUTDOWN, {"t", "v"}},
+    {PROTO_CANCEL, {"t", "v", "id"}},
 };
 #define NDOCUMENTED (sizeof documented / sizeof documented[0])
 
