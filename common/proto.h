@@ -55,6 +55,7 @@ enum proto_type {
     PROTO_INSPECTION,      /* executor -> supervisor: its answer */
     PROTO_PAGE,            /* executor -> supervisor: text for a pager (help()) */
     PROTO_SHUTDOWN,        /* supervisor -> executor: finish as CPython does at exit */
+    PROTO_CANCEL,          /* supervisor -> executor: do not run a statement sent ahead */
     PROTO_TYPE_COUNT
 };
 
@@ -114,6 +115,11 @@ struct proto_output {
     uint64_t id;
     enum proto_stream stream;
     struct proto_str text;
+    /* Rich sessions: the statement whose code created the task (or ran
+     * the code) that wrote it, so that a notebook shows it under that
+     * cell; optional on the wire (has_origin false: not said). */
+    bool has_origin;
+    uint64_t origin;
 };
 struct proto_result {
     uint64_t id;
@@ -163,12 +169,18 @@ struct proto_display {
     uint64_t id;
     struct proto_str data, metadata, display_id;
     bool update;
+    bool has_origin;           /* as proto_output's */
+    uint64_t origin;
 };
-struct proto_clear_output { bool has_id; uint64_t id; bool wait; };
+struct proto_clear_output { bool has_id; uint64_t id; bool wait; bool has_origin; uint64_t origin; };
 struct proto_inspect { uint64_t id; struct proto_str code; uint64_t cursor; uint64_t detail; };
 struct proto_inspection { uint64_t id; bool found; struct proto_str data; };
 struct proto_page { bool has_id; uint64_t id; struct proto_str text; };
 struct proto_shutdown { uint32_t version; };
+/* A statement sent ahead is not to run: when its turn comes the executor
+ * answers it as interrupted without running it (one already running is
+ * interrupted by a signal instead). */
+struct proto_cancel { uint64_t id; };
 
 struct proto_msg {
     enum proto_type type;
@@ -192,6 +204,7 @@ struct proto_msg {
         struct proto_inspection inspection;
         struct proto_page page;
         struct proto_shutdown shutdown;
+        struct proto_cancel cancel;
     } u;
     void *priv;                /* decoder state; NULL for messages built by hand */
 };

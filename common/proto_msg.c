@@ -21,6 +21,11 @@ enum field_kind {
     F_MODE,      /* enum proto_exec_mode as "single" / "block" / "cell" */
     F_KIND,      /* enum proto_input_kind as "line" / "password" / "stdin" */
     F_STRS,      /* struct proto_str * array; count in the size_t at aux */
+    /* uint64_t that may be absent from the map (presence in the bool at
+     * aux): the one kind of optional field, written only when present, so
+     * that peers which do not send it need not change (docs/protocol.md,
+     * Room to grow). */
+    F_ABSENT_OR_UINT,
 };
 
 struct field {
@@ -59,7 +64,8 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
     [PROTO_OUTPUT] = {"output", FIELDS(
         {"id", F_OPT_ID, U(output.id), U(output.has_id)},
         {"stream", F_STREAM, U(output.stream), 0},
-        {"text", F_STR, U(output.text), 0})},
+        {"text", F_STR, U(output.text), 0},
+        {"origin", F_ABSENT_OR_UINT, U(output.origin), U(output.has_origin)})},
     [PROTO_RESULT] = {"result", FIELDS(
         {"id", F_UINT, U(result.id), 0},
         {"status", F_STATUS, U(result.status), 0},
@@ -105,10 +111,12 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"data", F_STR, U(display.data), 0},
         {"metadata", F_STR, U(display.metadata), 0},
         {"display_id", F_STR, U(display.display_id), 0},
-        {"update", F_BOOL, U(display.update), 0})},
+        {"update", F_BOOL, U(display.update), 0},
+        {"origin", F_ABSENT_OR_UINT, U(display.origin), U(display.has_origin)})},
     [PROTO_CLEAR_OUTPUT] = {"clear_output", FIELDS(
         {"id", F_OPT_ID, U(clear_output.id), U(clear_output.has_id)},
-        {"wait", F_BOOL, U(clear_output.wait), 0})},
+        {"wait", F_BOOL, U(clear_output.wait), 0},
+        {"origin", F_ABSENT_OR_UINT, U(clear_output.origin), U(clear_output.has_origin)})},
     [PROTO_INSPECT] = {"inspect", FIELDS(
         {"id", F_UINT, U(inspect.id), 0},
         {"code", F_STR, U(inspect.code), 0},
@@ -123,6 +131,8 @@ static const struct schema schemas[PROTO_TYPE_COUNT] = {
         {"text", F_STR, U(page.text), 0})},
     [PROTO_SHUTDOWN] = {"shutdown", FIELDS(
         {"v", F_U32, U(shutdown.version), 0})},
+    [PROTO_CANCEL] = {"cancel", FIELDS(
+        {"id", F_UINT, U(cancel.id), 0})},
 };
 
 static const char *const status_names[] = {"ok", "error", "interrupted", "exit"};
@@ -311,6 +321,14 @@ static int decode_field(const struct schema *sc, const struct field *f,
             return schema_err(err, errlen, "message '%s': field '%s' must be an integer",
                               type, f->key);
         return PROTO_OK;
+    case F_ABSENT_OR_UINT:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return schema_err(err, errlen,
+                              "message '%s': field '%s' must be an unsigned integer",
+                              type, f->key);
+        *(bool *)(base + f->aux) = true;
+        *(uint64_t *)(base + f->off) = o->via.u64;
+        return PROTO_OK;
     case F_OPT_ID:
         if (o->type == MSGPACK_OBJECT_NIL) {
             *(bool *)(base + f->aux) = false;
@@ -415,6 +433,11 @@ static int decode_map(const msgpack_object *root, struct proto_msg *msg,
         const msgpack_object *o;
         if ((rc = lookup(m, f->key, &o, err, errlen)))
             return rc;
+        if (!o && f->kind == F_ABSENT_OR_UINT) {
+            *(bool *)((char *)&msg->u + f->aux) = false;
+            *(uint64_t *)((char *)&msg->u + f->off) = 0;
+            continue;
+        }
         if (!o)
             return schema_err(err, errlen, "message '%s': missing field '%s'", sc->name,
                               f->key);
@@ -514,6 +537,8 @@ static int pack_field(msgpack_packer *pk, const struct field *f, const struct pr
         return msgpack_pack_uint32(pk, PROTO_VERSION) ? PROTO_E_NOMEM : 0;
     case F_INT:
         return msgpack_pack_int64(pk, *(const int64_t *)(base + f->off)) ? PROTO_E_NOMEM : 0;
+    case F_ABSENT_OR_UINT:  /* present: proto_encode skips it otherwise */
+        return msgpack_pack_uint64(pk, *(const uint64_t *)(base + f->off)) ? PROTO_E_NOMEM : 0;
     case F_OPT_ID:
         if (!*(const bool *)(base + f->aux))
             return msgpack_pack_nil(pk) ? PROTO_E_NOMEM : 0;
@@ -553,6 +578,12 @@ static int pack_field(msgpack_packer *pk, const struct field *f, const struct pr
     return PROTO_E_SCHEMA;
 }
 
+/* Whether field f of msg goes on the wire (only optional ones may not). */
+static bool field_present(const struct field *f, const struct proto_msg *msg)
+{
+    return f->kind != F_ABSENT_OR_UINT || *(const bool *)((const char *)&msg->u + f->aux);
+}
+
 int proto_encode(const struct proto_msg *msg, struct proto_buf *buf)
 {
     if (msg->type <= 0 || msg->type >= PROTO_TYPE_COUNT)
@@ -563,10 +594,14 @@ int proto_encode(const struct proto_msg *msg, struct proto_buf *buf)
     msgpack_packer pk;
     int rc;
 
+    size_t absent = 0;
+    for (size_t i = 0; i < sc->count; i++)
+        absent += !field_present(&sc->fields[i], msg);
+
     if (buf_write(buf, "\0\0\0\0", PROTO_HEADER_SIZE))
         return PROTO_E_NOMEM;
     msgpack_packer_init(&pk, buf, buf_write);
-    rc = msgpack_pack_map(&pk, sc->count + (has_v ? 1 : 2)) ? PROTO_E_NOMEM : 0;
+    rc = msgpack_pack_map(&pk, sc->count - absent + (has_v ? 1 : 2)) ? PROTO_E_NOMEM : 0;
     if (!rc)
         rc = pack_cstr(&pk, "t");
     if (!rc)
@@ -577,6 +612,8 @@ int proto_encode(const struct proto_msg *msg, struct proto_buf *buf)
             rc = msgpack_pack_uint32(&pk, PROTO_VERSION) ? PROTO_E_NOMEM : 0;
     }
     for (size_t i = 0; !rc && i < sc->count; i++) {
+        if (!field_present(&sc->fields[i], msg))
+            continue;
         rc = pack_cstr(&pk, sc->fields[i].key);
         if (!rc)
             rc = pack_field(&pk, &sc->fields[i], msg);

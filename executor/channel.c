@@ -284,6 +284,11 @@ static int dispatch(const struct proto_msg *m, PyObject *list, struct reply_wait
         }
         return append_request(list, "inspect", m->u.inspect.id, m->u.inspect.code,
                               m->u.inspect.cursor, m->u.inspect.detail, 0);
+    case PROTO_CANCEL:
+        /* Inside input() the statements sent ahead are dropped anyway. */
+        if (wait)
+            return 0;
+        return append_request(list, "cancel", m->u.cancel.id, proto_str_c(""), 0, 0, 0);
     case PROTO_SHUTDOWN:
         /* Inside input() the answer is end of file, then the runtime
          * finishes; outside, it finishes from the loop. */
@@ -392,14 +397,15 @@ static bool parse_id(PyObject *o, bool *has, uint64_t *id)
 static PyObject *mod_send_output(PyObject *self, PyObject *args)
 {
     int stream;
-    PyObject *ido;
+    PyObject *ido, *origin = Py_None;
     Py_buffer data;
     struct proto_msg m = {.type = PROTO_OUTPUT};
 
-    if (!PyArg_ParseTuple(args, "iOy*:send_output", &stream, &ido, &data))
+    if (!PyArg_ParseTuple(args, "iOy*|O:send_output", &stream, &ido, &data, &origin))
         return NULL;
     if ((stream != PROTO_STDOUT && stream != PROTO_STDERR) ||
-        !parse_id(ido, &m.u.output.has_id, &m.u.output.id)) {
+        !parse_id(ido, &m.u.output.has_id, &m.u.output.id) ||
+        !parse_id(origin, &m.u.output.has_origin, &m.u.output.origin)) {
         PyBuffer_Release(&data);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "bad stream");
@@ -524,15 +530,17 @@ static PyObject *mod_send_started(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* send_display(id or None, data_json, metadata_json, display_id, update) */
+/* send_display(id or None, data_json, metadata_json, display_id, update
+ * [, origin or None]) */
 static PyObject *mod_send_display(PyObject *self, PyObject *args)
 {
-    PyObject *ido, *data, *meta, *did;
+    PyObject *ido, *data, *meta, *did, *origin = Py_None;
     int update;
     struct proto_msg m = {.type = PROTO_DISPLAY};
     struct proto_display *d = &m.u.display;
-    if (!PyArg_ParseTuple(args, "OUUUp:send_display", &ido, &data, &meta, &did, &update) ||
-        !parse_id(ido, &d->has_id, &d->id))
+    if (!PyArg_ParseTuple(args, "OUUUp|O:send_display", &ido, &data, &meta, &did, &update,
+                          &origin) ||
+        !parse_id(ido, &d->has_id, &d->id) || !parse_id(origin, &d->has_origin, &d->origin))
         return NULL;
     PyObject *keep = PyList_New(0);
     if (!keep)
@@ -557,11 +565,12 @@ static PyObject *mod_send_display(PyObject *self, PyObject *args)
 
 static PyObject *mod_send_clear_output(PyObject *self, PyObject *args)
 {
-    PyObject *ido;
+    PyObject *ido, *origin = Py_None;
     int wait;
     struct proto_msg m = {.type = PROTO_CLEAR_OUTPUT};
-    if (!PyArg_ParseTuple(args, "Op:send_clear_output", &ido, &wait) ||
-        !parse_id(ido, &m.u.clear_output.has_id, &m.u.clear_output.id))
+    if (!PyArg_ParseTuple(args, "Op|O:send_clear_output", &ido, &wait, &origin) ||
+        !parse_id(ido, &m.u.clear_output.has_id, &m.u.clear_output.id) ||
+        !parse_id(origin, &m.u.clear_output.has_origin, &m.u.clear_output.origin))
         return NULL;
     m.u.clear_output.wait = wait;
     send_msg(&m);
@@ -802,16 +811,16 @@ static PyMethodDef mod_methods[] = {
     {"recv", mod_recv, METH_NOARGS,
      "recv() -> list of ('exec'|'block'|'complete', id, text) waiting on the channel"},
     {"send_output", mod_send_output, METH_VARARGS,
-     "send_output(stream, id or None, utf8_bytes)"},
+     "send_output(stream, id or None, utf8_bytes[, origin or None])"},
     {"send_result", mod_send_result, METH_VARARGS,
      "send_result(id, status, display, exit_code, ps1, ps2, extra)"},
     {"send_completions", mod_send_completions, METH_VARARGS,
      "send_completions(id, matches, start, end)"},
     {"send_started", mod_send_started, METH_VARARGS, "send_started(id)"},
     {"send_display", mod_send_display, METH_VARARGS,
-     "send_display(id or None, data_json, metadata_json, display_id, update)"},
+     "send_display(id or None, data_json, metadata_json, display_id, update[, origin])"},
     {"send_clear_output", mod_send_clear_output, METH_VARARGS,
-     "send_clear_output(id or None, wait)"},
+     "send_clear_output(id or None, wait[, origin])"},
     {"send_inspection", mod_send_inspection, METH_VARARGS,
      "send_inspection(id, found, data_json)"},
     {"send_page", mod_send_page, METH_VARARGS, "send_page(id or None, text)"},

@@ -169,36 +169,47 @@ static PyObject *runtime_code(void)
     return Py_CompileString((const char *)executor_runtime_py, RUNTIME_FILE, Py_file_input);
 }
 
-static int prepare_runtime(const struct host_config *cfg, char *err, size_t errlen)
+static PyObject *runtime_module;
+
+static int load_runtime(char *err, size_t errlen)
 {
+    if (runtime_module)
+        return 0;
     PyObject *code = runtime_code();
     if (!code)
         return python_error("compiling the runtime", err, errlen);
-    PyObject *mod = PyImport_ExecCodeModuleEx(RUNTIME_NAME, code, RUNTIME_FILE);
+    runtime_module = PyImport_ExecCodeModuleEx(RUNTIME_NAME, code, RUNTIME_FILE);
     Py_DECREF(code);
-    if (!mod)
+    if (!runtime_module)
         return python_error("loading the runtime", err, errlen);
-    runtime = PyObject_CallMethod(mod, "prepare", "nzi", (Py_ssize_t)cfg->output_cap,
+    return 0;
+}
+
+static int start_runtime(const struct host_config *cfg, char *err, size_t errlen)
+{
+    runtime = PyObject_CallMethod(runtime_module, "prepare", "nzi", (Py_ssize_t)cfg->output_cap,
                                   cfg->policy_name, (int)cfg->permission_hint);
-    Py_DECREF(mod);
     if (!runtime)
         return python_error("starting the runtime", err, errlen);
     return 0;
 }
 
-int host_prepare(const struct host_config *cfg, char *err, size_t errlen)
+/* The runtime's imports (asyncio and what it pulls in) allocate hundreds
+ * of thousands of objects that all live for the whole session:
+ * collections in the middle of that find nothing to free. With the
+ * collector merely paused they would all still be young, and the first
+ * collection, at the first statement, would walk them all (3 ms here).
+ * gc.freeze() then gc.unfreeze() moves them straight to the oldest
+ * generation, where CPython's own collections would have put them,
+ * without a traversal; gc.get_objects() still lists them, as it does in
+ * CPython's REPL. User code runs with the collector on. (Before a fork
+ * this also keeps the collector from touching, and so copying, the pages
+ * the children share.) */
+static int quietly(int (*step)(const struct host_config *, char *, size_t),
+                   const struct host_config *cfg, char *err, size_t errlen)
 {
-    /* The runtime's imports (asyncio and what it pulls in) allocate
-     * hundreds of thousands of objects that all live for the whole
-     * session: collections in the middle of that find nothing to free.
-     * With the collector merely paused they would all still be young, and
-     * the first collection, at the first statement, would walk them all
-     * (3 ms here). gc.freeze() then gc.unfreeze() moves them straight to
-     * the oldest generation, where CPython's own collections would have
-     * put them, without a traversal; gc.get_objects() still lists them,
-     * as it does in CPython's REPL. User code runs with the collector on. */
     PyGC_Disable();
-    int rc = prepare_runtime(cfg, err, errlen);
+    int rc = step(cfg, err, errlen);
     if (rc == 0) {
         PyObject *gc = PyImport_ImportModule("gc");
         PyObject *frozen = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
@@ -211,6 +222,28 @@ int host_prepare(const struct host_config *cfg, char *err, size_t errlen)
     }
     PyGC_Enable();
     return rc;
+}
+
+static int preload_step(const struct host_config *cfg, char *err, size_t errlen)
+{
+    (void)cfg;
+    return load_runtime(err, errlen);
+}
+
+static int prepare_step(const struct host_config *cfg, char *err, size_t errlen)
+{
+    int rc = load_runtime(err, errlen);
+    return rc < 0 ? rc : start_runtime(cfg, err, errlen);
+}
+
+int host_preload(char *err, size_t errlen)
+{
+    return quietly(preload_step, NULL, err, errlen);
+}
+
+int host_prepare(const struct host_config *cfg, char *err, size_t errlen)
+{
+    return quietly(prepare_step, cfg, err, errlen);
 }
 
 int host_serve(void)

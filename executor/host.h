@@ -16,9 +16,13 @@ struct host_config {
  * or a negative errno with the reason in err: -ENOMEM when memory ran
  * out, -EINVAL for anything else CPython refused. */
 int host_init(char *err, size_t errlen);
-/* Loads the runtime: imports, namespace, output streams, event loop,
- * signal handling. Starts no thread. Returns 0, or a negative errno as
- * host_init (a Python exception: MemoryError is -ENOMEM) with err set. */
+/* Imports the runtime and what it needs, and nothing else: what a fork
+ * server does once for all its executors. Returns 0, or a negative errno
+ * as host_init (a Python exception: MemoryError is -ENOMEM) with err set. */
+int host_preload(char *err, size_t errlen);
+/* Loads the runtime (unless host_preload did) and starts it: namespace,
+ * output streams, event loop, signal handling. Starts no thread. Returns
+ * as host_preload. */
 int host_prepare(const struct host_config *cfg, char *err, size_t errlen);
 /* Runs the session. It ends from inside (channel closed, protocol error),
  * or, once the session is over (shutdown, or SystemExit where it ends the

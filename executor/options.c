@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_FD = 256, OPT_POLICY, OPT_NO_SANDBOX, OPT_ALLOW_READ, OPT_ALLOW_WRITE, OPT_HELP };
+enum { OPT_FD = 256, OPT_POLICY, OPT_NO_SANDBOX, OPT_ALLOW_READ, OPT_ALLOW_WRITE, OPT_HELP,
+       OPT_FORKSERVER };
 
 static const struct option longopts[] = {
     {"fd", required_argument, NULL, OPT_FD},
@@ -19,12 +20,15 @@ static const struct option longopts[] = {
     {"allow-read", required_argument, NULL, OPT_ALLOW_READ},
     {"allow-write", required_argument, NULL, OPT_ALLOW_WRITE},
     {"help", no_argument, NULL, OPT_HELP},
+    {"forkserver", no_argument, NULL, OPT_FORKSERVER},
     {NULL, 0, NULL, 0},
 };
 
 int exec_opts_usage(int fd)
 {
     if (dprintf(fd, "usage: aiobox-executor --fd N (--policy FILE | --no-sandbox)\n"
+                    "                       [--allow-read PATH]... [--allow-write PATH]...\n"
+                    "       aiobox-executor --forkserver --fd N --policy FILE...\n"
                     "                       [--allow-read PATH]... [--allow-write PATH]...\n") < 0)
         return -errno;
     return 0;
@@ -71,9 +75,14 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o, char *err, size_
                                    "--fd wants a descriptor number above 2, not '%s'", optarg);
             break;
         case OPT_POLICY:
-            if (o->policy_path)
-                return usage_error(err, errlen, "--policy given twice");
-            o->policy_path = optarg;
+            if (o->npolicies == EXEC_POLICIES_MAX)
+                return usage_error(err, errlen, "at most %d --policy options",
+                                   EXEC_POLICIES_MAX);
+            o->policies[o->npolicies++] = optarg;
+            o->policy_path = o->policies[0];
+            break;
+        case OPT_FORKSERVER:
+            o->forkserver = true;
             break;
         case OPT_NO_SANDBOX:
             no_sandbox = true;
@@ -101,6 +110,8 @@ int exec_opts_parse(int argc, char **argv, struct exec_opts *o, char *err, size_
         return usage_error(err, errlen, "--fd is required");
     if (no_sandbox == (o->policy_path != NULL))
         return usage_error(err, errlen, "give exactly one of --policy FILE and --no-sandbox");
+    if (o->npolicies > 1 && !o->forkserver)
+        return usage_error(err, errlen, "--policy given twice");
     if (no_sandbox && o->ngrants)
         return usage_error(err, errlen, "--allow-read and --allow-write need --policy");
     return 0;

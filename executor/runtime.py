@@ -47,9 +47,6 @@ import types
 import warnings
 
 _HERE = (lambda: None).__code__.co_filename
-# An exec's output_cap meaning "no cap" (0 means the policy's).
-_NO_CAP = 2**64 - 1
-_CAP_HINT = b'; --output-cap BYTES changes the limit'
 _MAX_MATCHES = 1000
 _RUNPY_FRAMES = 3
 _TRACEBACK_HEADER = 'Traceback (most recent call last):\n'
@@ -58,11 +55,20 @@ _CHAIN_SEPARATORS = (
     '\nDuring handling of the above exception, another exception occurred:\n\n',
 )
 
+# Rich sessions: the statement whose code is running, set in the session's
+# context as each statement begins. A task copies the context it was
+# created in, so what it writes later, while another statement runs or
+# none, is tagged with the statement that created it (the output's
+# origin), and a notebook shows it under that cell.
+_ORIGIN = contextvars.ContextVar('aiobox_origin', default=None)
+
 
 class _Output:
     """Sends text as output frames tagged with the running statement (None
-    between statements), and caps what one statement, or one stretch
-    between statements, may send."""
+    between statements), and stops sending once one statement, or one
+    stretch between statements, has sent more than its cap: the supervisor
+    cuts the output at the cap and says so, and needs no more than one byte
+    beyond it to know."""
 
     def __init__(self, cap):
         self.policy_cap = cap
@@ -75,30 +81,27 @@ class _Output:
         self.cut = False
 
     def retag(self, tag, cap=None):
-        # The supervisor decides a statement's cap: 0 for the policy's,
-        # _NO_CAP for none (output to a file gets everything).
+        # A statement's cap is the one its exec frame gives (0: none); the
+        # stretch after it keeps that cap, as the supervisor does.
         if cap is not None:
-            self.stretch_cap = (0 if cap >= _NO_CAP else cap) if cap else self.policy_cap
-        self.cap = self.stretch_cap
+            self.stretch_cap = cap
+        self.cap = self.stretch_cap if cap is None else cap
         self.tag = tag
         self.sent = 0
         self.cut = False
 
-    def emit(self, stream, text):
+    def emit(self, stream, text, origin=None):
         if self.cut:
             return
         data = text.encode('utf-8', 'backslashreplace')
-        room = self.cap - self.sent
-        if self.cap and len(data) > room:
-            data = data[:room].decode('utf-8', 'ignore').encode('utf-8')
-            self.cut = True
+        if self.cap:
+            room = self.cap + 1 - self.sent
+            if len(data) > room:
+                data = data[:room]
+                self.cut = True
         self.sent += len(data)
         if data:
-            _aiobox.send_output(stream, self.tag, data)
-        if self.cut:
-            newline = b'' if not data or data.endswith(b'\n') else b'\n'
-            marker = b'[aiobox: output truncated at %d bytes%s]\n' % (self.cap, _CAP_HINT)
-            _aiobox.send_output(_aiobox.STDERR, self.tag, newline + marker)
+            _aiobox.send_output(stream, self.tag, data, origin)
 
 
 class _Streams:
@@ -149,6 +152,7 @@ class _ChannelStream(io.TextIOBase):
         self._stream = stream
         self._name = name
         self._pending = []
+        self._origin = None       # of the pending text (see _ORIGIN)
         self._buffer = None
 
     name = property(lambda self: self._name)
@@ -174,9 +178,14 @@ class _ChannelStream(io.TextIOBase):
         if self.closed:
             raise ValueError('I/O operation on closed file.')
         hub = self._hub
+        origin = _ORIGIN.get()
         with hub.lock:
             other = hub.stderr if self is hub.stdout else hub.stdout
             other.flush_locked()
+            if origin != self._origin:
+                # Text of another cell's making goes out on its own.
+                self.flush_locked()
+                self._origin = origin
             self._pending.append(s)
             if '\n' in s:
                 self.flush_locked()
@@ -194,7 +203,7 @@ class _ChannelStream(io.TextIOBase):
         if self._pending:
             text = ''.join(self._pending)
             self._pending = []
-            self._hub.output.emit(self._stream, text)
+            self._hub.output.emit(self._stream, text, self._origin)
 
 
 class _ChannelBuffer(io.BufferedIOBase):
@@ -473,6 +482,9 @@ def _classify_denial(exc, source):
     return 'other', ''
 
 
+_KIND_CALL = {'net': 'socket', 'path': 'openat', 'process': 'clone'}
+
+
 def _denial_hint(kind, policy):
     """One line, within 80 columns, saying what would allow it."""
     name = policy if len(policy) <= 10 else policy[:9] + '…'
@@ -485,6 +497,44 @@ def _denial_hint(kind, policy):
     if kind == 'process':
         return f'aiobox: no child processes under policy {name}; --policy trusted allows them'
     return f'aiobox: refused by the sandbox (policy {name}); --policy trusted allows more'
+
+
+# The standard library's own frames that a sandbox denial surfaces from,
+# and the call it was: (file, function) -> system call; file alone -> call.
+_DENIED_CALLS = {
+    ('socket.py', 'connect'): 'connect', ('socket.py', 'connect_ex'): 'connect',
+    ('socket.py', 'bind'): 'bind', ('socket.py', 'create_connection'): 'connect',
+    'socket.py': 'socket', 'subprocess.py': 'clone', 'os.py': 'clone',
+    'popen_fork.py': 'clone', 'forkserver.py': 'clone',
+}
+
+
+def _denied_call(exc):
+    """The system call a PermissionError in exc came from, when the sandbox
+    refused it, as far as the traceback tells; '' when it does not."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo += (e.__cause__, e.__context__)
+        if not isinstance(e, PermissionError):
+            continue
+        if getattr(e, 'filename', None) is not None:
+            return 'openat'
+        tb, last = e.__traceback__, None
+        while tb is not None:
+            last = tb
+            tb = tb.tb_next
+        if last is None:
+            continue
+        name = last.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]
+        call = _DENIED_CALLS.get((name, last.tb_frame.f_code.co_name)) or _DENIED_CALLS.get(name)
+        if call:
+            return call
+    return ''
 
 
 def _summary(exc):
@@ -893,6 +943,55 @@ _REPR_METHODS = (
 )
 _BINARY_MIME = ('image/png', 'image/jpeg', 'application/pdf')
 _pretty = None
+# Seconds after the rich set-up before the pretty printer is loaded ahead.
+_PRELOAD_DELAY = 0.05
+
+
+def _load_pretty():
+    """IPython's pretty printer, IPython.lib.pretty.pretty, or None.
+
+    Importing it the usual way imports the whole IPython package (650
+    modules, 0.6 to 1.2 s here) before the first value could be shown. The
+    module itself needs only the standard library and two trivial names
+    from IPython.utils, so it is loaded from its file on its own, with
+    those two names stubbed for the time of its import; a later `import
+    IPython` by user code gets the real package."""
+    import importlib.util
+    import os
+    try:
+        spec = importlib.util.find_spec('IPython')
+    except BaseException:
+        spec = None
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    for where in locations:
+        path = where + '/lib/pretty.py'
+        try:
+            if not os.path.isfile(path):
+                continue
+            decorators = types.ModuleType('IPython.utils.decorators')
+            decorators.undoc = lambda func: func
+            py3compat = types.ModuleType('IPython.utils.py3compat')
+            py3compat.PYPY = False
+            stubs = {'IPython': types.ModuleType('IPython'),
+                     'IPython.utils': types.ModuleType('IPython.utils'),
+                     'IPython.utils.decorators': decorators,
+                     'IPython.utils.py3compat': py3compat}
+            saved = {name: sys.modules.get(name) for name in stubs}
+            sys.modules.update(stubs)
+            try:
+                module_spec = importlib.util.spec_from_file_location('_aiobox_pretty', path)
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+            finally:
+                for name, old in saved.items():
+                    if old is None:
+                        sys.modules.pop(name, None)
+                    else:
+                        sys.modules[name] = old
+            return module.pretty
+        except BaseException:
+            continue
+    return None
 
 
 def _plain(obj, rich):
@@ -901,20 +1000,18 @@ def _plain(obj, rich):
     global _pretty
     if rich:
         if _pretty is None:
-            try:
-                from IPython.lib.pretty import pretty as _p
-                _pretty = _p
-            except BaseException:
-                _pretty = False
+            _pretty = _load_pretty() or False
         if _pretty:
             return _pretty(obj)
     return repr(obj)
 
 
 def _mime_value(mime, value):
+    # Base64 with a final newline, as ipykernel encodes images
+    # (binascii.b2a_base64), so notebooks store the same text.
     if mime in _BINARY_MIME and isinstance(value, (bytes, bytearray)):
-        import base64
-        return base64.b64encode(value).decode('ascii')
+        import binascii
+        return binascii.b2a_base64(value).decode('ascii')
     return value
 
 
@@ -1067,18 +1164,41 @@ def _install_rich(runtime):
         """Clear the output of the current cell, as IPython's."""
         runtime.streams.flush_all()
         st = runtime.current
-        _aiobox.send_clear_output(st.id if st is not None else None, bool(wait))
+        _aiobox.send_clear_output(st.id if st is not None else None, bool(wait), _ORIGIN.get())
 
     builtins.display = display
     builtins.clear_output = clear_output
-    import pydoc
 
     def pager(text):
+        import pydoc
         runtime.streams.flush_all()
         st = runtime.current
         _aiobox.send_page(st.id if st is not None else None, pydoc.plain(text))
 
-    pydoc.pager = pager
+    # help() pages through the front end. pydoc costs 15 ms to import,
+    # which the first cell would wait for: it is set up when help() is
+    # first called (site's helper imports pydoc then anyway).
+    site_helper = type(builtins.help)
+
+    class _RichHelper(site_helper):
+        def __call__(self, *args, **kwds):
+            import pydoc
+            pydoc.pager = pager
+            return site_helper.__call__(self, *args, **kwds)
+
+    builtins.help = _RichHelper()
+
+    # The pretty printer for values costs 10 to 15 ms to load, which the
+    # first cell with a value (of a new executor: after a death too) would
+    # wait for. A spare has the time while it waits; the first executor
+    # takes it once its first statements are over. Never while a
+    # statement runs: loading stubs modules for a moment.
+    def preload_pretty():
+        global _pretty
+        if _pretty is None and runtime.current is None and not runtime.queue:
+            _pretty = _load_pretty() or False
+
+    runtime.loop.call_later(_PRELOAD_DELAY, preload_pretty)
 
 
 def _prompt(name, default):
@@ -1127,6 +1247,7 @@ class Runtime:
                                   if name in sys.modules}
         self.sync_running = False
         self.features_taken = False
+        self.cancelled = set()
         self.rich = False
         self.cells = 0
         self.terminal = False      # the user's stdin is a terminal
@@ -1202,6 +1323,8 @@ class Runtime:
                 self._complete(rid, text, a)
             elif kind == 'inspect':
                 self._inspect(rid, text, a, b)
+            elif kind == 'cancel':
+                self.cancelled.add(rid)
             elif kind == 'shutdown':
                 self._shutdown()
 
@@ -1219,6 +1342,13 @@ class Runtime:
 
     def start_next(self):
         sid, source, mode, cap, rich, silent = self.queue.popleft()
+        if sid in self.cancelled:
+            # Cancelled while it waited: answered in its turn, not run.
+            self.cancelled.discard(sid)
+            _aiobox.send_started(sid)
+            st = self.current = _Statement(sid, mode, rich, silent)
+            self.output.retag(sid, cap)
+            return self._finish(st, _aiobox.INTERRUPTED, 'cancelled')
         try:
             self._start(sid, source, mode, cap, rich, silent)
         except BaseException as exc:
@@ -1281,7 +1411,7 @@ class Runtime:
             meta.update(metadata)
         st = self.current
         _aiobox.send_display(st.id if st is not None else None, json.dumps(data),
-                             json.dumps(meta), display_id or '', bool(update))
+                             json.dumps(meta), display_id or '', bool(update), _ORIGIN.get())
 
     def _make_input(self):
         runtime = self
@@ -1439,6 +1569,9 @@ class Runtime:
 
     def _run(self, st, funcs, last_is_value=False):
         st.phase = 'sync'
+        if self.rich:
+            # In the session's context, where this runs (see _ORIGIN).
+            _ORIGIN.set(st.id)
         if st.interrupted:
             # Interrupted before it began: do not begin.
             return self._conclude(st, KeyboardInterrupt())
@@ -1501,8 +1634,12 @@ class Runtime:
                 denial = None
         if denial is not None and not self.rich:
             self._write_stderr(_denial_hint(denial[0], self.policy) + '\n')
-        self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text,
-                     denied=denial[1] or denial[0] if denial else None)
+        # The JSON interface's status "denied" names the system call; the
+        # kind says which when the traceback does not.
+        denied = None
+        if denial is not None:
+            denied = _denied_call(exc) or _KIND_CALL.get(denial[0], '')
+        self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text, denied=denied)
 
     def _finish(self, st, status, display='', exit_code=0, error=None, traceback_text=None,
                 denied=None):
@@ -1526,8 +1663,6 @@ class Runtime:
             extra.update(_error_fields(error, traceback_text))
             extra['compile_error'] = st.compile_error
         if denied:
-            # The call the sandbox refused (the JSON interface's status
-            # "denied").
             extra['denied'] = denied
         cpu, rss = _aiobox.rusage()
         extra['cpu_us'] = max(0, cpu - st.usage[0])

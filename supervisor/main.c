@@ -19,6 +19,7 @@
 #endif
 
 #include "config.h"
+#include "kernel.h"
 #include "opts.h"
 #include "paths.h"
 #include "pipe.h"
@@ -236,6 +237,7 @@ static int run_server(uv_loop_t *loop, const struct opts *o, const struct sessio
         .allow_uids = o->allow_uids,
         .n_allow_uids = o->n_allow_uids,
         .log_path = o->log,
+        .forkserver = true,
     };
     /* Sessions of the server take their limits from their policy. */
     cfg.session.timeout_s = -1;
@@ -266,7 +268,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     if (o.check_policy)
         return check_policy(&o);
-    if (o.command != OPTS_REPL && o.command != OPTS_JSON && o.command != OPTS_SERVE) {
+    if (o.command != OPTS_REPL && o.command != OPTS_JSON && o.command != OPTS_SERVE &&
+        o.command != OPTS_KERNEL && o.command != OPTS_KERNEL_INSTALL) {
         fprintf(stderr, "aiobox: '%s' is not built yet\n", argv[1]);
         return EXIT_CANNOT_START;
     }
@@ -292,6 +295,8 @@ int main(int argc, char **argv)
         if (rc)
             return rc;
     }
+    if (o.command == OPTS_KERNEL_INSTALL)
+        return kernel_install(&o, loaded[0].path);
 
     static const char *read_grants[POLICY_GRANTS_MAX], *write_grants[POLICY_GRANTS_MAX];
     size_t nread = 0, nwrite = 0;
@@ -329,6 +334,10 @@ int main(int argc, char **argv)
     }
     if (o.command == OPTS_REPL)
         rc = run_repl(&loop, &o, &scfg, loaded[0].name);
+    else if (o.command == OPTS_KERNEL)
+        rc = kernel_run(&loop, &(struct kernel_config){.connection_file = o.connection_file,
+                                                        .session = scfg,
+                                                        .policy_name = loaded[0].name});
     else
         rc = run_server(&loop, &o, &scfg, loaded, nloaded);
     /* EBUSY when a read of stdin is still pending: the process ends now. */

@@ -5,6 +5,9 @@ supervisor/pyparse/pyparse_peg.c interprets.
 Usage: /usr/bin/python3 supervisor/pyparse/gen_gram.py \
            /usr/src/python3.11/Grammar/python.gram supervisor/pyparse/pyparse_gram.c
 
+It writes the tables (pyparse_gram.c) and, beside them, the same grammar as
+C functions (pyparse_rules.inc, which pyparse_peg.c includes).
+
 Only the first parser pass matters for "incomplete input", so an
 alternative made of a single invalid_* rule is dropped (the generated
 parser guards exactly those with p->call_invalid_rules); invalid rules
@@ -54,6 +57,8 @@ NODE_RULES = ['function_def_raw', 'class_def_raw', 'lambdef', 'listcomp',
               'dotted_as_name', 'import_from_as_name', 'except_block',
               'except_star_block', 'global_stmt', 'nonlocal_stmt',
               'try_stmt',
+              # statically nested blocks (compile.c's CO_MAXBLOCKS)
+              'with_stmt', 'with_item', 'finally_block',
               # starred targets and values, keyword arguments
               'star_targets', 'star_targets_tuple_seq', 'star_targets_list_seq',
               'star_expressions', 'arguments',
@@ -302,6 +307,42 @@ def action_kind(rule, action):
     return 'NONE'
 
 
+# The AST nodes CPython's symtable does not count against its recursion
+# limit (it visits their parts, which are statements and expressions).
+UNCOUNTED_NODES = {'keyword', 'arg', 'arguments', 'comprehension', 'alias', 'withitem',
+                   'match_case', 'ExceptHandler', 'Interactive', 'Expression', 'FunctionType',
+                   'Module', 'TypeIgnore'}
+# Rules whose alternatives' levels the action text does not tell right:
+# args builds a Call that primary takes apart; a capture pattern's name and
+# a dotted name are identifiers, not nodes; decorators are a function's or
+# class's children, a level under it.
+AST_LEVELS_OF_RULE = {'args': 0, 'pattern_capture_target': 0, 'dotted_name': 0, 'decorators': 1,
+                      # a MatchOr only for two patterns or more: decided
+                      # in pyparse_peg.c
+                      'or_pattern': 'or_pattern_levels(p, start, %(closed_pattern)d)'}
+
+
+def ast_levels(rule, items, action):
+    """How many levels of counted AST nodes (statements, expressions,
+    patterns) an alternative's result puts above what its items give:
+    the depth pyparse_peg.c adds up for the compiler's recursion limit."""
+    if rule in AST_LEVELS_OF_RULE:
+        return AST_LEVELS_OF_RULE[rule]
+    # A NUMBER item is a Constant node (the alternatives that have one
+    # hold no other node); a NAME is a Name node when it stands alone or
+    # gets a store context, an identifier otherwise.
+    number = 1 if ('tok', 'NUMBER') in items else 0
+    if action is None:
+        return 1 if len(items) == 1 and items[0] in (('tok', 'NAME'), ('tok', 'NUMBER')) else 0
+    built = [n for n in re.findall(r'_PyAST_(\w+)', action) if n not in UNCOUNTED_NODES]
+    if built:
+        return 1 + number
+    if '_PyPegen_set_expr_context' in action and ('tok', 'NAME') in items and \
+            not any(it[0] == 'rule' for it in items):
+        return 1                # a NAME as a Name node in a store context
+    return number
+
+
 # ---------------------------------------------------------------- lowering
 
 class Lowering:
@@ -311,6 +352,7 @@ class Lowering:
         self.rules = []        # (name, memo, leftrec, [alt indices])
         self.rule_index = {}
         self.alts = []         # (first item, count, action kind)
+        self.alt_levels = []   # ast_levels of each alternative
         self.items = []        # (kind, a, b)
         self.keywords = []
         self.softs = []
@@ -377,7 +419,7 @@ class Lowering:
                     items[0][1].startswith('invalid_'):
                 continue
             lowered = [self.lower_atom(it, name) for it in items]
-            alt_ids.append((lowered, action_kind(name, action)))
+            alt_ids.append((lowered, action_kind(name, action), ast_levels(name, items, action)))
         return memo, alt_ids
 
     def run(self):
@@ -392,11 +434,12 @@ class Lowering:
         for rid, name in sorted((v, k) for k, v in self.rule_index.items()):
             memo, alts = lowered[name]
             alt_list = []
-            for seq_items, act in alts:
+            for seq_items, act, levels in alts:
                 first = len(final_items)
                 for it in seq_items:
                     final_items.append(('REF', it, 0))
                 self.alts.append((first, len(seq_items), act))
+                self.alt_levels.append(levels)
                 alt_list.append(len(self.alts) - 1)
             self.rules[rid] = [name, memo, False, alt_list]
         self.seq_items = final_items
@@ -666,6 +709,14 @@ class Lowering:
             self.rules[self.rule_index[leader]][2] = True
 
 
+def set_bits(fs):
+    """The two 64-bit words of a first set (None: all)."""
+    if fs is None:
+        return (1 << 64) - 1, (1 << 64) - 1
+    assert max(fs) < 128
+    return sum(1 << t for t in fs if t < 64), sum(1 << (t - 64) for t in fs if t >= 64)
+
+
 def emit(low, out, gram_path):
     w = out.write
     w('/* Generated by supervisor/pyparse/gen_gram.py from CPython 3.11\'s\n')
@@ -719,17 +770,6 @@ def emit(low, out, gram_path):
     w('};\n\n')
     w('_Static_assert(PYPARSE_T_KEYWORD == %d, "token numbers as gen_gram.py has them");\n'
       % TOKEN_ORDER.index('KEYWORD'))
-    w('/* Token types each first set holds; set 0 holds all. */\n')
-    w('const uint64_t pyparse_first_sets[][2] = {\n')
-    for s in sets:
-        if s is None:
-            w('    { ~(uint64_t)0, ~(uint64_t)0 },\n')
-            continue
-        lo = sum(1 << t for t in s if t < 64)
-        hi = sum(1 << (t - 64) for t in s if t >= 64)
-        assert max(s) < 128
-        w('    { 0x%xu, 0x%xu },\n' % (lo, hi))
-    w('};\n')
     w('const int pyparse_first_depth = %d;\n\n' % low.first_depth)
     # Per rule of several alternatives and per token type: the alternatives
     # whose first set holds it (bit k: the rule's k-th alternative).
@@ -756,6 +796,7 @@ def emit(low, out, gram_path):
     assert len(dispatch) < 255
     w('const struct pyparse_rule pyparse_rules[] = {\n')
     memo_bits = 0
+    memo_bit_of = []
     for i, (name, memo, leftrec, alts) in enumerate(low.rules):
         first = alts[0] if alts else 0
         assert alts == list(range(first, first + len(alts)))
@@ -766,19 +807,209 @@ def emit(low, out, gram_path):
             flags.append('PYPARSE_R_LEFTREC')
         if name in NODE_RULES:
             flags.append('PYPARSE_R_NODE')
+        grow = 0
         if leftrec and low.grows_by_itself(i):
-            flags.append('PYPARSE_R_GROW_SELF')
+            rests = [low.alt_lead[a][1] for a in alts if low.alt_lead[a][0] == i]
+            if all(r is not None for r in rests):
+                flags.append('PYPARSE_R_GROW_SELF')
+                grow = set_id(set().union(*rests))
         bit = 255
         if memo or leftrec:
             bit = memo_bits
             memo_bits += 1
-        w('    /* %4d */ { "%s", %d, %d, %s, %d, %d, %d },\n' % (
+        memo_bit_of.append(bit)
+        w('    /* %4d */ { "%s", %d, %d, %s, %d, %d, %d, %d },\n' % (
             i, name, first, len(alts), ' | '.join(flags) or '0', rule_sets[i], bit,
-            dispatch.get(i, 255)))
+            dispatch.get(i, 255), grow))
     assert memo_bits <= 32
     w('};\nconst int pyparse_rule_count = %d;\n' % len(low.rules))
+
+    low.emitted_rule_sets = rule_sets
+    low.emitted_memo_bit = memo_bit_of
     for start in START_RULES + NODE_RULES:
         w('const int pyparse_rule_%s = %d;\n' % (start, low.rule_index[start]))
+    w('\n/* Token types each first set holds; set 0 holds all. */\n')
+    w('const uint64_t pyparse_first_sets[][2] = {\n')
+    for fs in sets:
+        lo, hi = set_bits(fs)
+        w('    { 0x%xu, 0x%xu },\n' % (lo, hi))
+    w('};\n')
+    low.emitted_sets = sets
+
+
+# ---------------------------------------------------------------- parser code
+# The same grammar as C functions, one per rule and per item, for
+# pyparse_peg.c to include: what its tables describe, without walking them.
+# Each function does what the interpreter of the tables did (pyparse_peg.c
+# documents the semantics; the helpers it calls are there).
+
+def emit_rules(low, out, rule_sets, memo_bit):
+    w = out.write
+    w('/* Generated by supervisor/pyparse/gen_gram.py from CPython 3.11\'s\n')
+    w(' * Grammar/python.gram, with pyparse_gram.c; do not edit. Included by\n')
+    w(' * pyparse_peg.c, whose helpers it calls. */\n\n')
+    used_items = set()
+    for a in range(len(low.alts)):
+        first, n, _ = low.alts[a]
+        for k in range(n):
+            used_items.add(low.seq_items[first + k][1])
+    todo = list(used_items)
+    while todo:
+        it = todo.pop()
+        kind, a, b = low.items[it]
+        for child in ((a,) if kind in ('OPT', 'STAR', 'PLUS', 'AND', 'NOT', 'FORCED')
+                      else (a, b) if kind == 'GATHER' else ()):
+            if child not in used_items:
+                used_items.add(child)
+                todo.append(child)
+    for rid, r in enumerate(low.rules):
+        w('static bool rule_%d(struct parser *p);  /* %s */\n' % (rid, r[0]))
+    for it in sorted(used_items):
+        w('static bool item_%d(struct parser *p);\n' % it)
+    w('\n')
+
+    def token_type(kind, a):
+        return 'PYPARSE_T_KEYWORD + %d' % a if kind == 'KEYWORD' else a
+
+    for it in sorted(used_items):
+        kind, a, b = low.items[it]
+        w('static inline bool\nitem_%d(struct parser *p)\n{\n' % it)
+        if kind == 'TOKEN':
+            w('    return expect_type(p, %s);\n' % a)
+        elif kind == 'KEYWORD':
+            w('    return expect_type(p, PYPARSE_T_KEYWORD + %d);\n' % a)
+        elif kind == 'SOFT':
+            w('    return expect_soft(p, %d);\n' % a)
+        elif kind == 'RULE':
+            fs = low.rule_first[a]
+            lo, hi = set_bits(fs)
+            w('    return call_rule(p, %s, 0x%xu, 0x%xu, %d, rule_%d);  /* %s */\n' % (
+                'true' if fs is None else 'false', lo, hi, memo_bit[a], a, low.rules[a][0]))
+        elif kind == 'CUT':
+            w('    return true;\n')
+        elif kind == 'OPT':
+            w('    int save = p->mark;\n')
+            w('    if (!item_%d(p)) {\n        if (p->error)\n            return false;\n' % a)
+            w('        p->mark = save;\n    }\n    return true;\n')
+        elif kind in ('AND', 'NOT'):
+            w('    int save = p->mark, from = p->nstack, depth = p->depth_acc;\n')
+            w('    bool ok = item_%d(p);\n' % a)
+            w('    p->mark = save;\n    p->nstack = from;\n    p->depth_acc = depth;\n')
+            w('    if (p->error)\n        return false;\n')
+            w('    return %sok;\n' % ('' if kind == 'AND' else '!'))
+        elif kind == 'FORCED':
+            ik, ia, _ = low.items[a]
+            w('    return expect_forced(p, %s);\n' % token_type(ik, ia))
+        elif kind in ('STAR', 'PLUS'):
+            w('    int save = p->mark;\n    if (!enter_helper(p))\n        return false;\n')
+            w('    int n = 0;\n    for (;;) {\n        int before = p->mark;\n')
+            w('        if (!item_%d(p) || p->mark == before) {\n' % a)
+            w('            p->mark = before;\n            break;\n        }\n        n++;\n    }\n')
+            w('    p->level--;\n    if (p->error)\n        return false;\n')
+            if kind == 'PLUS':
+                w('    if (n == 0) {\n        p->mark = save;\n        return false;\n    }\n')
+            else:
+                w('    (void)save;\n    (void)n;\n')
+            w('    return true;\n')
+        elif kind == 'GATHER':
+            w('    int save = p->mark;\n    if (!enter_helper(p))\n        return false;\n')
+            w('    bool ok = item_%d(p);\n' % b)
+            w('    if (ok && enter_helper(p)) {\n        for (;;) {\n')
+            w('            int before = p->mark;\n')
+            w('            if (!item_%d(p) || !item_%d(p) || p->mark == before) {\n' % (a, b))
+            w('                p->mark = before;\n                break;\n            }\n')
+            w('        }\n        p->level--;\n    }\n')
+            w('    p->level--;\n    if (p->error)\n        return false;\n')
+            w('    if (!ok)\n        p->mark = save;\n    return ok;\n')
+        else:
+            raise SystemExit('emit_rules: item kind %s' % kind)
+        w('}\n\n')
+
+    for rid, (name, memo, leftrec, alts) in enumerate(low.rules):
+        dispatch = len(alts) >= 2
+        w('/* %s */\nstatic bool\nalts_%d(struct parser *p)\n{\n' % (name, rid))
+        w('    int start = p->mark, from = p->nstack, outer = p->depth_acc;\n')
+        any_cut = any(low.items[low.seq_items[low.alts[a][0] + k][1]][0] == 'CUT'
+                      for a in alts for k in range(low.alts[a][1]))
+        if any_cut:
+            w('    bool cut;\n')
+        if dispatch:
+            w('    unsigned todo = 0x%xu;\n' % ((1 << len(alts)) - 1))
+            w('    if (may_skip(p)) {\n        struct pyparse_ptok *t = peek(p);\n')
+            w('        if (!t) {\n            p->depth_acc = outer;\n            return false;\n        }\n')
+            w('        todo = pyparse_dispatch[pyparse_rules[%d].dispatch][t->type];\n    }\n'
+              % rid)
+        else:
+            w('    (void)start;\n    (void)from;\n')
+        for k, a in enumerate(alts):
+            first, n, act = low.alts[a]
+            lead, _ = low.alt_lead[a]
+            w('    /* alternative %d */\n' % k)
+            indent = '    '
+            if dispatch:
+                w('    if (todo & 0x%xu) {\n' % (1 << k))
+                indent = '        '
+            w(indent + 'p->mark = start;\n')
+            checks = []
+            if not dispatch and low.alt_first[a] is not None:
+                checks.append('!may_start_bits(p, 0x%xu, 0x%xu)' % set_bits(low.alt_first[a]))
+            if lead is not None:
+                rest = low.alt_lead[a][1]
+                checks.append('!lead_may_match(p, %d, %d, %s, 0x%xu, 0x%xu)' % (
+                    (lead, memo_bit[lead], 'true' if rest is None else 'false') + set_bits(rest)))
+            if checks:
+                w(indent + 'if (%s) {\n' % ' || '.join(checks))
+                w(indent + '    if (p->error)\n' + indent + '        return false;\n')
+                w(indent + '    goto skip_%d;\n' % k + indent + '}\n')
+            w(indent + 'p->nstack = from;\n')
+            w(indent + 'p->depth_acc = 0;\n')
+            has_cut = any(low.items[low.seq_items[first + i][1]][0] == 'CUT' for i in range(n))
+            if has_cut:
+                w(indent + 'cut = false;\n')
+            for i in range(n):
+                it = low.seq_items[first + i][1]
+                if low.items[it][0] == 'CUT':
+                    w(indent + 'cut = true;\n')
+                else:
+                    w(indent + 'if (!item_%d(p))\n' % it + indent + '    goto fail_%d;\n' % k)
+            w(indent + 'if (p->error)\n' + indent + '    return false;\n')
+            if act != 'NONE':
+                w(indent + 'if (apply_action(p, PYPARSE_A_%s, start) != 1) {\n' % act)
+                w(indent + '    p->nstack = from;\n' + indent + '    p->depth_acc = outer;\n')
+                w(indent + '    return false;\n' + indent + '}\n')
+            levels = low.alt_levels[a]
+            if isinstance(levels, str):
+                levels = levels % low.rule_index
+            w(indent + 'matched(p, outer, %s);\n' % levels)
+            if name in NODE_RULES:
+                w(indent + 'return make_node(p, %d, start, from);\n' % rid)
+            else:
+                w(indent + 'return true;\n')
+            if n:
+                w('fail_%d:\n' % k)
+                w(indent + 'if (p->error)\n' + indent + '    return false;\n')
+                w(indent + 'p->mark = start;\n' + indent + 'p->nstack = from;\n')
+                if has_cut:
+                    w(indent + 'if (cut) {\n' + indent + '    p->depth_acc = outer;\n')
+                    w(indent + '    return false;\n' + indent + '}\n')
+            if checks:
+                w('skip_%d:\n' % k + indent + ';\n')
+            if dispatch:
+                w('    }\n')
+        w('    p->depth_acc = outer;\n    return false;\n}\n\n')
+        w('static bool\nrule_%d(struct parser *p)\n{\n' % rid)
+        if leftrec:
+            w('    return leftrec_rule(p, %d, alts_%d);\n' % (rid, rid))
+        elif memo:
+            w('    return memo_rule(p, %d, alts_%d);\n' % (rid, rid))
+        else:
+            w('    if (!enter(p))\n        return false;\n')
+            w('    bool ok = alts_%d(p);\n    p->level--;\n    return ok;\n' % rid)
+        w('}\n\n')
+    w('static bool (*const rule_functions[])(struct parser *) = {\n')
+    for rid in range(len(low.rules)):
+        w('    rule_%d,\n' % rid)
+    w('};\n')
 
 
 def main():
@@ -790,6 +1021,9 @@ def main():
     low.run()
     with open(out_path, 'w') as out:
         emit(low, out, gram_path)
+    import os
+    with open(os.path.join(os.path.dirname(out_path), 'pyparse_rules.inc'), 'w') as out:
+        emit_rules(low, out, low.emitted_rule_sets, low.emitted_memo_bit)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The parser's work in rule calls (pyparse_run_info.calls) for a token
+ * parsed afresh, and for one a memo of an earlier parse covers (the
+ * statement loops of blocks and lists still walk them). Measured on the
+ * standard library's statements and on the benchmark's long ones. */
+#define CALLS_PER_TOKEN 20
+#define CALLS_PER_TOKEN_AGAIN 4
+
 struct pyparse_buf {
     unsigned flags;             /* PYPARSE_TOP_LEVEL_AWAIT, PYPARSE_BUF_EXACT */
     bool one_shot;              /* compile_command: no __future__ memory */
@@ -52,9 +59,11 @@ struct pyparse_buf {
     bool verdict_fast;          /* it came from the fast path */
     size_t work;                /* tokens parsed for this statement */
     size_t parsed_size;         /* tokens in the view last parsed */
-    /* the views of the last exact verdict, to see a push change nothing */
+    /* the views of the last exact verdict, to see a push change nothing:
+     * their tokens from judged_head on, counted and hashed */
     size_t judged_head;
-    struct pyparse_tokens judged_tail, judged_tail_nl;
+    size_t judged_count[2];
+    uint64_t judged_hash[2];
     enum pyparse_verdict judged;
     bool judged_valid;
     struct pyparse_scratch scratch;
@@ -113,17 +122,10 @@ only_blanks_and_comments(const char *src, size_t len)
 static int
 reserve(char **p, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *q = realloc(*p, n);
-    if (!q)
-        return -ENOMEM;
+    void *q = *p;
+    int r = pyparse_array_grow(&q, cap, need, 1);
     *p = q;
-    *cap = n;
-    return 0;
+    return r;
 }
 
 int
@@ -143,13 +145,11 @@ pyparse_buf_free(struct pyparse_buf *b)
 {
     if (!b)
         return;
-    free(b->raw);
-    free(b->text);
-    free(b->head.t);
-    free(b->tail.t);
-    free(b->tail_nl.t);
-    free(b->judged_tail.t);
-    free(b->judged_tail_nl.t);
+    pyparse_array_free(b->raw, b->raw_cap, 1);
+    pyparse_array_free(b->text, b->text_cap, 1);
+    pyparse_array_free(b->head.t, b->head.cap, sizeof *b->head.t);
+    pyparse_array_free(b->tail.t, b->tail.cap, sizeof *b->tail.t);
+    pyparse_array_free(b->tail_nl.t, b->tail_nl.cap, sizeof *b->tail_nl.t);
     pyparse_scratch_free(&b->scratch);
     free(b);
 }
@@ -176,6 +176,7 @@ pyparse_buf_reset(struct pyparse_buf *b)
     b->work = 0;
     b->parsed_size = 0;
     b->judged_valid = false;
+    pyparse_scratch_forget(&b->scratch);
 }
 
 const char *
@@ -288,6 +289,7 @@ pyparse_buf_push(struct pyparse_buf *b, const char *line, size_t len)
         b->snap = *snap;
         b->snap_pos = snap_pos;
         free(snap);
+        pyparse_scratch_forget(&b->scratch);     /* the head shrank back */
         /* the tails are stale: tokenize them again from the snapshot */
         b->tail.n = 0;
         b->tail_nl.n = 0;
@@ -389,7 +391,7 @@ parse_view(struct pyparse_buf *b, const struct pyparse_view *v, unsigned futures
 {
     enum pyparse_result r = pyparse_peg_run(v, pyparse_rule_interactive, run_mode(b, futures),
                                             0, info, &b->scratch, cancel);
-    b->work += info->fetched;
+    b->work += info->calls;
     b->parsed_size = v->nhead + v->ntail;
     return r;
 }
@@ -412,6 +414,11 @@ judge_exact(struct pyparse_buf *b, const atomic_int *cancel, unsigned *futures_o
     if (with_newline == PYPARSE_RUN_CANCELLED)
         return PYPARSE_CANCELLED;
     if (with_newline == PYPARSE_NO_MEMORY)
+        return PYPARSE_ERROR;
+    /* Too deep a tree: the text without the newline parses to the same
+     * one, or fails with a SyntaxError after which codeop compiles it
+     * with the newline: a RecursionError either way. */
+    if (with_newline == PYPARSE_OTHER_ERROR && info_nl.depth > PYPARSE_AST_DEPTH_MAX)
         return PYPARSE_ERROR;
     bool unfinished = info_nl.done == PYPARSE_EOFS ||
                       (info_nl.done == PYPARSE_EOF && info_nl.level > 0);
@@ -551,6 +558,18 @@ last_line_has_code(const struct pyparse_buf *b)
     return false;
 }
 
+/* The last line starts at the first column, in a compound statement: a
+ * clause (else:, except ...:) or a statement that cannot follow (an
+ * error, at once): where a long statement's verdict may change. */
+static bool
+at_top_level(const struct pyparse_buf *b)
+{
+    if (b->last_line >= b->text_len)
+        return false;
+    char c = b->text[b->last_line];
+    return c != ' ' && c != '\t' && c != '\f' && compound_statement(b);
+}
+
 /* compile(src) cannot succeed: src ends inside a bracket, a string or a
  * continuation, or in a compound statement, which cannot be complete
  * before a line without code ends it (a comment line may end a one-line
@@ -575,41 +594,35 @@ statement_open(const struct pyparse_buf *b)
     return compound_statement(b) && last_line_has_code(b);
 }
 
-static bool
-same_token(const struct pyparse_buf *b, const struct pyparse_token *x,
-           const struct pyparse_token *y)
+/* A hash of what the parser sees of a view's tokens from `from` on:
+ * types, the tokenizer's state after them, and for tokens with a text
+ * that matters, where the text is (the text only grows, so the place
+ * says what it holds; hashing the bytes would read long strings at every
+ * push). */
+static uint64_t
+view_hash(const struct pyparse_buf *b, const struct pyparse_tokens *tail, size_t from)
 {
-    size_t n = x->end - x->start;
-    return x->type == y->type && x->done == y->done && x->level == y->level &&
-           y->end - y->start == n && memcmp(b->text + x->start, b->text + y->start, n) == 0;
+    uint64_t h = 14695981039346656037u;     /* FNV-1a, a word at a time */
+    size_t total = b->head.n + tail->n;
+    for (size_t i = from; i < total; i++) {
+        const struct pyparse_token *t = i < b->head.n ? &b->head.t[i] : &tail->t[i - b->head.n];
+        uint64_t word = (uint64_t)t->type | (uint64_t)t->done << 8 | (uint64_t)t->level << 16;
+        h = (h ^ word) * 1099511628211u;
+        if (text_matters(t->type) || t->type == PYPARSE_T_ERROR)
+            h = (h ^ ((uint64_t)t->start << 32 | t->end)) * 1099511628211u;
+    }
+    return h;
 }
 
 /* The view holds what it held when last judged exactly (a push of a blank
  * line after another one): the parser would see the same tokens. */
 static bool
-view_unchanged(const struct pyparse_buf *b, const struct pyparse_tokens *tail,
-               const struct pyparse_tokens *judged)
+view_unchanged(const struct pyparse_buf *b, int view)
 {
+    const struct pyparse_tokens *tail = view ? &b->tail_nl : &b->tail;
     size_t total = b->head.n + tail->n;
-    if (b->head.n < b->judged_head || total != b->judged_head + judged->n)
-        return false;
-    for (size_t i = b->judged_head; i < total; i++) {
-        const struct pyparse_token *now = i < b->head.n ? &b->head.t[i] : &tail->t[i - b->head.n];
-        if (!same_token(b, now, &judged->t[i - b->judged_head]))
-            return false;
-    }
-    return true;
-}
-
-static int
-copy_tokens(struct pyparse_tokens *dst, const struct pyparse_tokens *src)
-{
-    dst->n = 0;
-    if (pyparse_tokens_reserve(dst, src->n) < 0)
-        return -ENOMEM;
-    memcpy(dst->t, src->t, src->n * sizeof *src->t);
-    dst->n = src->n;
-    return 0;
+    return b->head.n >= b->judged_head && total == b->judged_head + b->judged_count[view] &&
+           view_hash(b, tail, b->judged_head) == b->judged_hash[view];
 }
 
 /* The verdict when known without parsing, else PENDING with *cost. */
@@ -623,17 +636,21 @@ decide(struct pyparse_buf *b, size_t *cost)
         return b->verdict = PYPARSE_NOTHING;
     if (b->has_nul)
         return b->verdict = PYPARSE_ERROR;  /* ValueError: null bytes */
-    if (b->judged_valid && view_unchanged(b, &b->tail, &b->judged_tail) &&
-        view_unchanged(b, &b->tail_nl, &b->judged_tail_nl))
+    if (b->judged_valid && view_unchanged(b, 0) && view_unchanged(b, 1))
         return b->verdict = b->judged;
     size_t ntail = b->tail.n > b->tail_nl.n ? b->tail.n : b->tail_nl.n;
     size_t size = b->head.n + ntail;
     bool open = statement_open(b);
-    *cost = open ? size : 2 * size;     /* open: src + "\n" alone is parsed */
+    /* rule calls: tokens the last parse read again cost a few, through its
+     * memos; new ones a full descent of the grammar each */
+    size_t again = (size_t)b->scratch.reusable < size ? (size_t)b->scratch.reusable : size;
+    *cost = (CALLS_PER_TOKEN * (size - again) + CALLS_PER_TOKEN_AGAIN * again) * (open ? 1 : 2);
     if ((b->flags & PYPARSE_BUF_EXACT) || !open)
         return PYPARSE_PENDING;
-    if (b->work + *cost <= PYPARSE_EXACT_BUDGET || size >= 2 * b->parsed_size ||
-        b->work + *cost <= PYPARSE_EXACT_BUDGET + PYPARSE_BUDGET_FACTOR * size)
+    if (b->work + *cost <= PYPARSE_EXACT_BUDGET || size >= 2 * b->parsed_size)
+        return PYPARSE_PENDING;
+    if (at_top_level(b) &&
+        b->work + *cost <= PYPARSE_EXACT_BUDGET + PYPARSE_BUDGET_FACTOR * CALLS_PER_TOKEN * size)
         return PYPARSE_PENDING;
     b->verdict_fast = true;
     return b->verdict = PYPARSE_INCOMPLETE;
@@ -659,8 +676,11 @@ pyparse_buf_judge(struct pyparse_buf *b, const atomic_int *cancel)
     b->verdict_fast = false;
     b->judged = v;
     b->judged_head = b->head.n;
-    b->judged_valid = copy_tokens(&b->judged_tail, &b->tail) == 0 &&
-                      copy_tokens(&b->judged_tail_nl, &b->tail_nl) == 0;
+    b->judged_count[0] = b->tail.n;
+    b->judged_count[1] = b->tail_nl.n;
+    b->judged_hash[0] = view_hash(b, &b->tail, b->head.n);
+    b->judged_hash[1] = view_hash(b, &b->tail_nl, b->head.n);
+    b->judged_valid = true;
     return v;
 }
 

@@ -51,9 +51,10 @@ enum pyparse_verdict pyparse_verdict_flags(const char *src, size_t len, unsigned
  * text, and the verdict is:
  *
  *  - exact (what codeop says) while the parsing done for the statement so
- *    far stays within PYPARSE_EXACT_BUDGET tokens: every statement of a few
- *    hundred lines, or of tens of KiB in fewer lines, is judged exactly
- *    after every line;
+ *    far stays within PYPARSE_EXACT_BUDGET: a statement is judged exactly
+ *    after every line up to several hundred lines (500 lines of a list
+ *    literal, 900 of a function body, of 10 to 15 tokens each), and a
+ *    single line of up to about 400,000 tokens;
  *  - beyond that, exact whenever it can be anything but "incomplete": the
  *    buffer is parsed in full when its last line closed the brackets,
  *    strings and continuations the statement had open and, in a compound
@@ -62,13 +63,15 @@ enum pyparse_verdict pyparse_verdict_flags(const char *src, size_t len, unsigned
  *  - and otherwise, while the statement is open (inside a bracket, a
  *    triple-quoted string, a backslash continuation, or a compound
  *    statement whose last line holds code), "incomplete" from the tokens
- *    alone, as codeop says unless the text so far already holds an error.
- *    Such an error stays an error whatever follows (the tokens before it do
- *    not change), and full parses at geometrically spaced sizes (the
- *    buffer doubled since the last one) and whenever the budget allows
- *    (PYPARSE_BUDGET_FACTOR times the statement's size) find it: a syntax
- *    error in a long open statement is reported by the time the statement
- *    is at most twice as long as where it is.
+ *    alone, as codeop says unless the text so far already holds an error
+ *    (a syntax error, or a tree too deep for the compiler). Such an error
+ *    stays an error whatever follows (the tokens before it do not change),
+ *    and full parses at geometrically spaced sizes (the buffer doubled
+ *    since the last one) and, at lines that start a clause in the first
+ *    column, whenever the work stays within PYPARSE_BUDGET_FACTOR full
+ *    parses of the statement, find it: an error in a long open statement
+ *    is reported by the time the statement is at most twice as long as
+ *    where it is.
  *
  * So the parsing work over a statement is O(PYPARSE_EXACT_BUDGET + its
  * size), apart from full parses where the verdict may change; those need
@@ -79,8 +82,9 @@ enum pyparse_verdict pyparse_verdict_flags(const char *src, size_t len, unsigned
  * Threads: a pyparse_buf is used by one thread at a time; pyparse_buf_judge
  * may run on a worker thread while the loop leaves b alone until it
  * returns. Nothing is shared between buffers. The parser recurses up to
- * about 6000 rule levels (CPython's own limit), which takes about 2 MiB of
- * stack: a worker thread needs a stack of 4 MiB or more.
+ * 6000 rule levels (CPython's own limit), which takes up to 0.7 MiB of
+ * stack in an optimised build and 2 MiB with sanitizers: give a worker
+ * thread a stack of 4 MiB.
  *
  * Statements that compile are remembered as codeop.CommandCompiler does:
  * __future__ imports of barry_as_FLUFL ('<>' instead of '!=') and
@@ -88,17 +92,24 @@ enum pyparse_verdict pyparse_verdict_flags(const char *src, size_t len, unsigned
  * later statements of the same pyparse_buf, across resets. */
 struct pyparse_buf;
 
-/* Work that pyparse_buf_judge may do for every statement, in tokens
- * parsed, before the verdicts of open statements come from the fast path
- * (about 0.1 s of parsing on this machine). */
-#define PYPARSE_EXACT_BUDGET ((size_t)1 << 20)
-/* Beyond it, full parses of an open statement while the work done stays
- * under this many times the statement's size in tokens. */
+/* Costs and work are counted in rule calls of the parser: about 12 ns
+ * each on this machine, about 20 for a token parsed afresh, 4 for one a
+ * memo of an earlier parse of the same statement covers. */
+/* Work that pyparse_buf_judge may do for every statement before the
+ * verdicts of open statements come from the fast path: about 0.1 s, as
+ * much as one parse of 400,000 tokens, or a parse after each of about 600
+ * lines of 10 tokens (4 calls a token for the earlier lines, 20 for the
+ * new one). */
+#define PYPARSE_EXACT_BUDGET ((size_t)8 << 20)
+/* Beyond it, a full parse at a line that starts in the first column of a
+ * compound statement (else:, except:..., or what would end it with an
+ * error) while the work done stays under this many full parses of the
+ * statement: a few clauses of a long statement each judged at once. */
 #define PYPARSE_BUDGET_FACTOR 4
-/* A cost (pyparse_buf_quick) the loop may pay inline: about 2 ms of
- * parsing here. pyparse_buf_quick itself parses when the cost is at most
- * this, so PENDING always means more. */
-#define PYPARSE_INLINE_COST ((size_t)16384)
+/* A cost (pyparse_buf_quick) the loop may pay inline: about 2 ms, a
+ * statement of about 6,000 tokens parsed afresh. pyparse_buf_quick itself
+ * parses when the cost is at most this, so PENDING always means more. */
+#define PYPARSE_INLINE_COST ((size_t)1 << 17)
 
 /* *out gets an empty buffer; flags: PYPARSE_TOP_LEVEL_AWAIT,
  * PYPARSE_BUF_EXACT. 0 or -ENOMEM. */
@@ -119,7 +130,8 @@ size_t pyparse_buf_lines(const struct pyparse_buf *b);
 /* The verdict when it is cheap to know: no code yet (NOTHING), the fast
  * path (INCOMPLETE), a verdict already known, or a parse of cost at most
  * PYPARSE_INLINE_COST, done here. Otherwise PYPARSE_PENDING, with *cost
- * (tokens to parse) set; cost may be NULL. */
+ * set to an estimate of the judge's work in rule calls (more than
+ * PYPARSE_INLINE_COST); cost may be NULL. */
 enum pyparse_verdict pyparse_buf_quick(struct pyparse_buf *b, size_t *cost);
 /* The verdict (as described above), parsing as needed. Touches only b, so
  * it may run on a worker thread while the loop goes on; returns

@@ -105,6 +105,11 @@ struct pyparse_tokens {
  * *snap_ntok gets the number of tokens in arr before it (those are final
  * whatever follows the snapshot's line). 0 or -ENOMEM. */
 int pyparse_lex(struct pyparse_tok *tok, struct pyparse_tokens *arr, size_t *snap_ntok);
+/* A growing array of *cap elements of elem bytes at *arr (NULL, 0 to
+ * start): room for need, doubling. 0 or -ENOMEM (*arr unchanged). Free
+ * with pyparse_array_free (big arrays are mappings: pyparse_mem.c). */
+int pyparse_array_grow(void **arr, size_t *cap, size_t need, size_t elem);
+void pyparse_array_free(void *arr, size_t cap, size_t elem);
 /* Grows arr to hold n more tokens: 0 or -ENOMEM. */
 int pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n);
 /* The keyword type of the name s[0..n), or PYPARSE_T_NAME. */
@@ -133,7 +138,8 @@ enum pyparse_action {
     PYPARSE_A_IMAG,         /* NUMBER must be imaginary */
 };
 /* PYPARSE_R_GROW_SELF: a left-recursive rule that only grows through
- * its alternatives led by itself (gen_gram.py, grows_by_itself). */
+ * its alternatives led by itself (gen_gram.py, grows_by_itself), each
+ * with a first set for what follows the seed: their union is grow_set. */
 enum { PYPARSE_R_MEMO = 1, PYPARSE_R_LEFTREC = 2, PYPARSE_R_NODE = 4, PYPARSE_R_GROW_SELF = 8 };
 
 struct pyparse_item { uint8_t kind; uint16_t a; uint16_t b; };
@@ -150,6 +156,7 @@ enum { PYPARSE_NO_LEAD = 0xffff };
 struct pyparse_rule {
     const char *name; uint16_t first_alt; uint8_t alt_count; uint8_t flags; uint16_t first_set;
     uint8_t memo_bit; uint8_t dispatch;
+    uint16_t grow_set;      /* PYPARSE_R_GROW_SELF: what can follow a seed that grows */
 };
 enum { PYPARSE_NO_DISPATCH = 255 };
 /* By rule and token type: the alternatives (bit k: the k-th) whose first
@@ -186,7 +193,8 @@ extern const int pyparse_rule_function_def_raw, pyparse_rule_class_def_raw,
     pyparse_rule_pattern_capture_target, pyparse_rule_dotted_as_name,
     pyparse_rule_import_from_as_name, pyparse_rule_except_block,
     pyparse_rule_except_star_block, pyparse_rule_global_stmt, pyparse_rule_nonlocal_stmt,
-    pyparse_rule_try_stmt, pyparse_rule_star_targets, pyparse_rule_star_targets_tuple_seq,
+    pyparse_rule_try_stmt, pyparse_rule_with_stmt, pyparse_rule_with_item,
+    pyparse_rule_finally_block, pyparse_rule_star_targets, pyparse_rule_star_targets_tuple_seq,
     pyparse_rule_star_targets_list_seq, pyparse_rule_star_expressions, pyparse_rule_arguments,
     pyparse_rule_match_stmt, pyparse_rule_case_block, pyparse_rule_guard,
     pyparse_rule_as_pattern, pyparse_rule_or_pattern, pyparse_rule_closed_pattern,
@@ -291,7 +299,19 @@ struct pyparse_run_info {
     unsigned inner;         /* fstring rule, parsed: PYPARSE_INNER_* */
     size_t fetched;         /* tokens the parser fetched */
     unsigned futures;       /* 'single', parsed: PYPARSE_FUTURE_* imported */
+    size_t calls;           /* rule calls made: the work done */
+    int depth;              /* parsed: AST levels of the result */
 };
+
+/* The deepest AST (statements, expressions and patterns; a top-level
+ * statement is level 1) that compile() takes before its symtable raises
+ * RecursionError: 3 levels per unit of the recursion limit (1000), less 3
+ * for each Python frame below compile(). codeop.compile_command called
+ * from a script's top level has 4 (<module> and codeop's 3): 2988, as
+ * measured with /usr/bin/python3 3.11.2, once warmed up (cold, one C call
+ * more costs 3 levels). Deeper callers fail earlier (the asyncio REPL's
+ * console at about 2970): where the verdict is ERROR they all agree. */
+#define PYPARSE_AST_DEPTH_MAX 2988
 
 /* How pyparse_peg_run parses. */
 enum {
@@ -301,20 +321,30 @@ enum {
     PYPARSE_RUN_ANNOTATIONS = 8, /* with CO_FUTURE_ANNOTATIONS */
 };
 
-/* Memory a parser run keeps for the next one (all zero to start). */
+/* What a parser run keeps for the next ones (all zero to start): its
+ * memory, and the parse of the tokens [0, reusable) (the last run's head)
+ * with the memos that hold whatever follows them. */
 struct pyparse_scratch {
     struct pyparse_ptok *toks;
-    int toks_cap;
+    size_t toks_cap;
     void *memo;
-    int memo_cap;
+    size_t memo_cap;
     struct pyparse_node *nodes;
-    int nodes_cap;
+    size_t nodes_cap;
     int *kids;
-    int kids_cap;
+    size_t kids_cap;
     int *stack;
-    int stack_cap;
+    size_t stack_cap;
+    int nmemo, nnodes, nkids;   /* in use by the memos kept */
+    int reusable;               /* 0: the next run starts afresh */
+    uint32_t runs;
+    int max_level;              /* the deepest the runs kept went */
+    unsigned mode;              /* and how they parsed */
+    int start_rule;
 };
 void pyparse_scratch_free(struct pyparse_scratch *s);
+/* The next run starts afresh (the buffer's text was replaced). */
+void pyparse_scratch_forget(struct pyparse_scratch *s);
 
 /* The tokens of one parser run: text[0..len) (newlines translated) and
  * its tokens, head[0..nhead) then tail[0..ntail), the last one an
@@ -356,9 +386,10 @@ enum pyparse_result pyparse_peg_run_text(const char *text, size_t len, int start
  * Returns 0 when fine, -1 for a SyntaxError, -2 for an error that is not
  * a SyntaxError, -3 for an f-string expression that is "incomplete",
  * -4 when cancelled, -5 out of memory.
- * *inner gets the PYPARSE_INNER_* flags of the f-string expressions. */
+ * *inner gets the PYPARSE_INNER_* flags of the f-string expressions,
+ * *depth the AST levels of the result (Constant or JoinedStr). */
 int pyparse_str_concat(const struct pyparse_view *view, size_t first, size_t n,
-                       int level, unsigned *inner, const atomic_int *cancel);
+                       int level, unsigned *inner, int *depth, const atomic_int *cancel);
 
 /* Checks a NUMBER token's value as _PyPegen_number_token does:
  * 0 fine, -1 SyntaxError. */

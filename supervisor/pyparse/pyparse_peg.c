@@ -14,7 +14,23 @@
  * further, raising anything or committing a cut, so only the failure
  * memos it would leave behind are missing, and those only save time. The
  * one other effect of trying is the parser's stack limit, which a call
- * deep enough can hit: near the limit every alternative is tried. */
+ * deep enough can hit: near the limit every alternative is tried.
+ *
+ * Memos outlive a run (struct pyparse_scratch): a push loop parses a
+ * growing buffer again and again, and its first tokens (a view's head)
+ * never change. A memo whose rule read nothing past the head of its run
+ * ("kept") holds in every later run of the same buffer, whose heads only
+ * grow: the next run of the same mode takes over the parser's tokens,
+ * memos and nodes up to the previous head, and reads the rest afresh. A
+ * memo from an earlier run is used only when its rule could not have hit
+ * the stack limit either way, and never after a run that raised an error
+ * (its left-recursive seeds may be half grown): then everything starts
+ * over.
+ *
+ * Each match also has a depth: the levels of AST nodes CPython would
+ * build for it (matched(), with the levels of each alternative from
+ * gen_gram.py), kept in its memo, so that a tree too deep for the
+ * compiler (PYPARSE_AST_DEPTH_MAX) is an error without building it. */
 #include "pyparse_int.h"
 
 #include <stdlib.h>
@@ -25,16 +41,32 @@
 /* How often (rule calls) the cancel flag is read: a rule call costs tens
  * of nanoseconds, so this is well under a millisecond. */
 #define CANCEL_EVERY 4096
+/* The work counted (pyparse_run_info.calls) is in rule calls: checking a
+ * string literal costs about one per STRING_BYTES_PER_CALL bytes, a memo
+ * of an earlier run (out of the caches, mostly) about REUSE_CALLS, and
+ * the compile-stage checks about one a token. */
+#define STRING_BYTES_PER_CALL 16
+#define REUSE_CALLS 4
 
 /* A memoised result of a rule at a token position; the memos of one
  * position are chained from its token, most recent first. */
 struct memo {
     int next;               /* index in parser.memo, -1 at the end */
     int end;
-    int kid, nkids;         /* the tree nodes the match left, in kids */
-    uint16_t rule;
-    bool ok;
+    int kid;                /* the tree nodes the match left, in kids */
+    uint32_t nkids : 24;
+    uint32_t bit : 6;       /* its rule's memo_bit */
+    uint32_t ok : 1;
+    uint32_t kept : 1;      /* its rule read only tokens of the run's head */
+    uint32_t run : 16;      /* the run that made it (they wrap: RUNS_MAX) */
+    uint32_t depth : 16;    /* AST levels of the match, up to DEPTH_MAX */
 };
+#define MEMO_KIDS_MAX ((1 << 24) - 1)
+/* Past this many runs a scratch starts over, so that no memo outlives its
+ * run number. */
+#define RUNS_MAX 0xffff
+/* AST depth is counted up to here: far past the compiler's limit. */
+#define DEPTH_MAX 0xffff
 
 enum parser_error {
     PERR_NONE, PERR_SYNTAX, PERR_OTHER, PERR_INCOMPLETE_MSG, PERR_CANCEL, PERR_NOMEM,
@@ -44,7 +76,8 @@ struct parser {
     const struct pyparse_view *view;
     const char *buf;
     struct pyparse_ptok *toks;
-    int fill, cap;
+    int fill;
+    size_t cap;
     int mark;
     int level;
     enum parser_error error;
@@ -53,40 +86,71 @@ struct parser {
     bool barry;             /* CO_FUTURE_BARRY_AS_BDFL */
     bool parsing_started;
     struct memo *memo;
-    int nmemo, memo_cap;
+    int nmemo;
+    size_t memo_cap;
     struct pyparse_node *nodes;
-    int nnodes, nodes_cap;
+    int nnodes;
+    size_t nodes_cap;
     int *kids;              /* append-only lists of node ids */
-    int nkids, kids_cap;
+    int nkids;
+    size_t kids_cap;
     int *stack;             /* nodes made by the matches in progress */
-    int nstack, stack_cap;
+    int nstack;
+    size_t stack_cap;
     const atomic_int *cancel;
-    unsigned ticks;
+    uint64_t ticks;
     /* the left-recursive rule growing at lr_pos, and its seed so far */
     int lr_rule, lr_pos, lr_end;
     bool lr_ok;
+    /* earlier runs: tokens [0, reused) and their kept memos stand */
+    int reused;
+    int inited;             /* token entries set up: [0, inited) */
+    uint32_t run;
+    int head;               /* tokens of this run's head */
+    int earlier_level;      /* the deepest the earlier runs went */
+    int max_level;          /* the deepest this run went */
+    /* AST depth (see matched): the deepest result among the items the
+     * current alternative matched so far, and that of the last match */
+    int depth_acc, depth_last;
 };
 
-static bool
-grow(struct parser *p, void **arr, int *cap, int need, size_t elem)
+/* An alternative matched: its result is levels AST levels (gen_gram.py's
+ * ast_levels) above the deepest of its items'. The depth is what
+ * CPython's symtable and AST optimizer count against the recursion limit,
+ * whose RecursionError codeop reports. outer is the depth the caller's
+ * alternative had before the rule was called. */
+static inline void
+matched(struct parser *p, int outer, int levels)
 {
-    if (need <= *cap)
+    int d = p->depth_acc + levels;
+    if (d > DEPTH_MAX)
+        d = DEPTH_MAX;
+    p->depth_last = d;
+    p->depth_acc = d > outer ? d : outer;
+}
+
+/* A rule's match taken from its memo: as if it had just matched. */
+static inline void
+matched_memo(struct parser *p, const struct memo *m)
+{
+    p->depth_last = (int)m->depth;
+    if ((int)m->depth > p->depth_acc)
+        p->depth_acc = (int)m->depth;
+}
+
+static bool
+grow(struct parser *p, void **arr, size_t *cap, int need, size_t elem)
+{
+    if ((size_t)need <= *cap)
         return true;
-    int n = *cap ? *cap : 64;
-    while (n < need) {
-        if (n > (1 << 29)) {
-            p->error = PERR_OTHER;  /* beyond any sane input: MemoryError */
-            return false;
-        }
-        n *= 2;
+    if (need > (1 << 29)) {
+        p->error = PERR_OTHER;      /* beyond any sane input: MemoryError */
+        return false;
     }
-    void *q = realloc(*arr, (size_t)n * elem);
-    if (!q) {
+    if (pyparse_array_grow(arr, cap, (size_t)need, elem) < 0) {
         p->error = PERR_NOMEM;
         return false;
     }
-    *arr = q;
-    *cap = n;
     return true;
 }
 
@@ -106,6 +170,10 @@ save_kids(struct parser *p, int from)
     int n = p->nstack - from;
     if (n == 0)
         return p->nkids;
+    if (n > MEMO_KIDS_MAX) {
+        p->error = PERR_OTHER;      /* beyond any sane input: MemoryError */
+        return -1;
+    }
     if (!grow(p, (void **)&p->kids, &p->kids_cap, p->nkids + n, sizeof *p->kids))
         return -1;
     memcpy(p->kids + p->nkids, p->stack + from, (size_t)n * sizeof *p->kids);
@@ -165,20 +233,14 @@ pyparse_tree_token(const struct pyparse_tree *t, int i)
 static bool
 fill_token(struct parser *p)
 {
-    if (p->fill == p->cap) {
-        if (p->cap >= (1 << 30)) {
-            p->error = PERR_OTHER;
-            return false;
-        }
-        int cap = p->cap ? p->cap * 2 : 256;
-        struct pyparse_ptok *t = realloc(p->toks, (size_t)cap * sizeof *t);
-        if (!t) {
-            p->error = PERR_NOMEM;
-            return false;
-        }
-        p->toks = t;
-        p->cap = cap;
+    if (p->fill < p->reused) {
+        /* a head token of an earlier run: its entry and memos stand */
+        p->fill++;
+        p->parsing_started = true;
+        return true;
     }
+    if ((size_t)p->fill == p->cap && !grow(p, (void **)&p->toks, &p->cap, p->fill + 1, sizeof *p->toks))
+        return false;
     int type = view_token(p, p->fill)->type;
     /* 'single' input: the first ENDMARKER becomes the NEWLINE that ends
      * the statement (with PyCF_DONT_IMPLY_DEDENT, no DEDENTs with it). */
@@ -190,6 +252,8 @@ fill_token(struct parser *p)
         p->parsing_started = true;
     }
     struct pyparse_ptok *t = &p->toks[p->fill++];
+    if (p->fill > p->inited)
+        p->inited = p->fill;
     t->type = (uint8_t)type;
     t->memo = -1;
     t->memo_mask = 0;
@@ -219,17 +283,46 @@ token_text(const struct parser *p, int i, size_t *n)
     return p->buf + t->start;
 }
 
-/* The memo of rule at pos, or NULL. */
-static struct memo *
-memo_find(struct parser *p, int pos, int rule)
+/* The memo at pos of the rule with this memo_bit, or NULL: one of this
+ * run, or a kept one of an earlier run. (A chain may also hold memos of
+ * earlier runs that read past their head: those are dead.) A memo of an
+ * earlier run stands for the tokens its rule fetched: the fetched count
+ * covers them. */
+static inline struct memo *
+memo_find_bit(struct parser *p, int pos, int bit)
 {
     struct pyparse_ptok *t = &p->toks[pos];
-    if (!(t->memo_mask & (UINT32_C(1) << pyparse_rules[rule].memo_bit)))
+    if (!(t->memo_mask & (UINT32_C(1) << bit)))
         return NULL;
-    for (int i = t->memo; i >= 0; i = p->memo[i].next)
-        if (p->memo[i].rule == rule)
-            return &p->memo[i];
+    int *link = &t->memo;
+    for (int i = *link; i >= 0; i = *link) {
+        struct memo *m = &p->memo[i];
+        if (m->run != (p->run & RUNS_MAX) && !m->kept) {
+            *link = m->next;    /* dead for good: out of the chain */
+            continue;
+        }
+        link = &m->next;
+        if (m->bit != bit)
+            continue;
+        if (m->run == (p->run & RUNS_MAX))
+            return m;
+        /* kept, and its rule could not have gone past the stack limit
+         * from here, whatever level it started from then */
+        if (p->level + p->earlier_level + 2 < PARSER_MAXSTACK) {
+            if (m->end > p->fill)
+                p->fill = m->end;
+            p->ticks += REUSE_CALLS;
+            return m;
+        }
+    }
     return NULL;
+}
+
+/* The memo of rule at pos, or NULL. */
+static inline struct memo *
+memo_find(struct parser *p, int pos, int rule)
+{
+    return memo_find_bit(p, pos, pyparse_rules[rule].memo_bit);
 }
 
 /* Adds a memo of rule at pos; earlier struct memo pointers may move. */
@@ -239,15 +332,16 @@ memo_new(struct parser *p, int pos, int rule)
     if (!grow(p, (void **)&p->memo, &p->memo_cap, p->nmemo + 1, sizeof *p->memo))
         return NULL;
     struct memo *m = &p->memo[p->nmemo];
-    m->rule = (uint16_t)rule;
+    m->bit = pyparse_rules[rule].memo_bit;
+    m->run = p->run & RUNS_MAX;
+    m->kept = 0;
+    m->depth = 0;
     m->next = p->toks[pos].memo;
     p->toks[pos].memo = p->nmemo++;
     p->toks[pos].memo_mask |= UINT32_C(1) << pyparse_rules[rule].memo_bit;
     return m;
 }
 
-static bool parse_item(struct parser *p, int item);
-static bool parse_alts(struct parser *p, int rule);
 
 static bool
 number_ok(struct parser *p, struct pyparse_ptok *t)
@@ -292,52 +386,64 @@ expect_soft(struct parser *p, int soft)
 
 /* Can an alternative or rule with this first set start with the current
  * token? (The token is fetched: trying would fetch it too.) */
+/* Far enough from the stack limit for skipping alternatives by first set
+ * to hide nothing (see the top of the file). */
 static inline bool
-in_set(int set, unsigned type)
+may_skip(const struct parser *p)
 {
-    return (pyparse_first_sets[set][type >> 6] >> (type & 63)) & 1;
+    return p->level + pyparse_first_depth + 2 < PARSER_MAXSTACK;
+}
+
+/* Can an alternative or rule whose first set is the bits lo, hi start
+ * with the current token? (The token is fetched: trying would fetch it
+ * too.) */
+static inline bool
+may_start_bits(struct parser *p, uint64_t lo, uint64_t hi)
+{
+    if (p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK)
+        return true;
+    struct pyparse_ptok *t = peek(p);
+    if (!t)
+        return true;        /* the error is set: trying fails at once */
+    unsigned type = t->type;
+    return ((type < 64 ? lo : hi) >> (type & 63)) & 1;
 }
 
 static inline bool
 may_start(struct parser *p, int set)
 {
-    if (set == 0 || p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK)
-        return true;
-    struct pyparse_ptok *t = peek(p);
-    if (!t)
-        return true;        /* the error is set: trying fails at once */
-    return in_set(set, t->type);
+    return set == 0 || may_start_bits(p, pyparse_first_sets[set][0], pyparse_first_sets[set][1]);
 }
 
-/* An alternative led by a memoised rule whose memo is here already: it
- * fails when the memo says the rule failed, or when the token after the
- * rule's match cannot start the rest (the left-recursive rules' growth
- * alternatives, tried at every growth). */
-static bool
-lead_may_match(struct parser *p, const struct pyparse_alt *alt)
+/* An alternative led by a memoised rule (lead, its memo bit) whose memo is
+ * here already: it fails when the memo says the rule failed, or when the
+ * token after the rule's match cannot start the rest (first set lo, hi;
+ * any: anything may) -- the left-recursive rules' growth alternatives,
+ * tried at every growth, whose memo the growth loop holds. */
+static inline bool
+lead_may_match(struct parser *p, int lead, int bit, bool any, uint64_t lo, uint64_t hi)
 {
-    if (alt->lead == PYPARSE_NO_LEAD || p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK ||
-        !peek(p))
+    if (!may_skip(p) || !peek(p))
         return true;
     int end;
-    if (alt->lead == p->lr_rule && p->mark == p->lr_pos) {
+    if (lead == p->lr_rule && p->mark == p->lr_pos) {
         if (!p->lr_ok)
             return false;
         end = p->lr_end;
     }
     else {
-        struct memo *m = memo_find(p, p->mark, alt->lead);
+        struct memo *m = memo_find_bit(p, p->mark, bit);
         if (!m)
             return true;
         if (!m->ok)
             return false;
         end = m->end;
     }
-    if (alt->rest_set == 0)
+    if (any)
         return true;
     int save = p->mark;
     p->mark = end;
-    bool ok = may_start(p, alt->rest_set);
+    bool ok = may_start_bits(p, lo, hi);
     p->mark = save;
     return ok;
 }
@@ -377,10 +483,17 @@ apply_action(struct parser *p, int action, int start)
     }
     case PYPARSE_A_STRINGS: {
         unsigned inner;
+        /* the checks read every byte: count them as work, a rule call per
+         * STRING_BYTES_PER_CALL bytes */
+        size_t bytes = view_token(p, p->mark - 1)->end - view_token(p, start)->start;
+        p->ticks += (unsigned)(bytes / STRING_BYTES_PER_CALL);
+        int depth;
         int r = pyparse_str_concat(p->view, (size_t)start, (size_t)(p->mark - start),
-                                   p->level, &inner, p->cancel);
+                                   p->level, &inner, &depth, p->cancel);
         if (r == 0) {
             p->toks[start].inner = (uint8_t)inner;
+            if (depth > p->depth_acc)
+                p->depth_acc = depth > DEPTH_MAX ? DEPTH_MAX : depth;
             return 1;
         }
         p->error = r == -1 ? PERR_SYNTAX : r == -3 ? PERR_INCOMPLETE_MSG
@@ -392,71 +505,13 @@ apply_action(struct parser *p, int action, int start)
     }
 }
 
-/* Tries the alternatives of rule in order from the current position. */
-static bool
-parse_alts(struct parser *p, int rule)
-{
-    const struct pyparse_rule *r = &pyparse_rules[rule];
-    int start = p->mark;
-    int from = p->nstack;
-    unsigned todo = (1u << r->alt_count) - 1;
-    bool may_skip = p->level + pyparse_first_depth + 2 < PARSER_MAXSTACK;
-    if (r->dispatch != PYPARSE_NO_DISPATCH && may_skip) {
-        struct pyparse_ptok *t = peek(p);
-        if (!t)
-            return false;   /* the first alternative would fail so */
-        todo = pyparse_dispatch[r->dispatch][t->type];
-    }
-    while (todo) {
-        int a = __builtin_ctz(todo);
-        todo &= todo - 1;
-        const struct pyparse_alt *alt = &pyparse_alts[r->first_alt + a];
-        p->mark = start;
-        if ((r->dispatch == PYPARSE_NO_DISPATCH && !may_start(p, alt->first_set)) ||
-            !lead_may_match(p, alt)) {
-            if (p->error)
-                return false;
-            continue;
-        }
-        bool cut = false, matched = true;
-        p->mark = start;
-        p->nstack = from;
-        for (int i = 0; i < alt->count; i++) {
-            int item = pyparse_seq[alt->first + i];
-            if (pyparse_items[item].kind == PYPARSE_I_CUT) {
-                cut = true;
-                continue;
-            }
-            if (!parse_item(p, item)) {
-                matched = false;
-                break;
-            }
-        }
-        if (p->error)
-            return false;
-        if (matched) {
-            int act = alt->action == PYPARSE_A_NONE ? 1 : apply_action(p, alt->action, start);
-            if (act != 1) {
-                p->nstack = from;
-                return false;
-            }
-            if (r->flags & PYPARSE_R_NODE)
-                return make_node(p, rule, start, from);
-            return true;
-        }
-        p->mark = start;
-        p->nstack = from;
-        if (cut)
-            return false;
-    }
-    return false;
-}
-
-static bool
+static inline bool
 enter(struct parser *p)
 {
     if (p->level++ == PARSER_MAXSTACK)
         p->error = PERR_OTHER;
+    if (p->level > p->max_level)
+        p->max_level = p->level;
     if (++p->ticks % CANCEL_EVERY == 0 && p->cancel &&
         atomic_load_explicit(p->cancel, memory_order_relaxed))
         p->error = PERR_CANCEL;
@@ -467,39 +522,69 @@ enter(struct parser *p)
     return true;
 }
 
-/* Can a growth round of a PYPARSE_R_GROW_SELF rule get past end? Only
- * through an alternative led by the rule, whose rest must start there;
- * with none, the round would only match as far as the seed again. */
-static bool
-may_grow(struct parser *p, int rule, int end)
+/* A repetition runs in a helper function in CPython: one more level. */
+static inline bool
+enter_helper(struct parser *p)
 {
-    const struct pyparse_rule *r = &pyparse_rules[rule];
-    if (p->level + pyparse_first_depth + 2 >= PARSER_MAXSTACK)
-        return true;
-    int save = p->mark;
-    bool any = false;
-    p->mark = end;
-    for (int a = 0; a < r->alt_count && !any; a++) {
-        const struct pyparse_alt *alt = &pyparse_alts[r->first_alt + a];
-        if (alt->lead == rule)
-            any = may_start(p, alt->rest_set);
+    if (p->level++ == PARSER_MAXSTACK)
+        p->error = PERR_OTHER;
+    if (p->level > p->max_level)
+        p->max_level = p->level;
+    if (p->error) {
+        p->level--;
+        return false;
     }
-    p->mark = save;
-    return any || p->error;
+    return true;
 }
 
+/* A forced token (&&':'): anything else is a SyntaxError at once. */
+static inline bool
+expect_forced(struct parser *p, int type)
+{
+    struct pyparse_ptok *t = peek(p);
+    if (!t)
+        return false;
+    if (t->type != type) {
+        p->error = PERR_SYNTAX;     /* "expected ':'" */
+        return false;
+    }
+    p->mark++;
+    return true;
+}
+
+/* A rule item: not tried when the current token cannot start the rule;
+ * its memo used here when there is one (what the rule would do, without
+ * the call: the rule would go a level deeper to look, so only well
+ * within the stack limit, and not where its call would read the cancel
+ * flag). */
+static inline bool
+call_rule(struct parser *p, bool any, uint64_t lo, uint64_t hi, int memo_bit,
+          bool (*fn)(struct parser *))
+{
+    if (!any && !may_start_bits(p, lo, hi))
+        return false;
+    if (memo_bit != 255 && p->mark < p->fill &&
+        (p->toks[p->mark].memo_mask & (UINT32_C(1) << memo_bit)) &&
+        p->level + 1 < PARSER_MAXSTACK && p->ticks % CANCEL_EVERY != CANCEL_EVERY - 1) {
+        struct memo *m = memo_find_bit(p, p->mark, memo_bit);
+        if (m) {
+            p->ticks++;
+            p->mark = m->end;
+            if (!m->ok)
+                return false;
+            matched_memo(p, m);
+            return replay_kids(p, m->kid, m->nkids);
+        }
+    }
+    return fn(p);
+}
+
+/* A memoised rule: its memo at this position, or its alternatives. */
 static bool
-parse_rule(struct parser *p, int rule)
+memo_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
 {
     if (!enter(p))
         return false;
-    unsigned flags = pyparse_rules[rule].flags;
-    bool ok;
-    if (!(flags & (PYPARSE_R_MEMO | PYPARSE_R_LEFTREC))) {
-        ok = parse_alts(p, rule);
-        p->level--;
-        return ok;
-    }
     /* Looking the memo up fetches the token here, as in CPython. */
     if (!peek(p)) {
         p->level--;
@@ -509,46 +594,92 @@ parse_rule(struct parser *p, int rule)
     if (m) {
         p->mark = m->end;
         p->level--;
-        return m->ok && replay_kids(p, m->kid, m->nkids);
+        if (!m->ok)
+            return false;
+        matched_memo(p, m);
+        return replay_kids(p, m->kid, m->nkids);
     }
     int start = p->mark;
     int from = p->nstack;
-    if (flags & PYPARSE_R_MEMO) {
-        ok = parse_alts(p, rule);
-        if (p->error) {
-            p->level--;
-            return false;
-        }
-        if (!ok)
-            p->mark = start;
-        int kid = ok ? save_kids(p, from) : 0;
-        m = memo_new(p, start, rule);
-        if (m) {
-            m->ok = ok;
-            m->end = p->mark;
-            m->kid = kid;
-            m->nkids = ok ? p->nstack - from : 0;
-        }
+    bool ok = alts(p);
+    if (p->error) {
         p->level--;
-        return ok && m && kid >= 0;
+        return false;
     }
-    /* Left recursion: grow the seed until it stops getting longer. */
+    if (!ok)
+        p->mark = start;
+    int kid = ok ? save_kids(p, from) : 0;
+    m = memo_new(p, start, rule);
+    if (m) {
+        m->ok = ok;
+        m->end = p->mark;
+        m->kid = kid;
+        m->nkids = ok ? (uint32_t)(p->nstack - from) : 0;
+        m->kept = p->fill <= p->head;   /* nothing read past the head */
+        m->depth = ok ? (uint32_t)p->depth_last : 0;
+    }
+    p->level--;
+    return ok && m && kid >= 0;
+}
+
+/* Can a growth round of a PYPARSE_R_GROW_SELF rule get past end? Only
+ * through an alternative led by the rule, whose rest must start there;
+ * with none, the round would only match as far as the seed again. */
+static bool
+may_grow(struct parser *p, int rule, int end)
+{
+    if (!may_skip(p))
+        return true;
+    int save = p->mark;
+    p->mark = end;
+    bool any = may_start(p, pyparse_rules[rule].grow_set);
+    p->mark = save;
+    return any || p->error;
+}
+
+/* A left-recursive rule: its memo, or a seed grown until it stops getting
+ * longer, each round trying its alternatives with the memo holding the
+ * seed so far. */
+static bool
+leftrec_rule(struct parser *p, int rule, bool (*alts)(struct parser *))
+{
+    if (!enter(p))
+        return false;
+    if (!peek(p)) {
+        p->level--;
+        return false;
+    }
+    struct memo *m = memo_find(p, p->mark, rule);
+    if (m) {
+        p->mark = m->end;
+        p->level--;
+        if (!m->ok)
+            return false;
+        matched_memo(p, m);
+        return replay_kids(p, m->kid, m->nkids);
+    }
+    int start = p->mark;
+    int from = p->nstack;
     m = memo_new(p, start, rule);
     if (!m) {
         p->level--;
         return false;
     }
+    int mi = (int)(m - p->memo);    /* m moves when the table grows */
     m->ok = false;
     m->end = start;
     m->kid = 0;
     m->nkids = 0;
     int resmark = start;
-    ok = false;
+    bool ok = false;
     int lr_rule = p->lr_rule, lr_pos = p->lr_pos, lr_end = p->lr_end;
     bool lr_ok = p->lr_ok;
+    bool grow_self = pyparse_rules[rule].flags & PYPARSE_R_GROW_SELF;
+    int outer = p->depth_acc;
     for (;;) {
         p->mark = start;
         p->nstack = from;
+        p->depth_acc = outer;
         bool raw;
         if (p->level++ == PARSER_MAXSTACK)
             p->error = PERR_OTHER;
@@ -556,7 +687,7 @@ parse_rule(struct parser *p, int rule)
         p->lr_pos = start;
         p->lr_end = resmark;
         p->lr_ok = ok;
-        raw = p->error ? false : parse_alts(p, rule);
+        raw = p->error ? false : alts(p);
         p->level--;
         p->lr_rule = lr_rule;
         p->lr_pos = lr_pos;
@@ -581,146 +712,39 @@ parse_rule(struct parser *p, int rule)
             p->level--;
             return false;
         }
-        m = memo_find(p, start, rule);     /* the table may have moved */
+        m = &p->memo[mi];
         m->ok = true;
         m->end = resmark;
         m->kid = kid;
-        m->nkids = p->nstack - from;
-        if ((flags & PYPARSE_R_GROW_SELF) && !may_grow(p, rule, resmark))
+        m->nkids = (uint32_t)(p->nstack - from);
+        m->kept = p->fill <= p->head;
+        m->depth = (uint32_t)p->depth_last;
+        if (grow_self && !may_grow(p, rule, resmark))
             break;
     }
     p->mark = resmark;
     p->nstack = from;
     p->level--;
-    m = memo_find(p, start, rule);
-    return ok && replay_kids(p, m->kid, m->nkids);
+    m = &p->memo[mi];
+    m->kept = p->fill <= p->head;   /* the last round read this far too */
+    p->depth_acc = outer;
+    if (!ok)
+        return false;
+    matched_memo(p, m);
+    return replay_kids(p, m->kid, m->nkids);
 }
 
-/* A repetition runs in a helper function in CPython: one more level. */
-static bool
-enter_helper(struct parser *p)
+/* or_pattern makes a MatchOr node only of two patterns or more: more
+ * than its first closed_pattern (a memoised rule, whose match at start
+ * is in the memos now) matched. */
+static inline int
+or_pattern_levels(struct parser *p, int start, int closed_pattern)
 {
-    if (p->level++ == PARSER_MAXSTACK)
-        p->error = PERR_OTHER;
-    if (p->error) {
-        p->level--;
-        return false;
-    }
-    return true;
+    const struct memo *m = memo_find(p, start, closed_pattern);
+    return m && m->ok && m->end < p->mark;
 }
 
-static bool
-parse_item(struct parser *p, int item)
-{
-    const struct pyparse_item *it = &pyparse_items[item];
-    int save = p->mark;
-    bool ok;
-    switch (it->kind) {
-    case PYPARSE_I_TOKEN:
-        return expect_type(p, it->a);
-    case PYPARSE_I_KEYWORD:
-        return expect_type(p, PYPARSE_T_KEYWORD + it->a);
-    case PYPARSE_I_SOFT:
-        return expect_soft(p, it->a);
-    case PYPARSE_I_RULE: {
-        const struct pyparse_rule *r = &pyparse_rules[it->a];
-        if (!may_start(p, r->first_set))
-            return false;
-        /* a memo here already: what parse_rule would do, without the call
-         * (it would go one level deeper to look: so only well within) */
-        if (r->memo_bit != 255 && p->mark < p->fill &&
-            (p->toks[p->mark].memo_mask & (UINT32_C(1) << r->memo_bit)) &&
-            p->level + 1 < PARSER_MAXSTACK && p->ticks % CANCEL_EVERY != CANCEL_EVERY - 1) {
-            struct memo *m = memo_find(p, p->mark, it->a);
-            if (m) {
-                p->ticks++;
-                p->mark = m->end;
-                return m->ok && replay_kids(p, m->kid, m->nkids);
-            }
-        }
-        return parse_rule(p, it->a);
-    }
-    case PYPARSE_I_CUT:
-        return true;
-    case PYPARSE_I_OPT:
-        if (!parse_item(p, it->a)) {
-            if (p->error)
-                return false;
-            p->mark = save;
-        }
-        return true;
-    case PYPARSE_I_AND:
-    case PYPARSE_I_NOT: {
-        int from = p->nstack;
-        ok = parse_item(p, it->a);
-        p->mark = save;
-        p->nstack = from;
-        if (p->error)
-            return false;
-        return it->kind == PYPARSE_I_AND ? ok : !ok;
-    }
-    case PYPARSE_I_FORCED: {
-        const struct pyparse_item *in = &pyparse_items[it->a];
-        int type = in->kind == PYPARSE_I_KEYWORD ? PYPARSE_T_KEYWORD + in->a : in->a;
-        struct pyparse_ptok *t = peek(p);
-        if (!t)
-            return false;
-        if (t->type != type) {
-            p->error = PERR_SYNTAX;     /* "expected ':'" */
-            return false;
-        }
-        p->mark++;
-        return true;
-    }
-    case PYPARSE_I_STAR:
-    case PYPARSE_I_PLUS: {
-        if (!enter_helper(p))
-            return false;
-        int n = 0;
-        for (;;) {
-            int before = p->mark;
-            if (!parse_item(p, it->a) || p->mark == before) {
-                p->mark = before;
-                break;
-            }
-            n++;
-        }
-        p->level--;
-        if (p->error)
-            return false;
-        if (it->kind == PYPARSE_I_PLUS && n == 0) {
-            p->mark = save;
-            return false;
-        }
-        return true;
-    }
-    case PYPARSE_I_GATHER: {
-        if (!enter_helper(p))
-            return false;
-        ok = parse_item(p, it->b);
-        if (ok) {
-            if (enter_helper(p)) {
-                for (;;) {
-                    int before = p->mark;
-                    if (!parse_item(p, it->a) || !parse_item(p, it->b) || p->mark == before) {
-                        p->mark = before;
-                        break;
-                    }
-                }
-                p->level--;
-            }
-        }
-        p->level--;
-        if (p->error)
-            return false;
-        if (!ok)
-            p->mark = save;
-        return ok;
-    }
-    default:
-        return false;
-    }
-}
+#include "pyparse_rules.inc"
 
 /* After a successful 'single' parse only blanks and comments may follow
  * what the tokenizer read ("multiple statements found"). */
@@ -763,6 +787,7 @@ check_tree(struct parser *p, unsigned mode, struct pyparse_run_info *info)
         return PYPARSE_PARSED;
     }
     unsigned found = 0;
+    p->ticks += (uint64_t)p->fill;
     int r = pyparse_sem_check(&t, p->top_level_await, &found);
     if (info)
         info->futures = found;
@@ -770,13 +795,22 @@ check_tree(struct parser *p, unsigned mode, struct pyparse_run_info *info)
 }
 
 void
+pyparse_scratch_forget(struct pyparse_scratch *s)
+{
+    s->reusable = 0;
+    s->runs = 0;
+    s->nmemo = s->nnodes = s->nkids = 0;
+    s->max_level = 0;
+}
+
+void
 pyparse_scratch_free(struct pyparse_scratch *s)
 {
-    free(s->toks);
-    free(s->memo);
-    free(s->nodes);
-    free(s->kids);
-    free(s->stack);
+    pyparse_array_free(s->toks, s->toks_cap, sizeof *s->toks);
+    pyparse_array_free(s->memo, s->memo_cap, sizeof(struct memo));
+    pyparse_array_free(s->nodes, s->nodes_cap, sizeof *s->nodes);
+    pyparse_array_free(s->kids, s->kids_cap, sizeof *s->kids);
+    pyparse_array_free(s->stack, s->stack_cap, sizeof *s->stack);
     memset(s, 0, sizeof *s);
 }
 
@@ -790,7 +824,7 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
     struct pyparse_scratch *s = scratch ? scratch : &own;
     memset(&p, 0, sizeof p);
     if (info)
-        *info = (struct pyparse_run_info){ view->len + 1, 0, PYPARSE_EOF, 0, 0, 0 };
+        *info = (struct pyparse_run_info){ view->len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0, 0 };
     if (level >= PARSER_MAXSTACK)
         return PYPARSE_OTHER_ERROR;
     if (view->nhead + view->ntail == 0)
@@ -816,7 +850,20 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
      * together stay within one C stack budget. */
     p.level = level;
     p.lr_rule = -1;
-    bool ok = parse_rule(&p, start_rule);
+    unsigned mode_key = mode & (PYPARSE_RUN_SINGLE | PYPARSE_RUN_BARRY);
+    if (s->reusable > 0 && s->mode == mode_key && s->start_rule == start_rule &&
+        (size_t)s->reusable <= view->nhead) {
+        p.reused = p.inited = s->reusable;
+        p.nmemo = s->nmemo;
+        p.nnodes = s->nnodes;
+        p.nkids = s->nkids;
+        p.earlier_level = s->max_level;
+    }
+    if (s->runs >= RUNS_MAX)
+        pyparse_scratch_forget(s);  /* no memo may outlive its run number */
+    p.run = ++s->runs;
+    p.head = (int)view->nhead;
+    bool ok = rule_functions[start_rule](&p);
     enum pyparse_result res;
     const struct pyparse_token *last = p.fill ? view_token(&p, p.fill - 1) : NULL;
     enum pyparse_done done = last ? (enum pyparse_done)last->done : PYPARSE_OK;
@@ -839,6 +886,9 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
     else if (p.single_input && !only_blanks_left(&p)) {
         res = PYPARSE_SYNTAX_ERROR;
     }
+    else if (p.single_input && p.depth_last > PYPARSE_AST_DEPTH_MAX) {
+        res = PYPARSE_OTHER_ERROR;  /* RecursionError from the compiler */
+    }
     else {
         res = check_tree(&p, mode, info);
     }
@@ -848,6 +898,24 @@ pyparse_peg_run(const struct pyparse_view *view, int start_rule, unsigned mode, 
         info->level = last->level;
         info->done = done;
         info->fetched = (size_t)p.fill;
+    }
+    if (info) {
+        info->calls = p.ticks;
+        info->depth = ok ? p.depth_last : 0;
+    }
+    if (p.error) {
+        /* left-recursive seeds may be half grown: start over next time */
+        pyparse_scratch_forget(s);
+    }
+    else {
+        s->reusable = p.inited < p.head ? p.inited : p.head;
+        s->nmemo = p.nmemo;
+        s->nnodes = p.nnodes;
+        s->nkids = p.nkids;
+        if (p.max_level > s->max_level || !p.reused)
+            s->max_level = p.max_level;
+        s->mode = mode_key;
+        s->start_rule = start_rule;
     }
     s->toks = p.toks;
     s->toks_cap = p.cap;
@@ -871,16 +939,16 @@ pyparse_peg_run_text(const char *text, size_t len, int start_rule, unsigned mode
     struct pyparse_tokens arr = { 0 };
     struct pyparse_tok tok;
     if (info)
-        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0, 0, 0 };
+        *info = (struct pyparse_run_info){ len + 1, 0, PYPARSE_EOF, 0, 0, 0, 0, 0 };
     if (len >= PYPARSE_TEXT_MAX)
         return PYPARSE_OTHER_ERROR;
     pyparse_tok_init(&tok, text, len);
     if (pyparse_lex(&tok, &arr, NULL) < 0) {
-        free(arr.t);
+        pyparse_array_free(arr.t, arr.cap, sizeof *arr.t);
         return PYPARSE_NO_MEMORY;
     }
     struct pyparse_view view = { text, len, arr.t, arr.n, NULL, 0 };
     enum pyparse_result r = pyparse_peg_run(&view, start_rule, mode, level, info, NULL, cancel);
-    free(arr.t);
+    pyparse_array_free(arr.t, arr.cap, sizeof *arr.t);
     return r;
 }

@@ -121,9 +121,16 @@ struct fscan {
     int level;              /* parser stack in use, for the expression parses */
     unsigned inner;         /* PYPARSE_INNER_* of the expressions */
     const atomic_int *cancel;
+    int expr_depth;         /* AST levels of the expression compile_expr parsed */
 };
 
-static int fstring_part(struct fscan *f, int recurse_lvl);
+static int fstring_part(struct fscan *f, int recurse_lvl, int *values_depth);
+
+static inline int
+max_int(int a, int b)
+{
+    return a > b ? a : b;
+}
 
 /* The text between '{' and the end of the expression must parse as
  * star_expressions once wrapped in parentheses. */
@@ -147,6 +154,7 @@ compile_expr(struct fscan *f, const char *start, const char *stop)
     enum pyparse_result r = pyparse_peg_run_text(buf, n + 3, pyparse_rule_fstring, 0,
                                                  f->level, &info, f->cancel);
     f->inner |= info.inner;
+    f->expr_depth = info.depth;
     free(buf);
     switch (r) {
     case PYPARSE_PARSED:
@@ -164,9 +172,10 @@ compile_expr(struct fscan *f, const char *start, const char *stop)
     }
 }
 
-/* At a '{' that starts an expression. */
+/* At a '{' that starts an expression: a FormattedValue, whose AST levels
+ * go to *depth. */
 static int
-fstring_expr(struct fscan *f, int recurse_lvl)
+fstring_expr(struct fscan *f, int recurse_lvl, int *depth)
 {
     char quote = 0;
     int string_type = 0;
@@ -242,6 +251,7 @@ fstring_expr(struct fscan *f, int recurse_lvl)
     int r = compile_expr(f, start, stop);
     if (r != STR_OK)
         return r;
+    int inside = f->expr_depth;
     if (*f->s == '=') {
         f->s++;
         while (f->s < f->end && (*f->s == ' ' || *f->s == '\t' || *f->s == '\n' ||
@@ -262,13 +272,16 @@ fstring_expr(struct fscan *f, int recurse_lvl)
         f->s++;
         if (f->s >= f->end)
             return STR_SYNTAX;
-        r = fstring_part(f, recurse_lvl + 1);
+        int spec_values;
+        r = fstring_part(f, recurse_lvl + 1, &spec_values);
         if (r != STR_OK)
             return r;
+        inside = max_int(inside, 1 + spec_values);     /* a JoinedStr */
     }
     if (f->s >= f->end || *f->s != '}')
         return STR_SYNTAX;
     f->s++;
+    *depth = 1 + inside;
     return STR_OK;
 }
 
@@ -316,20 +329,28 @@ done:
     return result;
 }
 
+/* The values of a JoinedStr: *values_depth gets their AST levels (0 for
+ * none, 1 for constants only). */
 static int
-fstring_part(struct fscan *f, int recurse_lvl)
+fstring_part(struct fscan *f, int recurse_lvl, int *values_depth)
 {
+    *values_depth = 0;
     for (;;) {
+        const char *before = f->s;
         int r = fstring_literal(f, recurse_lvl);
         if (r < 0)
             return r;
+        if (f->s != before)
+            *values_depth = max_int(*values_depth, 1);     /* a Constant */
         if (r == 1)
             continue;
         if (f->s >= f->end || *f->s == '}')
             break;
-        r = fstring_expr(f, recurse_lvl);
+        int depth;
+        r = fstring_expr(f, recurse_lvl, &depth);
         if (r != STR_OK)
             return r;
+        *values_depth = max_int(*values_depth, depth);
     }
     if (recurse_lvl == 0 && f->s < f->end - 1)
         return STR_SYNTAX;
@@ -341,7 +362,7 @@ fstring_part(struct fscan *f, int recurse_lvl)
 /* One literal token: its prefix, then its body. *bytes is set. */
 static int
 check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inner,
-              const atomic_int *cancel)
+              int *values_depth, const atomic_int *cancel)
 {
     bool raw = false, fmode = false;
     size_t i = 0;
@@ -364,9 +385,10 @@ check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inn
         s += 2;
         n -= 4;
     }
+    *values_depth = n > 0 ? 1 : 0;     /* a Constant */
     if (fmode) {
-        struct fscan f = { s, s + n, raw, level, 0, cancel };
-        int r = fstring_part(&f, 0);
+        struct fscan f = { s, s + n, raw, level, 0, cancel, 0 };
+        int r = fstring_part(&f, 0, values_depth);
         *inner |= f.inner;
         return r;
     }
@@ -381,23 +403,33 @@ check_literal(const char *tok, size_t len, bool *bytes, int level, unsigned *inn
 
 int
 pyparse_str_concat(const struct pyparse_view *view, size_t first, size_t n, int level,
-                   unsigned *inner, const atomic_int *cancel)
+                   unsigned *inner, int *depth, const atomic_int *cancel)
 {
     *inner = 0;
-    bool first_bytes = false;
+    *depth = 1;                 /* a Constant */
+    bool first_bytes = false, fmode = false;
+    int values = 0;             /* the levels of a JoinedStr's values */
     for (size_t i = 0; i < n; i++) {
         bool bytes;
         if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
             return STR_CANCELLED;
         const struct pyparse_token *t = pyparse_view_token(view, first + i);
-        int r = check_literal(view->text + t->start, t->end - t->start, &bytes, level, inner,
+        const char *text = view->text + t->start;
+        int token_values;
+        int r = check_literal(text, t->end - t->start, &bytes, level, inner, &token_values,
                               cancel);
         if (r != STR_OK)
             return r;
+        values = max_int(values, token_values);
+        for (const char *c = text; *c != '\'' && *c != '"'; c++)
+            if (*c == 'f' || *c == 'F')
+                fmode = true;
         if (i == 0)
             first_bytes = bytes;
         else if (bytes != first_bytes)
             return STR_SYNTAX;      /* cannot mix bytes and nonbytes */
     }
+    if (fmode)
+        *depth = 1 + values;    /* a JoinedStr */
     return STR_OK;
 }

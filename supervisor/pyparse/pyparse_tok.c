@@ -741,17 +741,10 @@ pyparse_tokens_reserve(struct pyparse_tokens *arr, size_t n)
 {
     if (arr->cap - arr->n >= n)
         return 0;
-    size_t cap = arr->cap ? arr->cap : 256;
-    while (cap - arr->n < n) {
-        if (cap > SIZE_MAX / 2 / sizeof *arr->t)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    struct pyparse_token *t = realloc(arr->t, cap * sizeof *t);
-    if (!t)
+    void *t = arr->t;
+    if (arr->n > SIZE_MAX - n || pyparse_array_grow(&t, &arr->cap, arr->n + n, sizeof *arr->t) < 0)
         return -ENOMEM;
     arr->t = t;
-    arr->cap = cap;
     return 0;
 }
 

@@ -69,13 +69,20 @@ static bool someone_listens(const char *path)
 int listen_open(struct server *srv, const char *path)
 {
     struct sockaddr_un a;
+    if (!path)
+        return -EINVAL;
     if (strlen(path) >= sizeof a.sun_path) {
         fprintf(stderr, "aiobox: socket path %s is longer than %zu bytes\n", path,
                 sizeof a.sun_path - 1);
         return -ENAMETOOLONG;
     }
-    char copy[PATH_MAX];
+    /* shown: path for messages. GCC 12 with -fsanitize=undefined, which
+     * checks the nonnull arguments of the calls below and carries on,
+     * believes path may be NULL by the chmod (-Wformat-overflow); a copy
+     * in a buffer of our own is plainly not. */
+    char copy[PATH_MAX], shown[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", path);
+    snprintf(shown, sizeof shown, "%s", path);
     int rc = check_dir(dirname(copy));
     if (rc < 0)
         return rc;
@@ -106,9 +113,10 @@ int listen_open(struct server *srv, const char *path)
         return rc;
     }
     if (chmod(path, 0600) < 0) {
-        fprintf(stderr, "aiobox: cannot set mode 0600 on %s: %s\n", path, strerror(errno));
+        int err = errno;
+        fprintf(stderr, "aiobox: cannot set mode 0600 on %s: %s\n", shown, strerror(err));
         unlink(path);
-        return -errno;
+        return -err;
     }
     srv->listen_path = strdup(path);
     if (!srv->listen_path) {

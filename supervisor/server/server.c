@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Ready executors kept for each kind, at most: each holds some 10 MiB of
+ * its own beside what it shares with the fork server. */
+#define POOL_AHEAD_MAX 4
+
 const char *const run_status_names[RUN_STATUS_COUNT] = {
     "ok", "error", "syntax_error", "timeout", "memory", "output_limit",
     "denied", "crashed", "interrupted", "cancelled", "invalid",
@@ -293,6 +297,9 @@ static void fe_exit(void *fe, int code)
 static void fe_state_lost(void *fe)
 {
     struct hosted *h = fe;
+    /* An isolated run's executor is never replaced: its death ends it. */
+    if (!h->name)
+        return;
     h->epoch++;
     h->srv->restarts++;
 }
@@ -337,10 +344,16 @@ static int hosted_start(struct hosted *h, bool isolated)
     struct session_config cfg = h->srv->cfg->session;
     cfg.exec.policy_path = h->policy->path;
     cfg.exec.policy_name = h->policy->name;
+    cfg.exec.forkserver = h->srv->forkserver;
+    cfg.exec.policy_index = (unsigned)(h->policy - h->srv->cfg->policies);
     if (cfg.timeout_s < 0)
         cfg.timeout_s = h->policy->timeout_s;
     cfg.output_cap = h->policy->output_cap;
     cfg.quiet = true;
+    /* Its executors come ready from the pool: no spare of its own. */
+    cfg.pool = h->srv->pool;
+    if (cfg.pool)
+        cfg.standby = false;
     if (isolated) {
         /* Nothing else ever runs in it: no spare, no restart, no replay. */
         cfg.standby = false;
@@ -581,9 +594,10 @@ static void client_gone(struct peer *p, const char *why)
     if (why && !srv->stdio)
         server_log(srv, "client (pid %d) dropped: %s", (int)peer_pid(p), why);
     /* Its runs are cancelled: a run nobody waits for must not hold an
-     * executor, nor leave the next run blocked behind it. */
-    for (struct hosted *h = srv->hosted, *next; h; h = next) {
-        next = h->next;
+     * executor, nor leave the next run blocked behind it. First every one
+     * is marked (closing a session may start another, which must already
+     * know), then each session is dealt with. */
+    for (struct hosted *h = srv->hosted; h; h = h->next) {
         hosted_unwatch(h, c);
         struct run *lists[2] = {h->pending, h->running};
         for (int i = 0; i < 2; i++)
@@ -592,24 +606,34 @@ static void client_gone(struct peer *p, const char *why)
                     r->c = NULL;
                     r->cancelled = true;
                 }
-        if (!h->name && h->running && !h->running->c) {
-            /* An isolated run: its executor goes now. */
-            hosted_close(h);
+    }
+    for (struct hosted *h = srv->hosted, *next; h; h = next) {
+        next = h->next;
+        bool orphaned = (h->pending && !h->pending->c) || (h->running && !h->running->c);
+        if (!h->name) {
+            /* An isolated run (its one run): its executor goes now. */
+            if (orphaned)
+                hosted_close(h);
             continue;
         }
         for (struct run *r = h->pending, *rn; r; r = rn) {
             rn = r->next;
-            if (!r->c)
-                run_interrupt(r);
+            if (r->c)
+                continue;
+            list_remove(&h->pending, &h->pending_tail, r);
+            srv->runs_by_status[RUN_CANCELLED]++;
+            run_free(r);
         }
-        for (struct run *r = h->running; r; r = r->next)
-            if (!r->c && h->s) {
-                if (r->input_waiting) {
-                    r->input_waiting = false;
-                    session_input_reply(h->s, "", 0, true);
-                }
-                session_cancel(h->s, r->stmt_id);
+        for (struct run *r = h->running; r && h->s; r = r->next) {
+            if (r->c)
+                continue;
+            if (r->input_waiting) {
+                r->input_waiting = false;
+                session_input_reply(h->s, "", 0, true);
             }
+            /* Its done() follows from the loop, counted as cancelled. */
+            session_cancel(h->s, r->stmt_id);
+        }
     }
     if (srv->stdio) {
         srv->input_ended = true;
@@ -754,6 +778,31 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
         fprintf(stderr, "aiobox: log %s: %s\n", cfg->log_path, strerror(errno));
         return -errno;
     }
+    if (cfg->forkserver) {
+        const char *paths[16];
+        size_t n = cfg->npolicies < 16 ? cfg->npolicies : 16;
+        for (size_t i = 0; i < n; i++)
+            paths[i] = cfg->policies[i].path;
+        struct forkserver_config fc = {
+            .executor_path = cfg->session.exec.executor_path,
+            .policies = paths,
+            .npolicies = n,
+            .allow_read = cfg->session.exec.allow_read,
+            .n_allow_read = cfg->session.exec.n_allow_read,
+            .allow_write = cfg->session.exec.allow_write,
+            .n_allow_write = cfg->session.exec.n_allow_write,
+        };
+        char err[512];
+        /* Without one, executors are spawned: slower, as good. */
+        if (forkserver_start(&srv->forkserver, loop, &fc, err, sizeof err) < 0)
+            server_log(srv, "%s; executors will be spawned", err);
+    }
+    /* As many ready executors as can run at once, for each kind asked
+     * for: a burst of new sessions or isolated runs finds them started. */
+    unsigned ahead = cfg->max_executors < POOL_AHEAD_MAX ? cfg->max_executors : POOL_AHEAD_MAX;
+    int prc = execpool_new(&srv->pool, loop, ahead);
+    if (prc < 0)
+        return prc;
     uv_signal_t *sigs[2] = {&srv->sigterm, &srv->sigint};
     int nums[2] = {SIGTERM, SIGINT};
     for (int i = 0; i < 2; i++) {
@@ -768,9 +817,14 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
 
 static void server_fini(struct server *srv)
 {
-    /* Every session is closed; run until their executors are reaped. */
+    /* Every session is closed; run until their executors and the pool's
+     * are reaped (the fork server says when its have ended). */
+    execpool_close(srv->pool);
+    srv->pool = NULL;
     while (srv->sessions_closing > 0 || execproc_live() > 0)
         uv_run(srv->loop, UV_RUN_ONCE);
+    forkserver_close(srv->forkserver);
+    srv->forkserver = NULL;
     while (srv->clients) {
         struct client *c = srv->clients;
         srv->clients = c->next;

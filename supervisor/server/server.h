@@ -31,6 +31,8 @@ struct server_config {
     const uid_t *allow_uids;   /* besides our own uid */
     size_t n_allow_uids;
     const char *log_path;      /* serve: where the log goes; NULL: stderr */
+    /* Fork executors from a fork server (else each is spawned). */
+    bool forkserver;
 };
 
 /* aiobox --json: one client, stdin and stdout. Returns when stdin ends and

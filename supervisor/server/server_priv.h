@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "forkserver.h"
 #include "peer.h"
 #include "server.h"
 
@@ -96,6 +97,8 @@ struct server {
     uint64_t started_ms;
     FILE *log;
     struct pending_completion *completions;   /* ops.c */
+    struct forkserver *forkserver;            /* where executors come from */
+    struct execpool *pool;                    /* executors started ahead */
 };
 
 /* server.c */

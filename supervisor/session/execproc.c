@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "execproc.h"
 
+#include "forkserver.h"
+#include "spawn_exec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
@@ -20,7 +23,8 @@
 
 struct execproc {
     uv_loop_t *loop;
-    uv_signal_t sigchld;         /* reaps it: see spawn_executor */
+    uv_signal_t sigchld;         /* reaps it when it was spawned (spawn_exec.c) */
+    struct forkserver *forkserver; /* forked by it, until it reports the exit */
     uv_pipe_t chan;
     uv_pipe_t out[2];            /* the child's fd 1 and fd 2 */
     uv_timer_t drain_timer;
@@ -45,7 +49,11 @@ static unsigned live_count;
 
 unsigned execproc_live(void) { return live_count; }
 void *execproc_data(const struct execproc *ep) { return ep->data; }
-void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
+void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data)
+{
+    ep->cb = cb;
+    ep->data = data;
+}
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -99,16 +107,13 @@ static void describe_death(struct execproc *ep, struct execproc_death *d, char *
         int len = snprintf(buf, n, "executor killed by SIG%s", abbrev ? abbrev : "?");
         if (len < 0 || (size_t)len >= n)
             return;
-        if (ep->term_signal == SIGSYS) {
-            if (d->denied_syscall)
-                snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s",
-                         ep->policy_name, d->denied_syscall);
-            else
-                snprintf(buf + len, n - (size_t)len,
-                         ": a system call blocked by policy %s", ep->policy_name);
-        }
-        /* SIGKILL says nothing of who sent it (the executor itself, another
-         * process, the kernel's OOM killer): nothing more is claimed. */
+        /* A SIGSYS is the policy's only with the denial its trap handler
+         * reports: one sent by kill() says nothing of a call. SIGKILL says
+         * nothing of who sent it (the executor itself, another process,
+         * the kernel's OOM killer): nothing more is claimed. */
+        if (ep->term_signal == SIGSYS && d->denied_syscall)
+            snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s", ep->policy_name,
+                     d->denied_syscall);
         return;
     }
     snprintf(buf, n, "executor exited with status %lld", (long long)ep->exit_status);
@@ -256,6 +261,15 @@ static void drain_raw(struct execproc *ep)
 static void dispatch(struct execproc *ep, struct proto_msg *m)
 {
     if (!ep->ready) {
+        if (m->type == PROTO_ERROR) {
+            /* It could not start, and says why: that is the cause. */
+            char why[400];
+            snprintf(why, sizeof why, "executor could not start: %.*s",
+                     (int)(m->u.error.message.len > 300 ? 300 : m->u.error.message.len),
+                     m->u.error.message.ptr);
+            execproc_kill(ep, why);
+            return;
+        }
         if (m->type != PROTO_READY) {
             char what[128];
             snprintf(what, sizeof what, "'%s' before 'ready'", proto_type_name(m->type));
@@ -342,114 +356,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A close-on-exec copy of fd numbered at least 4, so that the child's
- * dup2s onto 0-3 cannot clobber one another; fd itself is closed. */
-static int fd_above_stdio(int fd)
-{
-    if (fd < 0 || fd > 3)
-        return fd;
-    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 4);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return copy;
-}
-
-/* The executor with fd 0 on /dev/null, fds 1 and 2 on pipes and the
- * channel (fd 3) on a socketpair, whose other ends are returned in
- * parent[0..2], in a session and process group of its own (the terminal's
- * ^C does not reach it: the supervisor forwards interrupts, tagged; a
- * restart kills the whole group), with default signal handling and an
- * empty environment.
- *
- * posix_spawn rather than uv_spawn: libuv forks, and waiting for a forked
- * copy of the supervisor to exec takes 2 to 3 ms of the loop on this kind
- * of VM, where copying page tables is slow; glibc's posix_spawn shares the
- * address space until the exec (CLONE_VFORK) and returns in about 0.5 ms.
- * Without uv_spawn, the caller reaps the child itself (on_sigchld). */
-static int spawn_executor(const char *path, char *const *args, int parent[3], pid_t *pid)
-{
-    int child[3] = {-1, -1, -1};
-    int rc = 0;
-    for (int i = 0; i < 3; i++)
-        parent[i] = -1;
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        /* fds 1 and 2: pipes, read here; the channel: a socket. */
-        int sv[2];
-        if ((i < 2 ? pipe2(sv, O_CLOEXEC)
-                   : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) < 0) {
-            rc = errno;
-            break;
-        }
-        parent[i] = fd_above_stdio(sv[0]);
-        child[i] = fd_above_stdio(sv[1]);
-        if (parent[i] < 0 || child[i] < 0)
-            rc = errno ? errno : EMFILE;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    char *env[] = {NULL};
-    if (rc == 0) {
-        sigemptyset(&none);
-        sigfillset(&all);
-        sigdelset(&all, SIGKILL);
-        sigdelset(&all, SIGSTOP);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, child[0], 1);
-        posix_spawn_file_actions_adddup2(&fa, child[1], 2);
-        posix_spawn_file_actions_adddup2(&fa, child[2], 3);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        /* SIGPIPE is ignored here, and an ignored signal stays ignored
-         * across exec. */
-        posix_spawnattr_setsigdefault(&attr, &all);
-        rc = posix_spawn(pid, path, &fa, &attr, args, env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-    }
-    for (int i = 0; i < 3; i++) {
-        if (child[i] >= 0)
-            close(child[i]);
-        if (rc != 0 && parent[i] >= 0) {
-            close(parent[i]);
-            parent[i] = -1;
-        }
-    }
-    return rc;
-}
-
-/* The executor's command line: its own options, then the policy's extra
- * paths (as many as the user gave). NULL when out of memory. */
-static char **executor_args(const struct execproc_config *cfg)
-{
-    size_t n = 6 + 2 * (cfg->n_allow_read + cfg->n_allow_write) + 1, na = 0;
-    char **args = calloc(n, sizeof *args);
-    if (!args)
-        return NULL;
-    args[na++] = (char *)cfg->executor_path;
-    args[na++] = "--fd";
-    args[na++] = "3";
-    if (cfg->policy_path) {
-        args[na++] = "--policy";
-        args[na++] = (char *)cfg->policy_path;
-    } else
-        args[na++] = "--no-sandbox";
-    for (size_t i = 0; i < cfg->n_allow_read; i++) {
-        args[na++] = "--allow-read";
-        args[na++] = (char *)cfg->allow_read[i];
-    }
-    for (size_t i = 0; i < cfg->n_allow_write; i++) {
-        args[na++] = "--allow-write";
-        args[na++] = (char *)cfg->allow_write[i];
-    }
-    args[na] = NULL;
-    return args;
-}
-
 /* Closes what execproc_start opened before it failed; handles that were
  * initialised close through the loop and free ep when the last is done. */
 static int start_failed(struct execproc *ep, int handles, int rc, char *err, size_t errlen,
@@ -473,14 +379,62 @@ static int start_failed(struct execproc *ep, int handles, int rc, char *err, siz
     return rc;
 }
 
+/* The fork server's answer: the executor's pid, or why there is none. */
+static void on_forked(void *arg, pid_t pid)
+{
+    struct execproc *ep = arg;
+    if (pid < 0) {
+        if (!ep->cause[0])
+            snprintf(ep->cause, sizeof ep->cause, "cannot fork an executor: %s",
+                     strerror((int)-pid));
+        ep->forkserver = NULL;
+        process_exited(ep, -1, 0);
+        return;
+    }
+    ep->pid = pid;
+    /* Killed before its pid was known: killed now. */
+    if (ep->bad || ep->destroyed)
+        kill_group(ep);
+}
+
+static void on_forked_exit(void *arg, int status)
+{
+    struct execproc *ep = arg;
+    ep->forkserver = NULL;
+    if (WIFSIGNALED(status))
+        process_exited(ep, 0, WTERMSIG(status));
+    else
+        process_exited(ep, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+}
+
+/* The new process: forked by the fork server when there is one ready,
+ * else spawned. child[] are its descriptors (closed here). */
+static int launch(struct execproc *ep, const struct execproc_config *cfg, int child[3])
+{
+    if (cfg->forkserver && forkserver_ready(cfg->forkserver) &&
+        forkserver_fork(cfg->forkserver, cfg->policy_index, child, on_forked, on_forked_exit,
+                        ep) == 0) {
+        ep->forkserver = cfg->forkserver;
+        return 0;
+    }
+    int rc = uv_signal_start(&ep->sigchld, on_sigchld, SIGCHLD);
+    char **args = rc < 0 ? NULL : spawn_executor_args(cfg, NULL);
+    if (rc == 0 && !args)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = spawn_child(cfg->executor_path, args, child, &ep->pid);
+    free(args);
+    spawn_close_fds(child);
+    return rc;
+}
+
 int execproc_start(struct execproc **out, uv_loop_t *loop,
                    const struct execproc_config *cfg,
                    const struct execproc_cb *cb, void *data, char *err,
                    size_t errlen)
 {
     struct execproc *ep = calloc(1, sizeof *ep);
-    int fds[3];
-    pid_t pid;
+    int parent[3], child[3];
     int rc;
 
     if (!ep) {
@@ -508,35 +462,30 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
         return start_failed(ep, 3, rc, err, errlen, cfg->executor_path);
     (void)uv_timer_init(loop, &ep->drain_timer);  /* cannot fail */
     ep->chan.data = ep->out[0].data = ep->out[1].data = ep->drain_timer.data = ep;
-    if ((rc = uv_signal_start(&ep->sigchld, on_sigchld, SIGCHLD)) < 0)
+    if ((rc = spawn_fds(SOCK_STREAM, parent, child)) < 0)
         return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
-
-    char **args = executor_args(cfg);
-    if (!args)
-        return start_failed(ep, 5, -ENOMEM, err, errlen, cfg->executor_path);
     ep->started_ms = now_ms();
-    rc = -spawn_executor(cfg->executor_path, args, fds, &pid);
-    free(args);
-    if (rc < 0)
+    if ((rc = launch(ep, cfg, child)) < 0) {
+        spawn_close_fds(parent);
         return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
+    }
     /* A handle owns its fd from here on (close_handle closes it); one that
-     * could not take its fd leaves it to us. */
+     * could not take its fd leaves it to us. The parent ends are in the
+     * order fd 1, fd 2, channel. */
     uv_pipe_t *owners[3] = {&ep->out[0], &ep->out[1], &ep->chan};
     for (int i = 0; i < 3; i++) {
         if (rc == 0)
-            rc = uv_pipe_open(owners[i], fds[i]);
+            rc = uv_pipe_open(owners[i], parent[i]);
         if (rc < 0)
-            close(fds[i]);
+            close(parent[i]);
     }
-    if (rc < 0) {
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return start_failed(ep, 5, rc, err, errlen, cfg->executor_path);
-    }
-    ep->pid = pid;
     ep->streams_open = 3;
     ep->handles_open = 5;
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot start %s: %s", cfg->executor_path, uv_strerror(rc));
+        execproc_destroy(ep);
+        return rc;
+    }
     if ((rc = uv_read_start((uv_stream_t *)&ep->chan, alloc_cb, on_chan_read)) < 0 ||
         (rc = uv_read_start((uv_stream_t *)&ep->out[0], alloc_cb, on_out_read)) < 0 ||
         (rc = uv_read_start((uv_stream_t *)&ep->out[1], alloc_cb, on_out_read)) < 0) {

@@ -159,6 +159,7 @@ static void begin_running(struct session *s, struct stmt *st)
     s->running_started = false;
     s->out_used = 0;
     s->out_cap = queue_output_cap(s, st);
+    s->stretch_cap = s->out_cap;
     s->out_capped = false;
     s->timed_out = false;
     s->interrupted = false;
@@ -200,6 +201,10 @@ void queue_finish_running(struct session *s, const struct session_result *given)
     res.cancelled = st && st->cancelled;
     s->running = NULL;
     s->running_started = false;
+    /* The stretch until the next statement has a cap of its own, as the
+     * executor's (its retag). */
+    s->out_used = 0;
+    s->out_capped = false;
     s->interrupted = s->timed_out = false;
     /* An input() the statement left unanswered is over: the executor only
      * sends a result from outside input(). */
@@ -226,8 +231,14 @@ bool queue_cancel(struct session *s, uint64_t id)
     }
     for (struct stmt *st = s->ahead.head; st; st = st->next)
         if (st->id == id) {
-            /* Sent: it is interrupted as soon as it runs. */
+            /* Sent: the executor answers it in its turn without running
+             * it (and should it have started meanwhile, it is interrupted
+             * when it becomes the running one here). */
             st->cancelled = true;
+            struct proto_msg m = {.type = PROTO_CANCEL};
+            m.u.cancel.id = id;
+            if (s->ep)
+                (void)execproc_send(s->ep, &m);
             return true;
         }
     for (struct stmt *st = s->queued.head; st; st = st->next) {
@@ -323,9 +334,9 @@ void queue_pump(struct session *s)
         m.u.exec.mode = st->opts.mode == SESSION_BLOCK  ? PROTO_EXEC_BLOCK
                         : st->opts.mode == SESSION_CELL ? PROTO_EXEC_CELL
                                                         : PROTO_EXEC_SINGLE;
-        /* The executor's 0 is its policy's cap: no cap is said otherwise. */
-        size_t cap = queue_output_cap(s, st);
-        m.u.exec.output_cap = cap ? (uint64_t)cap : UINT64_MAX;
+        /* The executor applies this cap to the statement and, until the
+         * next exec, to the output of tasks between statements. */
+        m.u.exec.output_cap = queue_output_cap(s, st);
         m.u.exec.rich = st->opts.rich;
         m.u.exec.silent = st->opts.silent;
         int rc = execproc_send(s->ep, &m);

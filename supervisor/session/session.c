@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "session_priv.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,7 +126,10 @@ static void deliver(struct session *s, struct event *ev)
     const struct session_frontend *fe = s->fe;
     switch (ev->kind) {
     case EV_OUTPUT:
-        fe->output(s->fe_data, ev->id, ev->fd, ev->raw, ev->data, ev->len);
+        if (fe->output_from)
+            fe->output_from(s->fe_data, ev->id, ev->origin, ev->fd, ev->raw, ev->data, ev->len);
+        else
+            fe->output(s->fe_data, ev->id, ev->fd, ev->raw, ev->data, ev->len);
         break;
     case EV_NOTICE:
         fe->notice(s->fe_data, ev->id, ev->data, ev->len);
@@ -151,7 +156,9 @@ static void deliver(struct session *s, struct event *ev)
             fe->display(s->fe_data, ev->id, &ev->display);
         break;
     case EV_CLEAR_OUTPUT:
-        if (fe->clear_output)
+        if (fe->clear_output_from)
+            fe->clear_output_from(s->fe_data, ev->id, ev->origin, ev->flag);
+        else if (fe->clear_output)
             fe->clear_output(s->fe_data, ev->id, ev->flag);
         break;
     case EV_PAGE:
@@ -192,7 +199,10 @@ static void on_deliver(uv_check_t *h)
     }
 }
 
-void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *data, size_t len)
+/* Output with the statement that made it, when the executor says so
+ * (origin 0: not said). */
+static void emit_output_from(struct session *s, uint64_t id, uint64_t origin, int fd, bool raw,
+                             const char *data, size_t len)
 {
     if (!len)
         return;
@@ -205,8 +215,14 @@ void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *d
         ev->len = len;
         ev->fd = fd;
         ev->raw = raw;
+        ev->origin = origin;
     }
     enqueue(s, ev);
+}
+
+void emit_output(struct session *s, uint64_t id, int fd, bool raw, const char *data, size_t len)
+{
+    emit_output_from(s, id, 0, fd, raw, data, len);
 }
 
 void emit_notice(struct session *s, uint64_t id, const char *fmt, ...)
@@ -334,36 +350,52 @@ static void emit_completions(struct session *s, uint64_t id, const struct proto_
 
 /* --- output ------------------------------------------------------------- */
 
-/* Counts output against the running statement's cap; false once it is
- * spent (the first time, the cut is said). */
-static bool within_cap(struct session *s, size_t len)
+/* How much of len more bytes of output the running statement's cap lets
+ * through (all of it without a cap); past the cap, the cut is said once,
+ * and a statement that asked to be stopped there is interrupted. The
+ * executor stops sending one byte past the cap, so the cut is seen. */
+static size_t within_cap(struct session *s, size_t len)
 {
     if (s->out_capped)
-        return false;
-    size_t cap = s->running ? s->out_cap : s->cfg.output_cap;
+        return 0;
+    size_t cap = s->running ? s->out_cap : s->stretch_cap;
     if (!cap || s->out_used + len <= cap) {
         s->out_used += len;
-        return true;
+        return len;
     }
+    size_t room = cap - s->out_used;
+    s->out_used = cap;
     s->out_capped = true;
+    return room;
+}
+
+static void say_capped(struct session *s, const char *shown, size_t len)
+{
+    size_t cap = s->running ? s->out_cap : s->stretch_cap;
     char marker[128];
     int n = snprintf(marker, sizeof marker,
-                     "\n[aiobox: output truncated at %zu bytes; --output-cap BYTES changes the "
+                     "%s[aiobox: output truncated at %zu bytes; --output-cap BYTES changes the "
                      "limit]\n",
-                     cap);
+                     len && shown[len - 1] != '\n' ? "\n" : "", cap);
     emit_output(s, s->running ? s->running->id : 0, 2, false, marker, (size_t)n);
     if (s->running && s->running->opts.stop_at_cap)
         queue_interrupt(s);
-    return false;
 }
 
-static void route_output(struct session *s, uint64_t id, int fd, bool raw, const char *data,
-                         size_t len)
+static void route_output(struct session *s, uint64_t id, uint64_t origin, int fd, bool raw,
+                         const char *data, size_t len)
 {
     if (s->running && s->running->replay)
         return;
-    if (within_cap(s, len))
-        emit_output(s, id, fd, raw, data, len);
+    bool was_capped = s->out_capped;
+    size_t n = within_cap(s, len);
+    /* Cut on a character boundary: the front ends show UTF-8. */
+    if (n < len)
+        n = utf8_complete_prefix(data, n);
+    if (n)
+        emit_output_from(s, id, origin, fd, raw, data, n);
+    if (s->out_capped && !was_capped)
+        say_capped(s, data, n);
 }
 
 /* --- completions and inspections ----------------------------------------- */
@@ -561,7 +593,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         int fd = o->stream == PROTO_STDERR ? 2 : 1;
         if (o->has_id && !queue_check_id(s, o->id, "output"))
             break;
-        route_output(s, o->has_id ? o->id : 0, fd, false, o->text.ptr, o->text.len);
+        route_output(s, o->has_id ? o->id : 0, o->has_origin ? o->origin : 0, fd, false,
+                     o->text.ptr, o->text.len);
         break;
     }
     case PROTO_RESULT:
@@ -596,15 +629,16 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     case PROTO_CLEAR_OUTPUT: {
         const struct proto_clear_output *c = &m->u.clear_output;
         struct event *ev = event_new(EV_CLEAR_OUTPUT, c->has_id ? c->id : 0);
-        if (ev)
+        if (ev) {
             ev->flag = c->wait;
+            ev->origin = c->has_origin ? c->origin : 0;
+        }
         enqueue(s, ev);
         break;
     }
     case PROTO_PAGE: {
         const struct proto_page *pg = &m->u.page;
-        if (within_cap(s, pg->text.len))
-            enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
+        enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
         break;
     }
     case PROTO_ERROR: {
@@ -627,7 +661,7 @@ static void on_raw(struct execproc *ep, int fd, const char *data, size_t len)
     struct session *s = execproc_data(ep);
     if (ep != s->ep && ep != s->spare)
         return;
-    route_output(s, s->running ? s->running->id : 0, fd, true, data, len);
+    route_output(s, s->running ? s->running->id : 0, 0, fd, true, data, len);
 }
 
 static void on_dead(struct execproc *ep, const struct execproc_death *d)
@@ -705,12 +739,27 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
     return 0;
 }
 
+int session_obtain(struct session *s, struct execproc **out, bool *ready)
+{
+    struct execproc_config exec = s->cfg.exec;
+    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    *out = execpool_take(s->cfg.pool, &exec, &session_current_cb, s);
+    if (*out) {
+        *ready = true;
+        if (s->output_held)
+            execproc_hold_output(*out, true);
+        return 0;
+    }
+    *ready = false;
+    return session_spawn(s, out, &session_current_cb);
+}
+
 void session_adopt(struct session *s, struct execproc *ep, bool ready)
 {
     s->ep = ep;
     s->ep_ready = ready;
     s->ep_since_ms = session_now_ms();
-    execproc_set_callbacks(ep, &session_current_cb);
+    execproc_set_owner(ep, &session_current_cb, s);
     if (ready)
         became_ready(s, NULL);
 }
@@ -872,6 +921,7 @@ int session_new(struct session **out, uv_loop_t *loop, const struct session_conf
         return -ENOMEM;
     s->loop = loop;
     s->cfg = *cfg;
+    s->stretch_cap = cfg->output_cap;
     s->fe = fe;
     s->fe_data = fe_data;
     uv_timer_t *timers[] = {&s->timeout_timer, &s->grace_timer, &s->restart_timer,
@@ -896,14 +946,13 @@ void session_start(struct session *s)
     if (s->ep || s->closing)
         return;
     struct execproc *ep;
-    if (session_spawn(s, &ep, &session_current_cb) < 0) {
+    bool ready;
+    if (session_obtain(s, &ep, &ready) < 0) {
         s->gave_up = true;
         queue_fail_all(s, "no executor is running; type :restart to start one");
         return;
     }
-    s->ep = ep;
-    s->ep_ready = false;
-    s->ep_since_ms = session_now_ms();
+    session_adopt(s, ep, ready);
 }
 
 static void on_handle_closed(uv_handle_t *h)

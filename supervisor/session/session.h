@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "execpool.h"
 #include "execproc.h"
 
 /* How a statement ended. */
@@ -78,9 +79,18 @@ struct session_frontend {
      * false. Optional (NULL: none asked). */
     void (*inspection)(void *fe, uint64_t id, bool found, const char *data, size_t len);
     /* display() and clear_output() (sessions with rich set); data and
-     * metadata are JSON objects as text. Optional. */
+     * metadata are JSON objects as text; d->origin as output_from's.
+     * Optional. */
     void (*display)(void *fe, uint64_t id, const struct proto_display *d);
     void (*clear_output)(void *fe, uint64_t id, bool wait);
+    /* Optional, for rich sessions: when set, output() and clear_output()
+     * come here instead, with origin, the statement whose code wrote it
+     * or created the task that did (0: not said, as for raw output). A
+     * notebook shows a background task's output under the cell that
+     * started the task, whichever cell runs when it writes. */
+    void (*output_from)(void *fe, uint64_t id, uint64_t origin, int fd, bool raw,
+                        const char *data, size_t len);
+    void (*clear_output_from)(void *fe, uint64_t id, uint64_t origin, bool wait);
     /* Text help() wants paged. Optional: without it the text is output. */
     void (*page)(void *fe, uint64_t id, const char *text, size_t len);
     /* exit(), quit() or SystemExit ended the session with this code; its
@@ -115,6 +125,9 @@ struct session_config {
      * statement's done() and exit() no statement runs, and the executor
      * finishes as CPython ends (see session_finish). */
     bool exit_ends_session;
+    /* Where ready executors come from (NULL: each is started when
+     * needed). A session with a pool keeps no warm spare. */
+    struct execpool *pool;
 };
 
 /* The longest statement source an exec frame carries (the rest of the

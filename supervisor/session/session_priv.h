@@ -46,6 +46,7 @@ struct event {
     struct event *next;
     enum event_kind kind;
     uint64_t id;
+    uint64_t origin;            /* OUTPUT, CLEAR_OUTPUT: the statement that made it, or 0 */
     int fd;
     bool raw;
     char *data;                 /* OUTPUT, NOTICE, TEXT, INPUT */
@@ -104,6 +105,9 @@ struct session {
     /* Output of the running statement against its cap. */
     size_t out_cap, out_used;
     bool out_capped;
+    /* The cap between statements: the executor keeps the last exec's, so
+     * this side does the same (before any, the session's). */
+    size_t stretch_cap;
 
     uv_timer_t timeout_timer, grace_timer, restart_timer, spare_timer, finish_timer;
     uv_check_t deliver_check;   /* hands queued events to the front end */
@@ -155,6 +159,9 @@ void session_drop_executor(struct session *s, struct execproc *ep);
 /* The executor the session uses from now on (a spare, or a new one). */
 void session_adopt(struct session *s, struct execproc *ep, bool ready);
 int session_spawn(struct session *s, struct execproc **out, const struct execproc_cb *cb);
+/* The session's next executor: a ready one from its pool (*ready true),
+ * else one spawned now. 0, or a negative errno (said as a notice). */
+int session_obtain(struct session *s, struct execproc **out, bool *ready);
 extern const struct execproc_cb session_current_cb, session_spare_cb;
 
 /* queue.c */

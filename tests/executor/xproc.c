@@ -452,6 +452,23 @@ size_t xp_index(struct xp *x, enum proto_type type, uint64_t id)
     return (size_t)-1;
 }
 
+bool xp_wait_output(struct xp *x, bool has_id, uint64_t id, int stream, size_t min_bytes,
+                    int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+
+    for (;;) {
+        char *text = xp_output(x, has_id, id, stream);
+        size_t got = strlen(text);
+        free(text);
+        if (got >= min_bytes)
+            return true;
+        if (x->eof || left_ms(deadline) == 0)
+            return false;
+        pump(x, left_ms(deadline), false, NULL);
+    }
+}
+
 bool xp_wait_raw(struct xp *x, int fd, const char *needle, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;

@@ -92,6 +92,10 @@ char *xp_output(struct xp *x, bool has_id, uint64_t id, int stream);
 size_t xp_count(struct xp *x, enum proto_type type, uint64_t id);
 /* Log index of the first such message, or (size_t)-1. */
 size_t xp_index(struct xp *x, enum proto_type type, uint64_t id);
+/* Reads until the output xp_output would give has at least min_bytes.
+ * Returns true if it did. */
+bool xp_wait_output(struct xp *x, bool has_id, uint64_t id, int stream, size_t min_bytes,
+                    int timeout_ms);
 /* Reads until fd 1 (or 2) has shown needle. Returns true if it did. */
 bool xp_wait_raw(struct xp *x, int fd, const char *needle, int timeout_ms);
 /* Reads fd 1 and fd 2 until both close (the executor has ended). */

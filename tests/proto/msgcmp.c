@@ -52,6 +52,9 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
             SAME_INT(output, id);
         SAME_INT(output, stream);
         SAME_STR(output, text);
+        SAME_INT(output, has_origin);
+        if (a->u.output.has_origin)
+            SAME_INT(output, origin);
         break;
     case PROTO_RESULT:
         SAME_INT(result, id);
@@ -112,12 +115,18 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         SAME_STR(display, metadata);
         SAME_STR(display, display_id);
         SAME_INT(display, update);
+        SAME_INT(display, has_origin);
+        if (a->u.display.has_origin)
+            SAME_INT(display, origin);
         break;
     case PROTO_CLEAR_OUTPUT:
         SAME_INT(clear_output, has_id);
         if (a->u.clear_output.has_id)
             SAME_INT(clear_output, id);
         SAME_INT(clear_output, wait);
+        SAME_INT(clear_output, has_origin);
+        if (a->u.clear_output.has_origin)
+            SAME_INT(clear_output, origin);
         break;
     case PROTO_INSPECT:
         SAME_INT(inspect, id);
@@ -137,6 +146,9 @@ bool msgcmp_equal(const struct proto_msg *a, const struct proto_msg *b,
         SAME_STR(page, text);
         break;
     case PROTO_SHUTDOWN:
+        break;
+    case PROTO_CANCEL:
+        SAME_INT(cancel, id);
         break;
     default:
         snprintf(why, whylen, "unknown type %d", (int)a->type);

@@ -37,8 +37,22 @@ static const struct {
     {PROTO_INSPECTION, {"t", "v", "id", "found", "data"}},
     {PROTO_PAGE, {"t", "v", "id", "text"}},
     {PROTO_SHUTDOWN, {"t", "v"}},
+    {PROTO_CANCEL, {"t", "v", "id"}},
 };
 #define NDOCUMENTED (sizeof documented / sizeof documented[0])
+
+/* The optional keys docs/protocol.md lists: absent from the first sample
+ * of their type (so the exact-keys test above holds), present in a later
+ * one. */
+static const struct {
+    enum proto_type type;
+    const char *key;
+} optional_keys[] = {
+    {PROTO_OUTPUT, "origin"},
+    {PROTO_DISPLAY, "origin"},
+    {PROTO_CLEAR_OUTPUT, "origin"},
+};
+#define NOPTIONAL (sizeof optional_keys / sizeof optional_keys[0])
 
 static size_t first_sample(enum proto_type type)
 {
@@ -170,6 +184,67 @@ START_TEST(test_encoded_keys_are_documented)
                           documented[d].keys[k]);
         }
         msgpack_unpacked_destroy(&up);
+        proto_buf_free(&buf);
+    }
+}
+END_TEST
+
+/* The one kind of optional field: written only when set, decoded as
+ * unset when absent, an unsigned integer when present (nil refused). */
+START_TEST(test_optional_origin)
+{
+    char err[256], why[128];
+    for (size_t o = 0; o < NOPTIONAL; o++) {
+        size_t with = SIZE_MAX;
+        for (size_t i = 0; i < samples_count() && with == SIZE_MAX; i++) {
+            struct proto_msg m;
+            samples_get(i, &m);
+            bool has = m.type == PROTO_OUTPUT       ? m.u.output.has_origin
+                       : m.type == PROTO_DISPLAY    ? m.u.display.has_origin
+                       : m.type == PROTO_CLEAR_OUTPUT ? m.u.clear_output.has_origin
+                                                    : false;
+            if (m.type == optional_keys[o].type && has)
+                with = i;
+        }
+        ck_assert_msg(with != SIZE_MAX, "no sample of %s with %s",
+                      proto_type_name(optional_keys[o].type), optional_keys[o].key);
+        ck_assert_uint_ne(with, first_sample(optional_keys[o].type));
+
+        struct proto_buf buf = {0};
+        struct proto_msg in, out;
+        struct fb b;
+        samples_get(with, &in);
+        encode_sample(with, &buf);
+        /* Dropped: the same message without it. */
+        fb_init(&b);
+        ck_assert_int_eq(fb_edit(&b, buf.data + 4, buf.len - 4, FB_DROP, optional_keys[o].key,
+                                 NULL, 0), 0);
+        ck_assert_msg(decode_fb(&b, &out, err, sizeof err) == PROTO_OK, "%s", err);
+        ck_assert(!msgcmp_equal(&in, &out, why, sizeof why));
+        ck_assert_msg(strstr(why, "has_origin"), "%s", why);
+        proto_msg_release(&out);
+        fb_free(&b);
+        /* nil, a string, a negative number: refused. */
+        static const struct { const char *val; size_t len; } bad[] = {
+            {RAW("\xc0")}, {RAW("\xa1" "3")}, {RAW("\xff")},
+        };
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            char want[128];
+            fb_init(&b);
+            ck_assert_int_eq(fb_edit(&b, buf.data + 4, buf.len - 4, FB_SET,
+                                     optional_keys[o].key, bad[k].val, bad[k].len), 0);
+            snprintf(want, sizeof want, "field '%s' must be an unsigned integer",
+                     optional_keys[o].key);
+            ASSERT_FAILS(decode_fb(&b, &out, err, sizeof err), PROTO_E_SCHEMA, err, want);
+            fb_free(&b);
+        }
+        /* Twice: refused as any key this side reads. */
+        fb_init(&b);
+        ck_assert_int_eq(fb_edit(&b, buf.data + 4, buf.len - 4, FB_DUP, optional_keys[o].key,
+                                 NULL, 0), 0);
+        ASSERT_FAILS(decode_fb(&b, &out, err, sizeof err), PROTO_E_SCHEMA, err,
+                     "duplicate key 'origin'");
+        fb_free(&b);
         proto_buf_free(&buf);
     }
 }
@@ -696,6 +771,7 @@ Suite *msg_suite(void)
     tcase_add_test(tc, test_encode_appends);
     tcase_add_test(tc, test_encoded_keys_are_documented);
     tcase_add_test(tc, test_missing_fields);
+    tcase_add_test(tc, test_optional_origin);
     tcase_add_test(tc, test_duplicate_keys);
     tcase_add_test(tc, test_unknown_keys_ignored);
     tcase_add_test(tc, test_many_unknown_keys);
