@@ -69,8 +69,8 @@ enum proto_status {
 };
 
 /* Text as received: valid UTF-8, not NUL-terminated. It points into the
- * frame it was decoded from and lives as long as that frame (see
- * proto_reader_next). */
+ * frame it was decoded from and lives until the reader is fed again (see
+ * proto_reader_take). */
 struct proto_str {
     const char *ptr;
     size_t len;
@@ -106,7 +106,7 @@ struct proto_exec {
     uint64_t id;
     struct proto_str source;
     enum proto_exec_mode mode;
-    uint64_t output_cap;       /* bytes; 0: the policy's */
+    uint64_t output_cap;       /* bytes; 0: none (docs/protocol.md, Output caps) */
     bool rich;                 /* cell: the value's rich representations too */
     bool silent;               /* nothing displayed */
 };
@@ -272,8 +272,9 @@ int proto_decode(const void *body, size_t len, struct proto_msg *msg,
 void proto_msg_release(struct proto_msg *msg);
 
 /* Appends one complete frame (header included) to *buf (realloc'd).
- * Returns PROTO_OK, PROTO_E_NOMEM, or PROTO_E_SCHEMA for a message that
- * would not decode (bad UTF-8 in a text field, unknown type). */
+ * Returns PROTO_OK, PROTO_E_NOMEM, PROTO_E_TOO_BIG for a body over 4 GiB
+ * (the length header's limit), or PROTO_E_SCHEMA for a message that would
+ * not decode (bad UTF-8 in a text field, unknown type). */
 struct proto_buf { char *data; size_t len, cap; };
 int proto_encode(const struct proto_msg *msg, struct proto_buf *buf);
 void proto_buf_free(struct proto_buf *buf);

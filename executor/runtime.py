@@ -312,8 +312,9 @@ def _make_getpass(runtime):
         line go through the aiobox user's terminal (or its input)."""
         runtime.streams.flush_all()
         line = runtime._read_line(str(prompt), _aiobox.INPUT_PASSWORD)
-        if not line:
+        if line is None:
             raise EOFError
+        # An empty password is '' (CPython's getpass returns it too).
         return line[:-1] if line.endswith('\n') else line
     return getpass
 
@@ -1379,7 +1380,10 @@ class Runtime:
         # stops the loop.
         warnings.filterwarnings('ignore', message=r'^coroutine .* was never awaited$',
                                 category=RuntimeWarning)
-        self._end(0)
+        # CPython's console thread is a daemon, and the interpreter
+        # finalises while it still holds the console and so the user's
+        # namespace: nothing in it is torn down there either.
+        self._end(0, keep_namespace=True)
 
     def _end(self, status, keep_namespace=False):
         # No statement starts after this; serve() returns once the loop has
@@ -1390,10 +1394,10 @@ class Runtime:
             return
         self.ending = status
         if keep_namespace:
-            # After SystemExit CPython's console thread stays blocked in
-            # runcode() for good, and its frames keep the user's namespace
-            # alive through the finalisation: nothing in it is torn down,
-            # no __del__ runs. The host keeps this reference for ever.
+            # CPython's console thread keeps the user's namespace alive
+            # through the finalisation (after SystemExit it stays blocked
+            # in runcode() for good): nothing in it is torn down, no
+            # __del__ runs. The host keeps this reference for ever.
             self.kept_alive = dict(self.ns)
         self.queue.clear()
         self.streams.immediate = True

@@ -477,6 +477,10 @@ static uint64_t query_ask(struct session *s, bool inspect, const char *code, siz
 {
     if (s->closing || s->running || (!s->ep && s->gave_up))
         return 0;
+    /* A frame the executor would refuse would end it, and the session's
+     * state with it: code too long for a statement is not asked about. */
+    if (len > SESSION_SOURCE_MAX)
+        return 0;
     struct query *q = calloc(1, sizeof *q);
     if (!q || !copy_bytes(&q->code, code, len)) {
         free(q);
@@ -721,13 +725,21 @@ static void on_dead(struct execproc *ep, const struct execproc_death *d)
 
 const struct execproc_cb session_current_cb = {on_ready, on_message, on_raw, on_dead};
 
-int session_spawn(struct session *s, struct execproc **out, const struct execproc_cb *cb)
+/* The executor this session wants: its configuration and hello features.
+ * The pool matches on the features too, so both ways agree. */
+static struct execproc_config executor_wanted(const struct session *s)
 {
-    char err[512];
     struct execproc_config exec = s->cfg.exec;
     exec.features = (s->cfg.rich ? PROTO_FEATURE_RICH : 0) |
                     (s->cfg.terminal ? PROTO_FEATURE_TERMINAL : 0) |
                     (s->cfg.exit_ends_session ? PROTO_FEATURE_EXIT_ENDS : 0);
+    return exec;
+}
+
+int session_spawn(struct session *s, struct execproc **out, const struct execproc_cb *cb)
+{
+    char err[512];
+    struct execproc_config exec = executor_wanted(s);
     int rc = execproc_start(out, s->loop, &exec, cb, s, err, sizeof err);
     if (rc < 0) {
         *out = NULL;
@@ -741,8 +753,7 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
 
 int session_obtain(struct session *s, struct execproc **out, bool *ready)
 {
-    struct execproc_config exec = s->cfg.exec;
-    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    struct execproc_config exec = executor_wanted(s);
     *out = execpool_take(s->cfg.pool, &exec, &session_current_cb, s);
     if (*out) {
         *ready = true;

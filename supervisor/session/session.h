@@ -205,7 +205,8 @@ void session_withdraw(struct session *s);
 void session_interrupt(struct session *s);
 void session_input_reply(struct session *s, const char *text, size_t len, bool eof);
 /* Asks for completions at cursor (in code points) of code; returns the
- * request id, 0 if the executor cannot answer now (busy): then no
+ * request id, 0 if the executor cannot answer now (busy, or code is longer
+ * than SESSION_SOURCE_MAX): then no
  * completions() follows. Asked before the executor is ready, it is sent
  * once it is. */
 uint64_t session_complete(struct session *s, const char *code, size_t len, size_t cursor);

@@ -961,8 +961,8 @@ END_TEST
 
 /* --- under a policy ---------------------------------------------------------- */
 
-#define HINT_STRICT "aiobox: denied by the sandbox (policy 'strict'); choose another with " \
-                    "--policy, or grant a path with --allow-read/--allow-write\n"
+#define HINT_STRICT "aiobox: path outside the sandbox; --allow-read or --allow-write DIR " \
+                    "grants it\n"
 
 static const char *policy_path(const char *name)
 {
@@ -1019,7 +1019,7 @@ START_TEST(permission_hint_names_the_policy)
     expect_err_contains(2, HINT_STRICT);
     run_status(3, "1/0", PROTO_STATUS_ERROR);
     char *plain = xp_output(&x, true, 3, ERR);
-    ck_assert_msg(!strstr(plain, "aiobox: denied"), "hint after ZeroDivisionError: %s", plain);
+    ck_assert_msg(!strstr(plain, "aiobox: "), "hint after ZeroDivisionError: %s", plain);
     free(plain);
     stop();
 }
@@ -1030,7 +1030,7 @@ START_TEST(no_hint_under_trusted)
     start_with_policy(policy_path("trusted"));
     run_status(1, "raise PermissionError('mine')", PROTO_STATUS_ERROR);
     char *err = xp_output(&x, true, 1, ERR);
-    ck_assert_msg(!strstr(err, "aiobox: denied"), "hint under trusted: %s", err);
+    ck_assert_msg(!strstr(err, "aiobox: "), "hint under trusted: %s", err);
     free(err);
     stop();
 }

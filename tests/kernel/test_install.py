@@ -48,6 +48,10 @@ class Install(unittest.TestCase):
     def test_options_are_carried_with_absolute_paths(self):
         with tempfile.TemporaryDirectory() as d:
             os.mkdir(os.path.join(d, 'data'))
+            # Grants are checked as options are read: run as root, user
+            # code runs as nobody, who must be able to use them.
+            os.chmod(d, 0o755)
+            os.chmod(os.path.join(d, 'data'), 0o777)
             policy = os.path.join(d, 'mine.policy')
             shipped = os.path.realpath(os.path.join(os.path.dirname(AIOBOX), 'policies'))
             with open(policy, 'w') as f:

@@ -381,7 +381,8 @@ class Floods(unittest.TestCase):
         lines = out.split('\n')[:-1]
         self.assertGreater(len(lines), 100000)
         self.assertEqual(lines, [str(i) for i in range(len(lines))])
-        self.assertIn('[aiobox: output truncated at 1048576 bytes]', cell.stream('stderr'))
+        self.assertIn('[aiobox: output truncated at 1048576 bytes; --output-cap BYTES changes '
+                      'the limit]', cell.stream('stderr'))
         self.assertEqual(self.c.run('"next"').content['status'], 'ok')
         self.assertEqual(self.hb.missed, 0)
 

@@ -573,6 +573,12 @@ class Reading(TtyCase):
         self.assertNotIn(b'hunter2', s.data)
         self.assertNotIn(b'GetPassWarning', s.data)
         self.assert_output(s, 'len(secret), secret[::-1] == "2retnuh"', ['(7, True)'])
+        # An empty password is '' (not the end of input).
+        s.line('secret = getpass.getpass()')
+        s.expect(rb'Password: ')
+        s.send('\r')
+        s.expect_prompt()
+        self.assert_output(s, 'secret', ["''"])
         # Its own prompt, and end of input as getpass raises it.
         s.line('getpass.getpass("pin" + "? ")')
         s.expect(rb'pin\? ')
