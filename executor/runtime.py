@@ -1380,10 +1380,7 @@ class Runtime:
         # stops the loop.
         warnings.filterwarnings('ignore', message=r'^coroutine .* was never awaited$',
                                 category=RuntimeWarning)
-        # CPython's console thread is a daemon, and the interpreter
-        # finalises while it still holds the console and so the user's
-        # namespace: nothing in it is torn down there either.
-        self._end(0, keep_namespace=True)
+        self._end(0)
 
     def _end(self, status, keep_namespace=False):
         # No statement starts after this; serve() returns once the loop has
@@ -1394,10 +1391,10 @@ class Runtime:
             return
         self.ending = status
         if keep_namespace:
-            # CPython's console thread keeps the user's namespace alive
-            # through the finalisation (after SystemExit it stays blocked
-            # in runcode() for good): nothing in it is torn down, no
-            # __del__ runs. The host keeps this reference for ever.
+            # After SystemExit CPython's console thread stays blocked in
+            # runcode() for good, and its frames keep the user's namespace
+            # alive through the finalisation: nothing in it is torn down,
+            # no __del__ runs. The host keeps this reference for ever.
             self.kept_alive = dict(self.ns)
         self.queue.clear()
         self.streams.immediate = True

@@ -632,6 +632,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
         break;
     case PROTO_CLEAR_OUTPUT: {
         const struct proto_clear_output *c = &m->u.clear_output;
+        if (c->has_id && !queue_check_id(s, c->id, "clear_output"))
+            break;
         struct event *ev = event_new(EV_CLEAR_OUTPUT, c->has_id ? c->id : 0);
         if (ev) {
             ev->flag = c->wait;
@@ -642,6 +644,8 @@ static void on_message(struct execproc *ep, const struct proto_msg *m)
     }
     case PROTO_PAGE: {
         const struct proto_page *pg = &m->u.page;
+        if (pg->has_id && !queue_check_id(s, pg->id, "page"))
+            break;
         enqueue(s, text_event(EV_PAGE, pg->has_id ? pg->id : 0, pg->text.ptr, pg->text.len));
         break;
     }
