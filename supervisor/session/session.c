@@ -720,10 +720,14 @@ static void on_dead(struct execproc *ep, const struct execproc_death *d)
             emit_notice(s, s->running->id, "statement %llu did not complete",
                         (unsigned long long)s->running->id);
     }
+    struct stmt *dead = s->running;
     restart_after_death(s, uptime);
     /* The statement is finished last: the front end shows the prompt then,
-     * and what happened to the executor belongs above it. */
-    queue_finish_running(s, &res);
+     * and what happened to the executor belongs above it. When none was
+     * running, a ready executor taken by the restart may already run the
+     * first replay or queued statement, which is not to be finished. */
+    if (dead)
+        queue_finish_running(s, &res);
     queue_pump(s);
 }
 

@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import select
+import signal
 import socket
 import stat
 import sys
@@ -172,6 +173,30 @@ class Sessions(StdioCase):
         self.assertEqual((d['status'], d['state_lost'], d['epoch']), ('ok', True, 1))
         d = self.c.run('x', 4, session='k')
         self.assertEqual((d['status'], d['state_lost']), ('error', False))
+
+    def test_replay_after_an_idle_executor_is_killed(self):
+        # The restart takes a ready executor at once, which starts the
+        # replay before the death is fully handled: the replay must run,
+        # not be finished as the statement that died.
+        c = Stdio('--restore', 'replay')
+        try:
+            c.run('x = 41', 1, session='r')
+            pid = int(c.run('import os\nos.getpid()', 2, session='r')['value'])
+            os.kill(pid, signal.SIGKILL)
+            # Once the server has seen the death, a run goes to the new
+            # executor (sent before, it would be the one that died).
+            deadline = time.monotonic() + jsonclient.LIMIT_S
+            while True:
+                c.send({'id': 's', 'op': 'sessions'})
+                (r,) = c.answer('s', 'sessions')['sessions']
+                if r['epoch'] == 1:
+                    break
+                self.assertLess(time.monotonic(), deadline, r)
+            d = c.run('x + 1', 3, session='r')
+            self.assertEqual((d['status'], d['value'], d['epoch']), ('ok', '42', 1))
+            self.assertEqual(c.run('x + 2', 4, session='r')['value'], '43')
+        finally:
+            c.close()
 
     def test_background_output_comes_with_the_session(self):
         self.c.run('import asyncio\n'
