@@ -183,4 +183,11 @@ int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
 
+/* --- policy_sockets.c: what the loader checks of socket rules ------------ */
+
+/* Under landlock, refuses (-EINVAL, "FILE:LINE: ...") a policy whose
+ * filter admits sockets that neither landlock nor the filter governs:
+ * Unix sockets from socket(), Unix datagram socket pairs. */
+int policy_check_sockets(const struct policy *p, char *err, size_t errlen);
+
 #endif

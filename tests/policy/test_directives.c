@@ -192,7 +192,7 @@ END_TEST
 
 START_TEST(narrow_arguments_compare_32_bits)
 {
-    struct policy *p = parse_ok(HEAD "allow ioctl if a1 == TCGETS\n"
+    struct policy *p = parse_ok(HEAD "landlock off\nallow ioctl if a1 == TCGETS\n"
                                 "allow socket if a0 == AF_UNIX\n");
     char *d = dump(p);
     ck_assert_has(d, "allow ioctl if a1 & 0xffffffff == 0x5401");
@@ -207,6 +207,22 @@ START_TEST(narrow_arguments_compare_32_bits)
     free(b);
     free(pfc);
     policy_free(p);
+}
+END_TEST
+
+/* What the socket check lets through: Unix stream pairs, Unix sockets
+ * without landlock, other families with the family pinned. */
+START_TEST(socket_rules_that_pass)
+{
+    static const char *const ok[] = {
+        HEAD "allow socketpair if a0 == AF_UNIX and a1 & SOCK_TYPE_MASK == SOCK_STREAM\n",
+        HEAD "allow socketpair if a1 == SOCK_STREAM\n",
+        HEAD "allow socket if a0 == AF_NETLINK\n",
+        HEAD "landlock off\nallow socket\nallow socketpair\n",
+        HEAD "errno EACCES socket\nerrno EACCES socketpair\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        policy_free(parse_ok(ok[i]));
 }
 END_TEST
 
@@ -509,6 +525,7 @@ Suite *directives_suite(void)
     tcase_add_test(t, name_defaults_to_file_name);
     tcase_add_test(t, grants_read_and_write);
     tcase_add_test(t, dump_has_every_section);
+    tcase_add_test(t, socket_rules_that_pass);
     suite_add_tcase(s, t);
     return s;
 }

@@ -94,6 +94,22 @@ static const struct error_case cases[] = {
       "t.policy:2: rule for read has the default action (allow): it would do nothing" },
     { HEAD "errno EPERM read\n",
       "t.policy:2: rule for read has the default action (errno EPERM): it would do nothing" },
+    /* sockets nothing governs, under landlock (issue 14) */
+    { HEAD "allow socket if a1 & SOCK_TYPE_MASK == SOCK_STREAM\n",
+      "t.policy:2: allow socket admits Unix sockets, which reach any socket file on the host "
+      "(landlock does not govern them); pin the family, e.g. 'a0 == AF_INET'" },
+    { HEAD "allow socket if a0 == AF_UNIX\n",
+      "t.policy:2: allow socket admits Unix sockets, which reach any socket file on the host "
+      "(landlock does not govern them); pin the family, e.g. 'a0 == AF_INET'" },
+    { HEAD "allow socketpair if a0 == AF_UNIX\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socketpair if a1 & SOCK_TYPE_MASK == SOCK_DGRAM\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socketpair\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
     /* settings */
     { HEAD "name\n", "t.policy:2: name takes 1 argument: 'name NAME'" },
     { HEAD "name a b\n", "t.policy:2: name takes 1 argument: 'name NAME'" },

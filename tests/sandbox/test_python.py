@@ -220,6 +220,98 @@ expect('trusted: never-legitimate calls still trapped',
        'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)', -31, policy='trusted')
 expect('trusted: no new namespaces', 'import ctypes; ctypes.CDLL(None).syscall(272, 0x10000000)', -31, policy='trusted')
 
+# --- host Unix sockets (issue 14, item 1) ------------------------------------
+# A datagram and a stream socket on the host that the sandbox's uid could
+# write to: no shipped policy with landlock may reach them. The open
+# policy (no seccomp, no landlock, root still dropped) shows they are
+# reachable at all, so a refusal below is the policy's doing.
+sockdir = tempfile.mkdtemp(prefix='aiobox-unix-')
+os.chmod(sockdir, 0o777)
+DGRAM_PATH, STREAM_PATH = os.path.join(sockdir, 'dgram'), os.path.join(sockdir, 'stream')
+host_dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+host_dgram.bind(DGRAM_PATH)
+host_stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+host_stream.bind(STREAM_PATH)
+host_stream.listen(8)
+host_stream.setblocking(False)
+for path in (DGRAM_PATH, STREAM_PATH):
+    os.chmod(path, 0o666)
+open_policy = os.path.join(tmp, 'open')
+with open(open_policy, 'w') as f:
+    f.write('aiobox-policy 1\nname open\ndefault allow\nlandlock off\n')
+
+# Every way found to a socket file; each prints 'reached NAME' or the errno.
+UNIX_ATTEMPTS = """
+import socket
+D, S = %r, %r
+def dgram_pair_sendto():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.sendto(b'x', D)
+def dgram_pair_connect():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.connect(D); a.send(b'x')
+def seqpacket_pair_sendto():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a.sendto(b'x', D)
+def stream_pair_sendto():
+    a, b = socket.socketpair()
+    a.sendto(b'x', D)
+def stream_pair_connect():
+    a, b = socket.socketpair()
+    a.connect(S)
+def unix_socket_connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(S)
+def unix_dgram_socket_sendto():
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'x', D)
+for f in (dgram_pair_sendto, dgram_pair_connect, seqpacket_pair_sendto, stream_pair_sendto,
+          stream_pair_connect, unix_socket_connect, unix_dgram_socket_sendto):
+    try:
+        f()
+        print('reached', f.__name__)
+    except OSError as e:
+        print('refused', f.__name__, e.errno)
+a, b = socket.socketpair()
+a.send(b'ok'); print('socketpair works:', b.recv(2))
+""" % (DGRAM_PATH, STREAM_PATH)
+
+
+def host_sockets_reached():
+    """What reached the host sockets since the last call (drained)."""
+    got = []
+    while True:
+        try:
+            got.append(('dgram', host_dgram.recv(64, socket.MSG_DONTWAIT)))
+        except BlockingIOError:
+            break
+    while True:
+        try:
+            c, _ = host_stream.accept()
+            got.append(('stream', 'connection'))
+            c.close()
+        except BlockingIOError:
+            break
+    return got
+
+
+rc, out, err = probe(UNIX_ATTEMPTS, policy_file=open_policy)
+got = host_sockets_reached()
+check('host Unix sockets are reachable without the policy (the cases are sound)',
+      rc == 0 and out.count('reached') >= 4 and len(got) >= 4,
+      f'  rc={rc} got={got}\n{out}\n{err[-800:]}')
+for pol in ('strict', 'net'):
+    rc, out, err = probe(UNIX_ATTEMPTS, policy=pol)
+    if sandbox_refused(f'{pol}: no host Unix socket reachable', rc, err):
+        continue
+    got = host_sockets_reached()
+    check(f'{pol}: no host Unix socket reachable',
+          rc == 0 and 'reached' not in out and out.count('refused') == 7 and
+          "socketpair works: b'ok'" in out and not got,
+          f'  rc={rc} got={got}\n  stdout: {out}\n  stderr: {err[-800:]}')
+host_dgram.close()
+host_stream.close()
+subprocess.run(['rm', '-rf', sockdir])
+
 subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
 print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed, "
       f"{results['skipped']} skipped")
