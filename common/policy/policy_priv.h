@@ -187,7 +187,8 @@ int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
 
 /* Under landlock, refuses (-EINVAL, "FILE:LINE: ...") a policy whose
  * filter admits sockets that neither landlock nor the filter governs:
- * Unix sockets from socket(), Unix datagram socket pairs. */
+ * Unix sockets from socket(), Unix datagram socket pairs, INET stream
+ * sockets whose protocol may be MPTCP. */
 int policy_check_sockets(const struct policy *p, char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,7 @@
  * must be one that landlock or the filter itself governs (issue 14). The
  * filter cannot read the address connect() or sendto() are given, and
  * landlock (ABI 7) does not govern Unix sockets bound to paths nor
- * stream protocols other than TCP; so a policy under landlock must not
+ * stream protocols other than TCP (MPTCP, socket's protocol 262); so a policy under landlock must not
  * admit sockets whose reach nothing governs. Each hazard is one row of
  * the table below; the loader refuses a policy that admits one. It reads
  * the model only. */
@@ -39,6 +39,10 @@ static const struct hazard {
     { "socketpair", { AF_UNIX, 0 }, TYPES_NOT_STREAM, { -1, -1 }, false,
       "admits Unix datagram socket pairs, which send to any socket file on the host; "
       "pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { "socket", { AF_INET, AF_INET6 }, TYPES_STREAM, { 0, IPPROTO_TCP }, false,
+      "admits AF_INET/AF_INET6 stream sockets of any protocol: MPTCP (262) escapes "
+      "landlock's tcp rules; pin the protocol, 'a2 == 0' (and a second rule with "
+      "'a2 == IPPROTO_TCP', which getaddrinfo gives)" },
 };
 
 /* The value rule r pins the given bits of argument arg to (== or a masked
@@ -138,7 +142,8 @@ int policy_check_sockets(const struct policy *p, char *err, size_t errlen)
          * states tcp rules, whose promise it would break. */
         if (p->ntcp && default_admits(p, nr))
             return refuse(p->def_slot.set ? &p->def_slot.where : NULL, err, errlen,
-                          "'default allow' with tcp rules: %s %s", hz->call, hz->why);
+                          "'default allow' admits every socket, and the policy states tcp rules: %s %s",
+                          hz->call, hz->why);
     }
     return 0;
 }

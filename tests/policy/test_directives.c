@@ -220,6 +220,11 @@ START_TEST(socket_rules_that_pass)
         HEAD "allow socket if a0 == AF_NETLINK\n",
         HEAD "landlock off\nallow socket\nallow socketpair\n",
         HEAD "errno EACCES socket\nerrno EACCES socketpair\n",
+        HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM and a2 == 0\n"
+             "allow socket if a0 == AF_INET6 and a2 == IPPROTO_TCP\ntcp connect 5432\n",
+        HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_DGRAM\n",
+        HEAD "default allow\nerrno EPERM socket socketpair\ntcp connect 5432\n",
+        HEAD "default allow\n",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         policy_free(parse_ok(ok[i]));

@@ -110,6 +110,18 @@ static const struct error_case cases[] = {
     { HEAD "allow socketpair\n",
       "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
       "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM\ntcp connect 5432\n",
+      "t.policy:2: allow socket admits AF_INET/AF_INET6 stream sockets of any protocol: MPTCP (262) "
+      "escapes landlock's tcp rules; pin the protocol, 'a2 == 0' (and a second rule with "
+      "'a2 == IPPROTO_TCP', which getaddrinfo gives)" },
+    { HEAD "allow socket if a0 == AF_INET6 and a2 == IPPROTO_MPTCP\n",
+      "t.policy:2: allow socket admits AF_INET/AF_INET6 stream sockets of any protocol: MPTCP (262) "
+      "escapes landlock's tcp rules; pin the protocol, 'a2 == 0' (and a second rule with "
+      "'a2 == IPPROTO_TCP', which getaddrinfo gives)" },
+    { HEAD "default allow\ntcp connect 5432\n",
+      "t.policy:2: 'default allow' admits every socket, and the policy states tcp rules: socket "
+      "admits Unix sockets, which reach any socket file on the host (landlock does not govern "
+      "them); pin the family, e.g. 'a0 == AF_INET'" },
     /* settings */
     { HEAD "name\n", "t.policy:2: name takes 1 argument: 'name NAME'" },
     { HEAD "name a b\n", "t.policy:2: name takes 1 argument: 'name NAME'" },

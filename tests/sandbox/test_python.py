@@ -312,6 +312,51 @@ host_dgram.close()
 host_stream.close()
 subprocess.run(['rm', '-rf', sockdir])
 
+# --- a port-limited policy and MPTCP (issue 14, item 2) ----------------------
+# The policy docs/policies.md used to suggest: its socket rule did not pin
+# the protocol, and socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) escaped
+# landlock's port rules. The loader now refuses it; pinned, it holds.
+allowed_srv, other_srv = socket.socket(), socket.socket()
+for s_ in (allowed_srv, other_srv):
+    s_.bind(('127.0.0.1', 0))
+    s_.listen(8)
+allowed_port, other_port = allowed_srv.getsockname()[1], other_srv.getsockname()[1]
+PORT_LIMITED = ('aiobox-policy 1\ninclude %s\nname ports\n'
+                'allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM%s\n'
+                '%sallow connect\ntcp connect %d\n')
+unpinned = os.path.join(tmp, 'ports-unpinned')
+with open(unpinned, 'w') as f:
+    f.write(PORT_LIMITED % (os.path.join(POLICY_DIR, 'strict'), '', '', allowed_port))
+pinned = os.path.join(tmp, 'ports-pinned')
+with open(pinned, 'w') as f:
+    f.write(PORT_LIMITED % (os.path.join(POLICY_DIR, 'strict'), ' and a2 == 0',
+                            'allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM '
+                            'and a2 == IPPROTO_TCP\n', allowed_port))
+PORT_ATTEMPTS = """
+import socket
+for name, proto, port in (('tcp-allowed', 0, %d), ('tcp-other', 0, %d), ('tcp6-other', 6, %d),
+                          ('mptcp-other', 262, %d)):
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+        s.settimeout(5)
+        s.connect(('127.0.0.1', port))
+        print('connected', name)
+    except OSError as e:
+        print('refused', name, e.errno)
+""" % (allowed_port, other_port, other_port, other_port)
+rc, out, err = probe(PORT_ATTEMPTS, policy_file=unpinned)
+check('port-limited policy without a pinned protocol is refused (MPTCP escapes landlock)',
+      rc == 2 and 'a2 == 0' in err and 'MPTCP' in err and 'connected' not in out,
+      f'  rc={rc}\n  stdout: {out}\n  stderr: {err[-800:]}')
+rc, out, err = probe(PORT_ATTEMPTS, policy_file=pinned)
+if not sandbox_refused('port-limited policy with the protocol pinned holds', rc, err):
+    check('port-limited policy with the protocol pinned holds',
+          rc == 0 and 'connected tcp-allowed' in out and 'refused tcp-other 13' in out and
+          'refused tcp6-other 13' in out and 'refused mptcp-other 1' in out,
+          f'  rc={rc}\n  stdout: {out}\n  stderr: {err[-800:]}')
+allowed_srv.close()
+other_srv.close()
+
 subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
 print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed, "
       f"{results['skipped']} skipped")
