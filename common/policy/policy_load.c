@@ -64,6 +64,15 @@ static int finish(struct policy *p, char *err, size_t errlen)
                            r->sysname, a);
         }
     }
+    if (p->hostname_slot.set && !(p->ns & POLICY_NS_UTS))
+        return fail_at(-EINVAL, &p->hostname_slot.where, err, errlen,
+                       "hostname without a uts namespace ('namespaces ... uts')");
+    for (size_t i = 0; (p->ns & POLICY_NS_NET) && i < p->ntcp; i++)
+        if (p->tcp[i].pub.kind == POLICY_TCP_CONNECT)
+            return fail_at(-EINVAL, &p->tcp[i].where, err, errlen,
+                           "tcp connect rule, but a network namespace ('namespaces' at %s:%u): "
+                           "only a loopback would be there; give 'namespaces' without net",
+                           p->ns_slot.where.file, p->ns_slot.where.line);
     int rc = policy_check_sockets(p, err, errlen);
     if (rc < 0)
         return rc;

@@ -15,7 +15,8 @@
 
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when
- * euid is 0: setgroups, setresgid, setresuid, verified), re-arm
+ * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
+ * namespaces (user, ipc, uts, net; capabilities dropped after), re-arm
  * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
  * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,

@@ -21,10 +21,12 @@ static void cmd_status(struct session *s)
                                                                        : "");
     spare_status(s, spare, sizeof spare);
     n += snprintf(buf + n, sizeof buf - (size_t)n,
-                  "policy: %s\nstatement timeout: %g s\n"
+                  "policy: %s\nsandbox: %s\nstatement timeout: %g s\n"
                   "restarts: %u (deaths: %u, on request: %u)\nstatements run: %llu\n"
                   "spare: %s\nrestore: %s (%zu statements journaled)\n",
-                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none", s->cfg.timeout_s,
+                  s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "none",
+                  s->ep && s->ep_ready && s->sandbox[0] ? s->sandbox : "(no executor ready)",
+                  s->cfg.timeout_s,
                   s->restarts, s->deaths, s->restart_requests,
                   (unsigned long long)s->statements_run, spare,
                   s->cfg.restore == SESSION_RESTORE_REPLAY ? "replay" : "off", s->journal.count);

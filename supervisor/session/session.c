@@ -519,6 +519,11 @@ static void emit_display(struct session *s, const struct proto_display *d)
 static void became_ready(struct session *s, const struct proto_ready *r)
 {
     s->ep_ready = true;
+    if (r)
+        snprintf(s->sandbox, sizeof s->sandbox, "%.*s",
+                 (int)(r->sandbox.len > sizeof s->sandbox - 1 ? sizeof s->sandbox - 1
+                                                              : r->sandbox.len),
+                 r->sandbox.ptr);
     /* The replay's own time, not the wait for a new executor to start. */
     if (s->replay_total && !s->replay_done)
         s->replay_started_ms = session_now_ms();

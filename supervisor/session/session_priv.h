@@ -79,6 +79,7 @@ struct session {
 
     struct execproc *ep, *spare;
     bool ep_ready, spare_ready, ready_said;
+    char sandbox[320];          /* the running executor's ready.sandbox: what it applied */
     /* When ep became the session's executor: a spare may have waited long
      * before that, and only the time serving the session counts. */
     uint64_t ep_since_ms;

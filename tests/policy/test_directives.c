@@ -231,6 +231,57 @@ START_TEST(socket_rules_that_pass)
 }
 END_TEST
 
+START_TEST(namespace_directives)
+{
+    struct policy *p = parse_ok(HEAD);
+    unsigned opt = 99;
+    ck_assert_uint_eq(policy_namespaces(p, &opt), 0);
+    ck_assert_uint_eq(opt, 0);
+    char *d = dump(p);
+    ck_assert_has(d, "namespaces: none\n");
+    free(d);
+    policy_free(p);
+    p = parse_ok(HEAD "namespaces net user ipc? uts\nhostname box-1.x\n");
+    ck_assert_uint_eq(policy_namespaces(p, &opt),
+                      POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET);
+    ck_assert_uint_eq(opt, POLICY_NS_IPC);
+    ck_assert_str_eq(policy_hostname(p), "box-1.x");
+    d = dump(p);
+    /* Shown in the order they are made, whatever the order written. */
+    ck_assert_has(d, "namespaces: user ipc? uts net  # t.policy:2\n  hostname box-1.x\n");
+    free(d);
+    policy_free(p);
+    p = parse_ok(HEAD "namespaces user uts\n");
+    ck_assert_str_eq(policy_hostname(p), "aiobox");
+    policy_free(p);
+    p = parse_ok(HEAD "namespaces user? ipc? uts?\n");
+    ck_assert_uint_eq(policy_namespaces(p, &opt), opt);
+    policy_free(p);
+}
+END_TEST
+
+/* Every shipped policy makes its namespaces; only strict takes the network. */
+START_TEST(shipped_namespaces)
+{
+    static const struct { const char *name; unsigned ns; } want[] = {
+        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET },
+        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
+        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char path[512], err[512];
+        struct policy *p;
+        snprintf(path, sizeof path, "%s/%s", POLICY_DIR, want[i].name);
+        ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
+        unsigned opt;
+        ck_assert_uint_eq(policy_namespaces(p, &opt), want[i].ns);
+        ck_assert_uint_eq(opt, 0);
+        ck_assert_str_eq(policy_hostname(p), "aiobox");
+        policy_free(p);
+    }
+}
+END_TEST
+
 START_TEST(when_writable_lifts_conditions)
 {
     const char *text = HEAD "allow openat if a2 & O_ACCMODE|O_CREAT|O_TRUNC == 0\n"
@@ -531,6 +582,8 @@ Suite *directives_suite(void)
     tcase_add_test(t, grants_read_and_write);
     tcase_add_test(t, dump_has_every_section);
     tcase_add_test(t, socket_rules_that_pass);
+    tcase_add_test(t, namespace_directives);
+    tcase_add_test(t, shipped_namespaces);
     suite_add_tcase(s, t);
     return s;
 }

@@ -122,6 +122,26 @@ static const struct error_case cases[] = {
       "t.policy:2: 'default allow' admits every socket, and the policy states tcp rules: socket "
       "admits Unix sockets, which reach any socket file on the host (landlock does not govern "
       "them); pin the family, e.g. 'a0 == AF_INET'" },
+    /* namespaces */
+    { HEAD "namespaces\n",
+      "t.policy:2: namespaces takes 'none' or namespaces: user ipc uts net ('?' after one marks it optional)" },
+    { HEAD "namespaces user cgroup\n",
+      "t.policy:2: unknown namespace 'cgroup' (user, ipc, uts, net; '?' after one marks it optional)" },
+    { HEAD "namespaces user user?\n", "t.policy:2: namespace 'user' given twice" },
+    { HEAD "namespaces ipc uts\n",
+      "t.policy:2: namespaces without 'user': the executor makes them as an ordinary user, inside its own user namespace" },
+    { HEAD "namespaces user? ipc\n",
+      "t.policy:2: 'user?' is optional, so every other namespace must be too (they need it)" },
+    { HEAD "namespaces user\nnamespaces none\n",
+      "t.policy:3: conflicting rules: namespaces already set at t.policy:2" },
+    { HEAD "namespaces user uts\nhostname -x\n",
+      "t.policy:3: bad hostname '-x' (letters, digits, '-', '.'; at most 63)" },
+    { HEAD "namespaces user uts\nhostname a b\n", "t.policy:3: hostname takes 1 argument: 'hostname NAME'" },
+    { HEAD "namespaces user\nhostname box\n",
+      "t.policy:3: hostname without a uts namespace ('namespaces ... uts')" },
+    { HEAD "namespaces user net\nallow socket if a0 == AF_INET and a2 == 0\ntcp connect 80\n",
+      "t.policy:4: tcp connect rule, but a network namespace ('namespaces' at t.policy:2): "
+      "only a loopback would be there; give 'namespaces' without net" },
     /* settings */
     { HEAD "name\n", "t.policy:2: name takes 1 argument: 'name NAME'" },
     { HEAD "name a b\n", "t.policy:2: name takes 1 argument: 'name NAME'" },

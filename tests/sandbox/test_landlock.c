@@ -224,7 +224,8 @@ START_TEST(tcp_connect_rules)
     int s = listener(&port);
     /* seccomp lets TCP sockets through here, so landlock decides */
     static const char *const net_open =
-        "aiobox-policy 1\ninclude strict\nallow socket if a0 == AF_INET and a2 == 0\nallow connect\n";
+        "aiobox-policy 1\ninclude strict\nallow socket if a0 == AF_INET and a2 == 0\nallow connect\n"
+        "namespaces user ipc uts\n";
     char text[512];
     struct outcome o;
     run_sandboxed(net_open, p_connect, (void *)(intptr_t)port, &o);

@@ -321,7 +321,7 @@ for s_ in (allowed_srv, other_srv):
     s_.bind(('127.0.0.1', 0))
     s_.listen(8)
 allowed_port, other_port = allowed_srv.getsockname()[1], other_srv.getsockname()[1]
-PORT_LIMITED = ('aiobox-policy 1\ninclude %s\nname ports\n'
+PORT_LIMITED = ('aiobox-policy 1\ninclude %s\nname ports\nnamespaces user ipc uts\n'
                 'allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM%s\n'
                 '%sallow connect\ntcp connect %d\n')
 unpinned = os.path.join(tmp, 'ports-unpinned')
@@ -356,6 +356,114 @@ if not sandbox_refused('port-limited policy with the protocol pinned holds', rc,
           f'  rc={rc}\n  stdout: {out}\n  stderr: {err[-800:]}')
 allowed_srv.close()
 other_srv.close()
+
+# --- namespaces (issue 14, item 7): user, ipc, uts, net ----------------------
+HOST_NS = {n: os.readlink(f'/proc/self/ns/{n}') for n in ('user', 'ipc', 'uts', 'net')}
+NS_PROBE = ("import os, socket\n"
+            "print('hostname', socket.gethostname())\n"
+            "for n in ('user', 'ipc', 'uts', 'net'):\n"
+            "    print(n, os.readlink('/proc/self/ns/' + n))\n"
+            "print('uid', os.getuid())\n")
+for pol, own_net in (('strict', True), ('net', False), ('trusted', False)):
+    rc, out, err = probe(NS_PROBE, policy=pol)
+    if sandbox_refused(f'{pol}: namespaces of its own', rc, err):
+        continue
+    seen = dict(l.split(' ', 1) for l in out.splitlines() if ' ' in l)
+    ok = rc == 0 and seen.get('hostname') == 'aiobox'
+    for n in ('user', 'ipc', 'uts'):
+        ok = ok and seen.get(n) not in (None, HOST_NS[n])
+    ok = ok and (seen.get('net') != HOST_NS['net']) == own_net
+    ok = ok and seen.get('uid') == str(65534 if os.geteuid() == 0 else os.geteuid())
+    check(f'{pol}: namespaces of its own (user, ipc, uts{", net: loopback only" if own_net else ""}), hostname aiobox',
+          ok, f'  rc={rc} host={HOST_NS}\n  stdout: {out}\n  stderr: {err[-800:]}')
+# What a network namespace leaves: trusted's seccomp lets the probe look.
+netns_policy = os.path.join(tmp, 'trusted-netns')
+with open(netns_policy, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname trusted-netns\nnamespaces user ipc uts net\n'
+            % os.path.join(POLICY_DIR, 'trusted'))
+lsn = socket.socket()
+lsn.bind(('127.0.0.1', 0))
+lsn.listen(1)
+expect('a network namespace has only a loopback, up, and no way to the host',
+       "import socket\nprint(sorted(i[1] for i in socket.if_nameindex()))\n"
+       "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+       "c = socket.create_connection(s.getsockname()); print('loopback works')\n"
+       "try:\n    socket.create_connection(('127.0.0.1', %d), timeout=5)\n    print('reached the host')\n"
+       "except OSError as e:\n    print('host refused', e.errno)\n" % lsn.getsockname()[1], 0,
+       want_out=r"^\['lo'\]\nloopback works\nhost refused 111\n", policy_file=netns_policy)
+lsn.close()
+expect('trusted: no capability left inside the user namespace',
+       "print([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])", 0,
+       want_out=r"CapEff:\\t0000000000000000.*CapPrm:\\t0000000000000000.*CapBnd:\\t0000000000000000|"
+                r"CapPrm:\\t0000000000000000.*CapEff:\\t0000000000000000.*CapBnd:\\t0000000000000000",
+       policy='trusted')
+expect('ready description names the namespaces', 'pass', 0,
+       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net\n')
+
+# Where the kernel refuses a namespace, the executor refuses to start and
+# says which and why, unless the policy marks it optional. The probe runs
+# in a user namespace (ids 0..65535 mapped as they are) whose
+# user.max_user_namespaces is 0, so its own cannot be made.
+def probe_without_userns(code, policy_file):
+    libc = ctypes.CDLL(None, use_errno=True)
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(go_w)
+            os.close(out_r)
+            if libc.unshare(0x10000000) != 0:   # CLONE_NEWUSER
+                os._exit(90)
+            os.write(out_w, b'u')               # unshared: the maps may be written
+            os.read(go_r, 1)
+            with open('/proc/sys/user/max_user_namespaces', 'w') as f:
+                f.write('0')
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.execve(PROBE, [PROBE, '--policy', policy_file, code], {})
+        finally:
+            os._exit(91)
+    os.close(go_r)
+    os.close(out_w)
+    first = os.read(out_r, 1)
+    if first != b'u':
+        os.waitpid(pid, 0)
+        return -1, f'the child did not unshare ({first!r})'
+    for name, text in (('uid_map', '0 0 65536\n'), ('gid_map', '0 0 65536\n')):
+        with open(f'/proc/{pid}/{name}', 'w') as f:
+            f.write(text)
+    os.write(go_w, b'x')
+    os.close(go_w)
+    with os.fdopen(out_r, 'rb') as f:
+        out = f.read().decode(errors='replace')
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+if os.geteuid() == 0:
+    import ctypes
+    required = os.path.join(tmp, 'ns-required')
+    with open(required, 'w') as f:
+        f.write('aiobox-policy 1\ninclude %s\nname ns-required\n' % os.path.join(POLICY_DIR, 'strict'))
+    optional_ns = os.path.join(tmp, 'ns-optional')
+    with open(optional_ns, 'w') as f:
+        f.write('aiobox-policy 1\ninclude %s\nname ns-optional\nnamespaces user? ipc? uts? net?\n'
+                % os.path.join(POLICY_DIR, 'strict'))
+    rc, out = probe_without_userns("print('user code ran')", required)
+    check('a namespace the kernel refuses: the executor does not start, and says which and why',
+          rc == 2 and 'user code ran' not in out and
+          "namespaces: user: cannot be created: No space left on device; policy ns-required requires it "
+          "(write 'user?' to go without)" in out, f'  rc={rc}\n  output: {out}')
+    rc, out = probe_without_userns("print('user code ran')", optional_ns)
+    check('a namespace marked optional: gone without, and said',
+          rc == 0 and 'user code ran' in out and
+          re.search(r'namespaces user\?\(No space left on device\) ipc\?\(Operation not permitted\) '
+                    r'uts\?\(Operation not permitted\) net\?\(Operation not permitted\)', out) is not None,
+          f'  rc={rc}\n  output: {out}')
+else:
+    host_lacks('a namespace the kernel refuses: the executor does not start', 'root',
+               f'the tests run as uid {os.geteuid()}: cannot limit user namespaces')
 
 subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
 print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed, "
