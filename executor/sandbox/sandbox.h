@@ -9,9 +9,12 @@
 
 #include "policy.h"
 
-/* The unprivileged ids a root executor drops to ('nobody'/'nogroup'). */
-#define SANDBOX_UID 65534
-#define SANDBOX_GID 65534
+/* The unprivileged ids a root executor drops to: its own, so that no two
+ * executors (sessions, spares) share a uid and none can signal another:
+ * uid = gid = SANDBOX_ID_BASE + its pid (pids are below 2^22), an id no
+ * account on the host has. */
+#define SANDBOX_ID_BASE 0x40000000u
+#define SANDBOX_ID_FOR(pid) (SANDBOX_ID_BASE + (unsigned)(pid))
 
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when
@@ -20,7 +23,8 @@
  * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
  * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
- * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 65534".
+ * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 1073761234,
+ * namespaces user ipc uts net".
  * On failure returns a negative errno (-EBUSY: more than one thread) and
  * err names the layer and why; the process may then be partly restricted
  * and must not run user code. */
