@@ -64,7 +64,10 @@ static int finish(struct policy *p, char *err, size_t errlen)
                            r->sysname, a);
         }
     }
-    if (p->hostname_slot.set && !(p->ns & POLICY_NS_UTS))
+    /* A hostname from an included file is inert where the includer
+     * chose namespaces without uts. */
+    if (p->hostname_slot.set && !(p->ns & POLICY_NS_UTS) &&
+        (!p->ns_slot.set || p->hostname_slot.depth <= p->ns_slot.depth))
         return fail_at(-EINVAL, &p->hostname_slot.where, err, errlen,
                        "hostname without a uts namespace ('namespaces ... uts')");
     for (size_t i = 0; (p->ns & POLICY_NS_NET) && i < p->ntcp; i++)

@@ -254,6 +254,19 @@ START_TEST(namespace_directives)
     p = parse_ok(HEAD "namespaces user uts\n");
     ck_assert_str_eq(policy_hostname(p), "aiobox");
     policy_free(p);
+    /* An included hostname is inert where the includer drops uts. */
+    char inc[] = "/tmp/aiobox-policy-inc-XXXXXX";
+    int fd = mkstemp(inc);
+    ck_assert_int_ge(fd, 0);
+    static const char included[] = HEAD "namespaces user uts\nhostname inner\n";
+    ck_assert_int_eq(write(fd, included, sizeof included - 1), (ssize_t)(sizeof included - 1));
+    ck_assert_int_eq(close(fd), 0);
+    char text[256];
+    snprintf(text, sizeof text, HEAD "include %s\nnamespaces user ipc\n", inc);
+    p = parse_ok(text);
+    ck_assert_uint_eq(policy_namespaces(p, NULL), POLICY_NS_USER | POLICY_NS_IPC);
+    policy_free(p);
+    ck_assert_int_eq(unlink(inc), 0);
     p = parse_ok(HEAD "namespaces user? ipc? uts?\n");
     ck_assert_uint_eq(policy_namespaces(p, &opt), opt);
     policy_free(p);
