@@ -9,12 +9,16 @@
 
 #include "policy.h"
 
-/* The unprivileged ids a root executor drops to: its own, so that no two
- * executors (sessions, spares) share a uid and none can signal another:
- * uid = gid = SANDBOX_ID_BASE + its pid (pids are below 2^22), an id no
- * account on the host has. */
+/* The unprivileged ids a root executor drops to. A uid of its own, so
+ * that no two executors (sessions, spares) share one and none can signal
+ * another: SANDBOX_ID_BASE + its pid (pids are below 2^22), which no
+ * account on the host has. The group is 'nogroup' for all, and the umask
+ * 002: a file one executor wrote in a writable path, the next executor of
+ * the session (after a restart) may write again. */
 #define SANDBOX_ID_BASE 0x40000000u
 #define SANDBOX_ID_FOR(pid) (SANDBOX_ID_BASE + (unsigned)(pid))
+#define SANDBOX_GID 65534u
+#define SANDBOX_UMASK 002
 
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when

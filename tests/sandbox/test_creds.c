@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkrun.h"
@@ -25,8 +26,13 @@ static int p_ids(void *arg)
     const unsigned id = SANDBOX_ID_FOR(getpid());
     if (r != id || e != id || s != id)
         return 2;
-    if (rg != id || eg != id || sg != id)
+    if (rg != SANDBOX_GID || eg != SANDBOX_GID || sg != SANDBOX_GID)
         return 3;
+    /* strict refuses umask itself (glibc then returns -1, errno
+     * untouched: umask "cannot fail"): nothing to read. */
+    mode_t mask = umask(077);
+    if (mask != SANDBOX_UMASK && mask != (mode_t)-1)
+        return 6;
     if (getgroups(0, NULL) != 0)
         return 4;
     if (setuid(0) == 0 || errno != EPERM)
