@@ -8,8 +8,10 @@ seccomp and landlock besides.
 Two real `aiobox -q --policy P` on pipes (tests/supervisor/livesession.py).
 Usage: test_sessions.py AIOBOX
 """
+import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -63,8 +65,31 @@ def sessions_apart(policy):
               f'  b: {b_out!r}\n  spares {spares}: {[alive(p) for p in spares]}')
 
 
+def forked_apart():
+    """The server's executors come from its fork server: each child makes
+    its own namespaces and (as root) gets its own uid."""
+    code = ('import os, socket; print(os.getpid(), os.getuid(), socket.gethostname(), '
+            '*(os.readlink("/proc/self/ns/" + n) for n in ("user", "ipc", "uts", "net")))')
+    reqs = ''.join(json.dumps({'id': i, 'op': 'run', 'code': code, 'session': s}) + '\n'
+                   for i, s in ((1, 'a'), (2, 'b')))
+    p = subprocess.run([AIOBOX, '--json'], input=reqs.encode(), capture_output=True, timeout=120)
+    done = [json.loads(l) for l in p.stdout.decode().splitlines() if l.startswith('{')]
+    seen = [d.get('stdout', '').split() for d in done if d.get('event') == 'done']
+    ok = p.returncode == 0 and len(seen) == 2 and all(len(v) == 7 for v in seen)
+    if ok:
+        (pa, ua, ha, *nsa), (pb, ub, hb, *nsb) = seen
+        host = [os.readlink('/proc/self/ns/' + n) for n in ('user', 'ipc', 'uts', 'net')]
+        ok = (pa != pb and ha == hb == 'aiobox' and all(x != y for x, y in zip(nsa, nsb)) and
+              all(x != h for x, h in zip(nsa + nsb, host + host)) and
+              (ua != ub if os.geteuid() == 0 else ua == ub))
+    check('fork-server children: each its own user, ipc, uts and net namespaces'
+          + (' and uid' if os.geteuid() == 0 else ''), ok,
+          f'  rc={p.returncode} seen={seen}\n  stdout: {p.stdout[-800:]!r}\n  stderr: {p.stderr[-800:]!r}')
+
+
 for pol in ('strict', 'net', 'trusted'):
     sessions_apart(pol)
+forked_apart()
 print(f"sandbox-sessions: {results['passed']} passed, {results['failed']} failed, "
       f"{results['skipped']} skipped")
 sys.exit(1 if results['failed'] else 0)
