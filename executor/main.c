@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     struct exec_opts opts;
     struct host_config hc = {.output_cap = POLICY_OUTPUT_CAP_DEFAULT};
     struct policy *policy = NULL;
-    char err[512], sandbox_desc[256] = "none";
+    char err[512], sandbox_desc[384] = "none";
     int channel;
 
     if (exec_opts_parse(argc, argv, &opts, err, sizeof err) < 0) {

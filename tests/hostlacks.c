@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 static const char *const layers[] = {
-    "landlock", "landlock-tcp", "landlock-scope", "seccomp", "ia32", "root",
+    "landlock", "landlock-tcp", "landlock-scope", "seccomp", "ia32", "root", "userns",
 };
 
 static bool known(const char *word, size_t len)
@@ -29,7 +29,7 @@ bool hostlacks_declared(const char *layer)
         size_t len = strcspn(w, ",");
         if (len > 0 && !known(w, len)) {
             fprintf(stderr, "AIOBOX_HOST_LACKS: unknown layer '%.*s' (landlock, landlock-tcp, "
-                    "landlock-scope, seccomp, ia32, root)\n", (int)len, w);
+                    "landlock-scope, seccomp, ia32, root, userns)\n", (int)len, w);
             fflush(NULL);
             _exit(2);
         }
@@ -58,5 +58,7 @@ const char *hostlacks_layer_of(const char *error)
     }
     if (strstr(error, "seccomp: the kernel refused the filter"))
         return "seccomp";
+    if (strstr(error, "namespaces: user: cannot be created"))
+        return "userns";
     return NULL;
 }

@@ -5,7 +5,7 @@ import os
 import re
 import sys
 
-LAYERS = ('landlock', 'landlock-tcp', 'landlock-scope', 'seccomp', 'ia32', 'root')
+LAYERS = ('landlock', 'landlock-tcp', 'landlock-scope', 'seccomp', 'ia32', 'root', 'userns')
 
 
 def declared(layer):
@@ -31,6 +31,8 @@ def layer_of(error):
         return None
     if 'seccomp: the kernel refused the filter' in error:
         return 'seccomp'
+    if 'namespaces: user: cannot be created' in error:
+        return 'userns'
     return None
 
 

@@ -99,7 +99,7 @@ expect('another declared layer does not explain it', [hostskip], 1,
        '36 passed, 1 failed, 0 skipped', lacks='landlock')
 expect('an unknown word in AIOBOX_HOST_LACKS stops it', [hostskip], 2,
        "summarize: AIOBOX_HOST_LACKS: unknown layer 'ia-32' "
-       "(landlock, landlock-tcp, landlock-scope, seccomp, ia32, root)", lacks='ia-32')
+       "(landlock, landlock-tcp, landlock-scope, seccomp, ia32, root, userns)", lacks='ia-32')
 
 SAN_SKIP = ('SKIP as_stops_memory_bombs: sanitizer build: RLIMIT_AS is not applied\n'
             'sandbox: 10 passed, 0 failed, 1 skipped\n')

@@ -29,7 +29,7 @@ import os
 import re
 import sys
 
-LAYERS = ('landlock', 'landlock-tcp', 'landlock-scope', 'seccomp', 'ia32', 'root')
+LAYERS = ('landlock', 'landlock-tcp', 'landlock-scope', 'seccomp', 'ia32', 'root', 'userns')
 
 OURS = re.compile(r'^(?:[\w.-]+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$', re.M)
 PYTEST = re.compile(r'^=+ (.*\b(?:passed|failed|skipped|error|errors)\b.*) in [\d.]+s.* =+\s*$', re.M)

@@ -109,6 +109,22 @@ const struct policy_tcp *policy_tcp_at(const struct policy *p, size_t i);
 size_t policy_rlimit_count(const struct policy *p);
 const struct policy_rlimit *policy_rlimit_at(const struct policy *p, size_t i);
 
+/* Namespaces the executor makes for itself (`namespaces ...`), in the
+ * order it makes them; bits of policy_namespaces(). */
+enum policy_ns {
+    POLICY_NS_USER = 1 << 0,
+    POLICY_NS_IPC = 1 << 1,
+    POLICY_NS_UTS = 1 << 2,
+    POLICY_NS_NET = 1 << 3,
+};
+/* The namespaces asked for; *optional: those marked '?', which the
+ * executor goes without (and says so) where the kernel refuses them. */
+unsigned policy_namespaces(const struct policy *p, unsigned *optional);
+/* The word for one POLICY_NS_* bit ("user", ...). */
+const char *policy_ns_name(unsigned bit);
+/* The hostname inside the uts namespace (`hostname NAME`, default aiobox). */
+const char *policy_hostname(const struct policy *p);
+
 /* Formats a size the way policies write it ("1G", "64", "unlimited"). */
 void policy_format_size(uint64_t v, char *buf, size_t buflen);
 

@@ -89,6 +89,21 @@ static void dump_landlock(const struct policy *p, FILE *out)
         fprintf(out, "  tcp: no connect, no bind (ABI 4 or later)\n");
 }
 
+static void dump_namespaces(const struct policy *p, FILE *out)
+{
+    fprintf(out, "namespaces:");
+    if (!p->ns)
+        fprintf(out, " none");
+    for (unsigned bit = 1; bit <= p->ns; bit <<= 1)
+        if (p->ns & bit)
+            fprintf(out, " %s%s", policy_ns_name(bit), p->ns_optional & bit ? "?" : "");
+    if (p->ns_slot.set)
+        fprintf(out, "  # %s:%u", p->ns_slot.where.file, p->ns_slot.where.line);
+    fprintf(out, "\n");
+    if (p->ns & POLICY_NS_UTS)
+        fprintf(out, "  hostname %s\n", policy_hostname(p));
+}
+
 static void dump_rlimits(const struct policy *p, FILE *out)
 {
     fprintf(out, "rlimits:%s\n", p->nrlimits ? "" : " none");
@@ -149,6 +164,7 @@ int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
     dump_settings(p, out);
     dump_rules(p, out);
     dump_landlock(p, out);
+    dump_namespaces(p, out);
     dump_rlimits(p, out);
     int rc = dump_pfc(p, out, err, errlen);
     if (rc < 0)

@@ -27,7 +27,7 @@ static int fail_at(int rc, const struct policy_where *w, char *err, size_t errle
 }
 
 /* Checks that need the whole policy (actions equal to the default,
- * landlock off with fs rules), then a trial compile: libseccomp refuses
+ * landlock off with fs rules, the sockets it admits), then a trial compile: libseccomp refuses
  * some rules only when they are added, and this is the last moment the
  * error can still name the line. Grants are in by now, so the trial is
  * the filter that will be applied (a writable grant changes it). */
@@ -64,9 +64,24 @@ static int finish(struct policy *p, char *err, size_t errlen)
                            r->sysname, a);
         }
     }
+    /* A hostname from an included file is inert where the includer
+     * chose namespaces without uts. */
+    if (p->hostname_slot.set && !(p->ns & POLICY_NS_UTS) &&
+        (!p->ns_slot.set || p->hostname_slot.depth <= p->ns_slot.depth))
+        return fail_at(-EINVAL, &p->hostname_slot.where, err, errlen,
+                       "hostname without a uts namespace ('namespaces ... uts')");
+    for (size_t i = 0; (p->ns & POLICY_NS_NET) && i < p->ntcp; i++)
+        if (p->tcp[i].pub.kind == POLICY_TCP_CONNECT)
+            return fail_at(-EINVAL, &p->tcp[i].where, err, errlen,
+                           "tcp connect rule, but a network namespace ('namespaces' at %s:%u): "
+                           "only a loopback would be there; give 'namespaces' without net",
+                           p->ns_slot.where.file, p->ns_slot.where.line);
+    int rc = policy_check_sockets(p, err, errlen);
+    if (rc < 0)
+        return rc;
     scmp_filter_ctx ctx;
     unsigned n;
-    int rc = policy_seccomp_build(p, &ctx, &n, err, errlen);
+    rc = policy_seccomp_build(p, &ctx, &n, err, errlen);
     if (rc < 0)
         return rc;
     seccomp_release(ctx);

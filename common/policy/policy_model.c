@@ -97,6 +97,7 @@ void policy_free(struct policy *p)
     free(p->files);
     free(p->name);
     free(p->path);
+    free(p->hostname);
     free(p);
 }
 
@@ -180,4 +181,44 @@ size_t policy_rlimit_count(const struct policy *p) { return p->nrlimits; }
 const struct policy_rlimit *policy_rlimit_at(const struct policy *p, size_t i)
 {
     return i < p->nrlimits ? &p->rlimits[i].pub : NULL;
+}
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} ns_names[] = {
+    { POLICY_NS_USER, "user" },
+    { POLICY_NS_IPC, "ipc" },
+    { POLICY_NS_UTS, "uts" },
+    { POLICY_NS_NET, "net" },
+};
+
+unsigned policy_namespaces(const struct policy *p, unsigned *optional)
+{
+    if (optional)
+        *optional = p->ns_optional;
+    return p->ns;
+}
+
+const char *policy_ns_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof ns_names / sizeof ns_names[0]; i++)
+        if (ns_names[i].bit == bit)
+            return ns_names[i].name;
+    return NULL;
+}
+
+int policy_ns_bit(const char *word, unsigned *bit)
+{
+    for (size_t i = 0; i < sizeof ns_names / sizeof ns_names[0]; i++)
+        if (strcmp(ns_names[i].name, word) == 0) {
+            *bit = ns_names[i].bit;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *policy_hostname(const struct policy *p)
+{
+    return p->hostname ? p->hostname : POLICY_HOSTNAME_DEFAULT;
 }

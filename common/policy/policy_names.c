@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static const struct named_value constants[] = {
     NV(AF_UNIX), NV(AF_INET), NV(AF_INET6), NV(AF_NETLINK), NV(AF_PACKET),
     NV(SOCK_STREAM), NV(SOCK_DGRAM), NV(SOCK_RAW), NV(SOCK_SEQPACKET),
     NV(SOCK_NONBLOCK), NV(SOCK_CLOEXEC),
+    NV(IPPROTO_TCP), NV(IPPROTO_UDP), NV(IPPROTO_MPTCP),
     /* The type argument of socket() carries flags above the type. */
     { "SOCK_TYPE_MASK", 0xf },
     NV(O_RDONLY), NV(O_WRONLY), NV(O_RDWR), NV(O_ACCMODE), NV(O_CREAT),

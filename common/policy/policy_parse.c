@@ -316,6 +316,69 @@ static int d_tcp(struct policy_parse_ctx *c, char **w, size_t n)
     return 0;
 }
 
+/* namespaces none | WORD[?]...: every namespace but user needs user (the
+ * executor makes them after dropping root, as its own uid). */
+static int d_namespaces(struct policy_parse_ctx *c, char **w, size_t n)
+{
+    if (n < 2)
+        return policy_fail(c, "namespaces takes 'none' or namespaces: user ipc uts net ('?' after one marks it optional)");
+    unsigned want = 0, optional = 0;
+    if (!(n == 2 && strcmp(w[1], "none") == 0)) {
+        for (size_t i = 1; i < n; i++) {
+            char word[16];
+            size_t len = strlen(w[i]);
+            bool opt = len > 0 && w[i][len - 1] == '?';
+            unsigned bit;
+            if (opt)
+                len--;
+            if (len >= sizeof word)
+                len = sizeof word - 1;
+            memcpy(word, w[i], len);
+            word[len] = '\0';
+            if (policy_ns_bit(word, &bit) < 0)
+                return policy_fail(c, "unknown namespace '%s' (user, ipc, uts, net; '?' after one marks it optional)", w[i]);
+            if (want & bit)
+                return policy_fail(c, "namespace '%s' given twice", word);
+            want |= bit;
+            if (opt)
+                optional |= bit;
+        }
+        if (!(want & POLICY_NS_USER))
+            return policy_fail(c, "namespaces without 'user': the executor makes them as an ordinary user, inside its own user namespace");
+        if ((optional & POLICY_NS_USER) && optional != want)
+            return policy_fail(c, "'user?' is optional, so every other namespace must be too (they need it)");
+    }
+    int r = claim(c, &c->p->ns_slot, "namespaces");
+    if (r > 0) {
+        c->p->ns = want;
+        c->p->ns_optional = optional;
+    }
+    return r < 0 ? r : 0;
+}
+
+static int d_hostname(struct policy_parse_ctx *c, char **w, size_t n)
+{
+    int rc = want_args(c, w, n, 1, "hostname NAME");
+    if (rc < 0)
+        return rc;
+    size_t len = strlen(w[1]);
+    bool ok = len > 0 && len <= 63 && w[1][0] != '-';
+    for (const char *s = w[1]; ok && *s; s++)
+        ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+             (*s >= '0' && *s <= '9') || *s == '-' || *s == '.';
+    if (!ok)
+        return policy_fail(c, "bad hostname '%s' (letters, digits, '-', '.'; at most 63)", w[1]);
+    int r = claim(c, &c->p->hostname_slot, "hostname");
+    if (r <= 0)
+        return r;
+    char *s = strdup(w[1]);
+    if (!s)
+        return policy_fail_nomem(c);
+    free(c->p->hostname);
+    c->p->hostname = s;
+    return 0;
+}
+
 static int d_include(struct policy_parse_ctx *c, char **w, size_t n)
 {
     int rc = want_args(c, w, n, 1, "include FILE");
@@ -387,6 +450,8 @@ static const struct {
     { "rlimit", d_rlimit },
     { "timeout", d_timeout },
     { "output-cap", d_output_cap },
+    { "namespaces", d_namespaces },
+    { "hostname", d_hostname },
 };
 
 static int directive(struct policy_parse_ctx *c, char **w, size_t n)

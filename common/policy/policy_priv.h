@@ -14,6 +14,7 @@
 #define POLICY_LINE_MAX 4096
 #define POLICY_FILE_MAX ((size_t)1 << 20)
 #define POLICY_INCLUDE_DEPTH_MAX 8
+#define POLICY_HOSTNAME_DEFAULT "aiobox"
 
 /* --- policy_model.c: the parsed form -------------------------------------- */
 
@@ -97,6 +98,10 @@ struct policy {
     int landlock_abi;
     struct policy_slot landlock_slot;
     bool writable;              /* some rw path: when-writable rules apply */
+    unsigned ns, ns_optional;   /* POLICY_NS_* */
+    struct policy_slot ns_slot;
+    char *hostname;             /* NULL: POLICY_HOSTNAME_DEFAULT */
+    struct policy_slot hostname_slot;
 
     struct policy_rule *rules;
     size_t nrules, caprules;
@@ -126,6 +131,8 @@ int policy_add_path_entry(struct policy *p, const char *path,
                           enum policy_fs_access access, bool optional,
                           const struct policy_where *where);
 void policy_action_text(const struct policy_action *a, char *buf, size_t len);
+/* The POLICY_NS_* bit for a namespace word; 0 or -EINVAL. */
+int policy_ns_bit(const char *word, unsigned *bit);
 void policy_rule_text(const struct policy_rule *r, char *buf, size_t len);
 
 /* --- policy_names.c: the words policies may use for numbers --------------- */
@@ -182,5 +189,13 @@ int policy_parse_action(struct policy_parse_ctx *c, char **w, size_t n,
 int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
+
+/* --- policy_sockets.c: what the loader checks of socket rules ------------ */
+
+/* Under landlock, refuses (-EINVAL, "FILE:LINE: ...") a policy whose
+ * filter admits sockets that neither landlock nor the filter governs:
+ * Unix sockets from socket(), Unix datagram socket pairs, INET stream
+ * sockets whose protocol may be MPTCP. */
+int policy_check_sockets(const struct policy *p, char *err, size_t errlen);
 
 #endif

@@ -94,11 +94,12 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
 int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
                   char *err, size_t errlen)
 {
-    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "";
+    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[160] = "";
     struct sandbox_desc du = { .buf = ubuf, .cap = sizeof ubuf };
     struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
     struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
     struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
+    struct sandbox_desc dn = { .buf = nbuf, .cap = sizeof nbuf };
     int rc = check_single_thread(err, errlen);
     if (rc < 0)
         return rc;
@@ -110,9 +111,12 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
         return rc;
     }
     rc = sandbox_drop_root(&du, err, errlen);
+    if (rc == 0)
+        rc = sandbox_namespaces(p, &dn, err, errlen);
     if (rc < 0)
         return rc;
-    /* Changing credentials cleared the parent-death signal. */
+    /* Changing credentials (and the user namespace) cleared the
+     * parent-death signal. */
     if (deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
         rc = -errno;
         snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(-rc));
@@ -131,6 +135,7 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
         rc = load_seccomp(p, &ds, err, errlen);
     if (rc < 0)
         return rc;
-    snprintf(desc, desclen, "%s: %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf, ubuf);
+    snprintf(desc, desclen, "%s: %s, %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf, ubuf,
+             nbuf);
     return 0;
 }

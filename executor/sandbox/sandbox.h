@@ -9,17 +9,26 @@
 
 #include "policy.h"
 
-/* The unprivileged ids a root executor drops to ('nobody'/'nogroup'). */
-#define SANDBOX_UID 65534
-#define SANDBOX_GID 65534
+/* The unprivileged ids a root executor drops to. A uid of its own, so
+ * that no two executors (sessions, spares) share one and none can signal
+ * another: SANDBOX_ID_BASE + its pid (pids are below 2^22), which no
+ * account on the host has. The group is 'nogroup' for all, and the umask
+ * 002: a file one executor wrote in a writable path, the next executor of
+ * the session (after a restart) may write again. */
+#define SANDBOX_ID_BASE 0x40000000u
+#define SANDBOX_ID_FOR(pid) (SANDBOX_ID_BASE + (unsigned)(pid))
+#define SANDBOX_GID 65534u
+#define SANDBOX_UMASK 002
 
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when
- * euid is 0: setgroups, setresgid, setresuid, verified), re-arm
+ * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
+ * namespaces (user, ipc, uts, net; capabilities dropped after), re-arm
  * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
  * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
- * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 65534".
+ * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 1073761234,
+ * namespaces user ipc uts net".
  * On failure returns a negative errno (-EBUSY: more than one thread) and
  * err names the layer and why; the process may then be partly restricted
  * and must not run user code. */

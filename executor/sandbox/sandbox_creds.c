@@ -1,10 +1,14 @@
 /* Never run user code as root: RLIMIT_NPROC is ignored for root, and root
- * keeps capabilities that other layers assume away. */
+ * keeps capabilities that other layers assume away. Each executor gets a
+ * uid of its own (SANDBOX_ID_FOR its pid): sharing one would let any
+ * session signal every other's executor where nothing else stops it
+ * (trusted). The group stays shared (see SANDBOX_GID). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sandbox_priv.h"
@@ -20,21 +24,21 @@ int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen)
         snprintf(err, errlen, "drop root: setgroups: %s", strerror(e));
         return -e;
     }
-    if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0) {
+    const unsigned id = SANDBOX_ID_FOR(getpid()), gid = SANDBOX_GID;
+    if (setresgid(gid, gid, gid) < 0) {
         int e = errno;
-        snprintf(err, errlen, "drop root: setresgid(%d): %s", SANDBOX_GID, strerror(e));
+        snprintf(err, errlen, "drop root: setresgid(%u): %s", gid, strerror(e));
         return -e;
     }
-    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0) {
+    if (setresuid(id, id, id) < 0) {
         int e = errno;
-        snprintf(err, errlen, "drop root: setresuid(%d): %s", SANDBOX_UID, strerror(e));
+        snprintf(err, errlen, "drop root: setresuid(%u): %s", id, strerror(e));
         return -e;
     }
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
     if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
-        ru != SANDBOX_UID || eu != SANDBOX_UID || su != SANDBOX_UID ||
-        rg != SANDBOX_GID || eg != SANDBOX_GID || sg != SANDBOX_GID ||
+        ru != id || eu != id || su != id || rg != gid || eg != gid || sg != gid ||
         getgroups(0, NULL) != 0) {
         snprintf(err, errlen, "drop root: the ids did not change as asked");
         return -EPERM;
@@ -44,6 +48,7 @@ int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen)
         snprintf(err, errlen, "drop root: could become root again");
         return -EPERM;
     }
-    sandbox_desc_add(d, "uid %d", SANDBOX_UID);
+    (void)umask(SANDBOX_UMASK);     /* cannot fail */
+    sandbox_desc_add(d, "uid %u", id);
     return 0;
 }

@@ -16,6 +16,8 @@ void sandbox_desc_add(struct sandbox_desc *d, const char *fmt, ...);
 
 /* Each layer: 0, or a negative errno with err naming the layer and why. */
 int sandbox_drop_root(struct sandbox_desc *d, char *err, size_t errlen);
+int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d,
+                       char *err, size_t errlen);
 int sandbox_rlimits(const struct policy *p, struct sandbox_desc *d,
                     char *err, size_t errlen);
 int sandbox_landlock(const struct policy *p, struct sandbox_desc *d,

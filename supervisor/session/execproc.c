@@ -42,6 +42,9 @@ struct execproc {
     int64_t denied_syscall;      /* last `denied` seen, -1 for none */
     uint64_t started_ms;
     char cause[512];             /* why we killed it, if we did */
+    /* Its ready frame's sandbox, in its words: a pooled executor's ready
+     * went to the pool, not to the session that takes it. */
+    char sandbox[320];
     char rbuf[READ_CHUNK];
 };
 
@@ -55,6 +58,7 @@ void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void 
     ep->data = data;
 }
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
+const char *execproc_sandbox(const struct execproc *ep) { return ep->sandbox; }
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -277,6 +281,9 @@ static void dispatch(struct execproc *ep, struct proto_msg *m)
             return;
         }
         ep->ready = 1;
+        const struct proto_str *sb = &m->u.ready.sandbox;
+        snprintf(ep->sandbox, sizeof ep->sandbox, "%.*s",
+                 (int)(sb->len < sizeof ep->sandbox ? sb->len : sizeof ep->sandbox - 1), sb->ptr);
         ep->cb->ready(ep, &m->u.ready);
         return;
     }

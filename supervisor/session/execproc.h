@@ -58,6 +58,8 @@ void *execproc_data(const struct execproc *ep);
  * session's: its events go to cb, with data. */
 void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data);
 pid_t execproc_pid(const struct execproc *ep);
+/* What its ready frame said of its sandbox (untrusted text; "" before). */
+const char *execproc_sandbox(const struct execproc *ep);
 /* 0 when sent (or queued); -EMSGSIZE or -ENOMEM when the message could
  * not be encoded: the executor is fine and never saw it; -EPIPE when the
  * executor is gone or going (its death will be reported). */

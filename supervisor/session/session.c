@@ -554,13 +554,10 @@ static void became_ready(struct session *s, const struct proto_ready *r)
     /* The replay's own time, not the wait for a new executor to start. */
     if (s->replay_total && !s->replay_done)
         s->replay_started_ms = session_now_ms();
-    if (r) {
-        /* What the sandbox is, for :status; the start-up line says it in
-         * a few plain words. */
-        snprintf(s->sandbox_desc, sizeof s->sandbox_desc, "%.*s",
-                 (int)(r->sandbox.len > 300 ? 300 : r->sandbox.len), r->sandbox.ptr);
-        plain_text(s->sandbox_desc);
-    }
+    /* What the sandbox is, for :status (also when the executor came ready
+     * from the pool); the start-up line says it in a few plain words. */
+    snprintf(s->sandbox_desc, sizeof s->sandbox_desc, "%.300s", execproc_sandbox(s->ep));
+    plain_text(s->sandbox_desc);
     if (!s->ready_said && !s->cfg.quiet && r) {
         bool none = r->sandbox.len == 4 && memcmp(r->sandbox.ptr, "none", 4) == 0;
         if (none)

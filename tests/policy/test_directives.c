@@ -192,7 +192,7 @@ END_TEST
 
 START_TEST(narrow_arguments_compare_32_bits)
 {
-    struct policy *p = parse_ok(HEAD "allow ioctl if a1 == TCGETS\n"
+    struct policy *p = parse_ok(HEAD "landlock off\nallow ioctl if a1 == TCGETS\n"
                                 "allow socket if a0 == AF_UNIX\n");
     char *d = dump(p);
     ck_assert_has(d, "allow ioctl if a1 & 0xffffffff == 0x5401");
@@ -207,6 +207,91 @@ START_TEST(narrow_arguments_compare_32_bits)
     free(b);
     free(pfc);
     policy_free(p);
+}
+END_TEST
+
+/* What the socket check lets through: Unix stream pairs, Unix sockets
+ * without landlock, other families with the family pinned. */
+START_TEST(socket_rules_that_pass)
+{
+    static const char *const ok[] = {
+        HEAD "allow socketpair if a0 == AF_UNIX and a1 & SOCK_TYPE_MASK == SOCK_STREAM\n",
+        HEAD "allow socketpair if a1 == SOCK_STREAM\n",
+        HEAD "allow socket if a0 == AF_NETLINK\n",
+        HEAD "landlock off\nallow socket\nallow socketpair\n",
+        HEAD "errno EACCES socket\nerrno EACCES socketpair\n",
+        HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM and a2 == 0\n"
+             "allow socket if a0 == AF_INET6 and a2 == IPPROTO_TCP\ntcp connect 5432\n",
+        HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_DGRAM\n",
+        HEAD "default allow\nerrno EPERM socket socketpair\ntcp connect 5432\n",
+        HEAD "default allow\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        policy_free(parse_ok(ok[i]));
+}
+END_TEST
+
+START_TEST(namespace_directives)
+{
+    struct policy *p = parse_ok(HEAD);
+    unsigned opt = 99;
+    ck_assert_uint_eq(policy_namespaces(p, &opt), 0);
+    ck_assert_uint_eq(opt, 0);
+    char *d = dump(p);
+    ck_assert_has(d, "namespaces: none\n");
+    free(d);
+    policy_free(p);
+    p = parse_ok(HEAD "namespaces net user ipc? uts\nhostname box-1.x\n");
+    ck_assert_uint_eq(policy_namespaces(p, &opt),
+                      POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET);
+    ck_assert_uint_eq(opt, POLICY_NS_IPC);
+    ck_assert_str_eq(policy_hostname(p), "box-1.x");
+    d = dump(p);
+    /* Shown in the order they are made, whatever the order written. */
+    ck_assert_has(d, "namespaces: user ipc? uts net  # t.policy:2\n  hostname box-1.x\n");
+    free(d);
+    policy_free(p);
+    p = parse_ok(HEAD "namespaces user uts\n");
+    ck_assert_str_eq(policy_hostname(p), "aiobox");
+    policy_free(p);
+    /* An included hostname is inert where the includer drops uts. */
+    char inc[] = "/tmp/aiobox-policy-inc-XXXXXX";
+    int fd = mkstemp(inc);
+    ck_assert_int_ge(fd, 0);
+    static const char included[] = HEAD "namespaces user uts\nhostname inner\n";
+    ck_assert_int_eq(write(fd, included, sizeof included - 1), (ssize_t)(sizeof included - 1));
+    ck_assert_int_eq(close(fd), 0);
+    char text[256];
+    snprintf(text, sizeof text, HEAD "include %s\nnamespaces user ipc\n", inc);
+    p = parse_ok(text);
+    ck_assert_uint_eq(policy_namespaces(p, NULL), POLICY_NS_USER | POLICY_NS_IPC);
+    policy_free(p);
+    ck_assert_int_eq(unlink(inc), 0);
+    p = parse_ok(HEAD "namespaces user? ipc? uts?\n");
+    ck_assert_uint_eq(policy_namespaces(p, &opt), opt);
+    policy_free(p);
+}
+END_TEST
+
+/* Every shipped policy makes its namespaces; only strict takes the network. */
+START_TEST(shipped_namespaces)
+{
+    static const struct { const char *name; unsigned ns; } want[] = {
+        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET },
+        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
+        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char path[512], err[512];
+        struct policy *p;
+        snprintf(path, sizeof path, "%s/%s", POLICY_DIR, want[i].name);
+        ck_assert_msg(policy_load(path, NULL, 0, &p, err, sizeof err) == 0, "%s", err);
+        unsigned opt;
+        ck_assert_uint_eq(policy_namespaces(p, &opt), want[i].ns);
+        ck_assert_uint_eq(opt, 0);
+        ck_assert_str_eq(policy_hostname(p), "aiobox");
+        policy_free(p);
+    }
 }
 END_TEST
 
@@ -509,6 +594,9 @@ Suite *directives_suite(void)
     tcase_add_test(t, name_defaults_to_file_name);
     tcase_add_test(t, grants_read_and_write);
     tcase_add_test(t, dump_has_every_section);
+    tcase_add_test(t, socket_rules_that_pass);
+    tcase_add_test(t, namespace_directives);
+    tcase_add_test(t, shipped_namespaces);
     suite_add_tcase(s, t);
     return s;
 }

@@ -94,6 +94,54 @@ static const struct error_case cases[] = {
       "t.policy:2: rule for read has the default action (allow): it would do nothing" },
     { HEAD "errno EPERM read\n",
       "t.policy:2: rule for read has the default action (errno EPERM): it would do nothing" },
+    /* sockets nothing governs, under landlock (issue 14) */
+    { HEAD "allow socket if a1 & SOCK_TYPE_MASK == SOCK_STREAM\n",
+      "t.policy:2: allow socket admits Unix sockets, which reach any socket file on the host "
+      "(landlock does not govern them); pin the family, e.g. 'a0 == AF_INET'" },
+    { HEAD "allow socket if a0 == AF_UNIX\n",
+      "t.policy:2: allow socket admits Unix sockets, which reach any socket file on the host "
+      "(landlock does not govern them); pin the family, e.g. 'a0 == AF_INET'" },
+    { HEAD "allow socketpair if a0 == AF_UNIX\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socketpair if a1 & SOCK_TYPE_MASK == SOCK_DGRAM\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socketpair\n",
+      "t.policy:2: allow socketpair admits Unix datagram socket pairs, which send to any socket "
+      "file on the host; pin the type, 'a1 & SOCK_TYPE_MASK == SOCK_STREAM'" },
+    { HEAD "allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM\ntcp connect 5432\n",
+      "t.policy:2: allow socket admits AF_INET/AF_INET6 stream sockets of any protocol: MPTCP (262) "
+      "escapes landlock's tcp rules; pin the protocol, 'a2 == 0' (and a second rule with "
+      "'a2 == IPPROTO_TCP', which getaddrinfo gives)" },
+    { HEAD "allow socket if a0 == AF_INET6 and a2 == IPPROTO_MPTCP\n",
+      "t.policy:2: allow socket admits AF_INET/AF_INET6 stream sockets of any protocol: MPTCP (262) "
+      "escapes landlock's tcp rules; pin the protocol, 'a2 == 0' (and a second rule with "
+      "'a2 == IPPROTO_TCP', which getaddrinfo gives)" },
+    { HEAD "default allow\ntcp connect 5432\n",
+      "t.policy:2: 'default allow' admits every socket, and the policy states tcp rules: socket "
+      "admits Unix sockets, which reach any socket file on the host (landlock does not govern "
+      "them); pin the family, e.g. 'a0 == AF_INET'" },
+    /* namespaces */
+    { HEAD "namespaces\n",
+      "t.policy:2: namespaces takes 'none' or namespaces: user ipc uts net ('?' after one marks it optional)" },
+    { HEAD "namespaces user cgroup\n",
+      "t.policy:2: unknown namespace 'cgroup' (user, ipc, uts, net; '?' after one marks it optional)" },
+    { HEAD "namespaces user user?\n", "t.policy:2: namespace 'user' given twice" },
+    { HEAD "namespaces ipc uts\n",
+      "t.policy:2: namespaces without 'user': the executor makes them as an ordinary user, inside its own user namespace" },
+    { HEAD "namespaces user? ipc\n",
+      "t.policy:2: 'user?' is optional, so every other namespace must be too (they need it)" },
+    { HEAD "namespaces user\nnamespaces none\n",
+      "t.policy:3: conflicting rules: namespaces already set at t.policy:2" },
+    { HEAD "namespaces user uts\nhostname -x\n",
+      "t.policy:3: bad hostname '-x' (letters, digits, '-', '.'; at most 63)" },
+    { HEAD "namespaces user uts\nhostname a b\n", "t.policy:3: hostname takes 1 argument: 'hostname NAME'" },
+    { HEAD "namespaces user\nhostname box\n",
+      "t.policy:3: hostname without a uts namespace ('namespaces ... uts')" },
+    { HEAD "namespaces user net\nallow socket if a0 == AF_INET and a2 == 0\ntcp connect 80\n",
+      "t.policy:4: tcp connect rule, but a network namespace ('namespaces' at t.policy:2): "
+      "only a loopback would be there; give 'namespaces' without net" },
     /* settings */
     { HEAD "name\n", "t.policy:2: name takes 1 argument: 'name NAME'" },
     { HEAD "name a b\n", "t.policy:2: name takes 1 argument: 'name NAME'" },

@@ -113,8 +113,12 @@ expect('strict runs asyncio, threads and the stdlib', WORKS, 0,
 expect('ready description names every layer', 'pass', 0,
        want_err=r'pyprobe: sandbox: strict: seccomp \d+ rules, landlock ABI \d+ \(\d+ paths.*\), rlimits as=\S+.* nofile=64 fsize=16M core=0, uid \d+')
 if os.geteuid() == 0:
-    expect('root is dropped before user code', 'import os; print(os.getuid(), os.getgid(), os.getgroups())', 0,
-           want_out=r'^65534 65534 \[\]\n')
+    rc, out, err = probe('import os; print(os.getuid(), os.getgid(), os.getgroups(), os.getpid())')
+    ids = out.split()
+    check('root is dropped before user code, to an id of its own',
+          rc == 0 and len(ids) == 4 and ids[2] == '[]' and
+          int(ids[0]) == 0x40000000 + int(ids[3]) and ids[1] == '65534',
+          f'  rc={rc} out={out} err={err[-500:]}')
 else:
     host_lacks('root is dropped before user code', 'root', f'the tests run as uid {os.geteuid()}')
 
@@ -219,6 +223,252 @@ expect('trusted: files and processes as usual',
 expect('trusted: never-legitimate calls still trapped',
        'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)', -31, policy='trusted')
 expect('trusted: no new namespaces', 'import ctypes; ctypes.CDLL(None).syscall(272, 0x10000000)', -31, policy='trusted')
+
+# --- host Unix sockets (issue 14, item 1) ------------------------------------
+# A datagram and a stream socket on the host that the sandbox's uid could
+# write to: no shipped policy with landlock may reach them. The open
+# policy (no seccomp, no landlock, root still dropped) shows they are
+# reachable at all, so a refusal below is the policy's doing.
+sockdir = tempfile.mkdtemp(prefix='aiobox-unix-')
+os.chmod(sockdir, 0o777)
+DGRAM_PATH, STREAM_PATH = os.path.join(sockdir, 'dgram'), os.path.join(sockdir, 'stream')
+host_dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+host_dgram.bind(DGRAM_PATH)
+host_stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+host_stream.bind(STREAM_PATH)
+host_stream.listen(8)
+host_stream.setblocking(False)
+for path in (DGRAM_PATH, STREAM_PATH):
+    os.chmod(path, 0o666)
+open_policy = os.path.join(tmp, 'open')
+with open(open_policy, 'w') as f:
+    f.write('aiobox-policy 1\nname open\ndefault allow\nlandlock off\n')
+
+# Every way found to a socket file; each prints 'reached NAME' or the errno.
+UNIX_ATTEMPTS = """
+import socket
+D, S = %r, %r
+def dgram_pair_sendto():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.sendto(b'x', D)
+def dgram_pair_connect():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.connect(D); a.send(b'x')
+def seqpacket_pair_sendto():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a.sendto(b'x', D)
+def stream_pair_sendto():
+    a, b = socket.socketpair()
+    a.sendto(b'x', D)
+def stream_pair_connect():
+    a, b = socket.socketpair()
+    a.connect(S)
+def unix_socket_connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(S)
+def unix_dgram_socket_sendto():
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'x', D)
+for f in (dgram_pair_sendto, dgram_pair_connect, seqpacket_pair_sendto, stream_pair_sendto,
+          stream_pair_connect, unix_socket_connect, unix_dgram_socket_sendto):
+    try:
+        f()
+        print('reached', f.__name__)
+    except OSError as e:
+        print('refused', f.__name__, e.errno)
+a, b = socket.socketpair()
+a.send(b'ok'); print('socketpair works:', b.recv(2))
+""" % (DGRAM_PATH, STREAM_PATH)
+
+
+def host_sockets_reached():
+    """What reached the host sockets since the last call (drained)."""
+    got = []
+    while True:
+        try:
+            got.append(('dgram', host_dgram.recv(64, socket.MSG_DONTWAIT)))
+        except BlockingIOError:
+            break
+    while True:
+        try:
+            c, _ = host_stream.accept()
+            got.append(('stream', 'connection'))
+            c.close()
+        except BlockingIOError:
+            break
+    return got
+
+
+rc, out, err = probe(UNIX_ATTEMPTS, policy_file=open_policy)
+got = host_sockets_reached()
+check('host Unix sockets are reachable without the policy (the cases are sound)',
+      rc == 0 and out.count('reached') >= 4 and len(got) >= 4,
+      f'  rc={rc} got={got}\n{out}\n{err[-800:]}')
+for pol in ('strict', 'net'):
+    rc, out, err = probe(UNIX_ATTEMPTS, policy=pol)
+    if sandbox_refused(f'{pol}: no host Unix socket reachable', rc, err):
+        continue
+    got = host_sockets_reached()
+    check(f'{pol}: no host Unix socket reachable',
+          rc == 0 and 'reached' not in out and out.count('refused') == 7 and
+          "socketpair works: b'ok'" in out and not got,
+          f'  rc={rc} got={got}\n  stdout: {out}\n  stderr: {err[-800:]}')
+host_dgram.close()
+host_stream.close()
+subprocess.run(['rm', '-rf', sockdir])
+
+# --- a port-limited policy and MPTCP (issue 14, item 2) ----------------------
+# The policy docs/policies.md used to suggest: its socket rule did not pin
+# the protocol, and socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) escaped
+# landlock's port rules. The loader now refuses it; pinned, it holds.
+allowed_srv, other_srv = socket.socket(), socket.socket()
+for s_ in (allowed_srv, other_srv):
+    s_.bind(('127.0.0.1', 0))
+    s_.listen(8)
+allowed_port, other_port = allowed_srv.getsockname()[1], other_srv.getsockname()[1]
+PORT_LIMITED = ('aiobox-policy 1\ninclude %s\nname ports\nnamespaces user ipc uts\n'
+                'allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM%s\n'
+                '%sallow connect\ntcp connect %d\n')
+unpinned = os.path.join(tmp, 'ports-unpinned')
+with open(unpinned, 'w') as f:
+    f.write(PORT_LIMITED % (os.path.join(POLICY_DIR, 'strict'), '', '', allowed_port))
+pinned = os.path.join(tmp, 'ports-pinned')
+with open(pinned, 'w') as f:
+    f.write(PORT_LIMITED % (os.path.join(POLICY_DIR, 'strict'), ' and a2 == 0',
+                            'allow socket if a0 == AF_INET and a1 & SOCK_TYPE_MASK == SOCK_STREAM '
+                            'and a2 == IPPROTO_TCP\n', allowed_port))
+PORT_ATTEMPTS = """
+import socket
+for name, proto, port in (('tcp-allowed', 0, %d), ('tcp-other', 0, %d), ('tcp6-other', 6, %d),
+                          ('mptcp-other', 262, %d)):
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+        s.settimeout(5)
+        s.connect(('127.0.0.1', port))
+        print('connected', name)
+    except OSError as e:
+        print('refused', name, e.errno)
+""" % (allowed_port, other_port, other_port, other_port)
+rc, out, err = probe(PORT_ATTEMPTS, policy_file=unpinned)
+check('port-limited policy without a pinned protocol is refused (MPTCP escapes landlock)',
+      rc == 2 and 'a2 == 0' in err and 'MPTCP' in err and 'connected' not in out,
+      f'  rc={rc}\n  stdout: {out}\n  stderr: {err[-800:]}')
+rc, out, err = probe(PORT_ATTEMPTS, policy_file=pinned)
+if not sandbox_refused('port-limited policy with the protocol pinned holds', rc, err):
+    check('port-limited policy with the protocol pinned holds',
+          rc == 0 and 'connected tcp-allowed' in out and 'refused tcp-other 13' in out and
+          'refused tcp6-other 13' in out and 'refused mptcp-other 1' in out,
+          f'  rc={rc}\n  stdout: {out}\n  stderr: {err[-800:]}')
+allowed_srv.close()
+other_srv.close()
+
+# --- namespaces (issue 14, item 7): user, ipc, uts, net ----------------------
+HOST_NS = {n: os.readlink(f'/proc/self/ns/{n}') for n in ('user', 'ipc', 'uts', 'net')}
+NS_PROBE = ("import os, socket\n"
+            "print('hostname', socket.gethostname())\n"
+            "for n in ('user', 'ipc', 'uts', 'net'):\n"
+            "    print(n, os.readlink('/proc/self/ns/' + n))\n"
+            "print('uid', os.getuid())\n")
+for pol, own_net in (('strict', True), ('net', False), ('trusted', False)):
+    rc, out, err = probe(NS_PROBE, policy=pol)
+    if sandbox_refused(f'{pol}: namespaces of its own', rc, err):
+        continue
+    seen = dict(l.split(' ', 1) for l in out.splitlines() if ' ' in l)
+    ok = rc == 0 and seen.get('hostname') == 'aiobox'
+    for n in ('user', 'ipc', 'uts'):
+        ok = ok and seen.get(n) not in (None, HOST_NS[n])
+    ok = ok and (seen.get('net') != HOST_NS['net']) == own_net
+    ok = ok and (int(seen.get('uid', 0)) >= 0x40000000 if os.geteuid() == 0
+                 else seen.get('uid') == str(os.geteuid()))
+    check(f'{pol}: namespaces of its own (user, ipc, uts{", net: loopback only" if own_net else ""}), hostname aiobox',
+          ok, f'  rc={rc} host={HOST_NS}\n  stdout: {out}\n  stderr: {err[-800:]}')
+# What a network namespace leaves: trusted's seccomp lets the probe look.
+netns_policy = os.path.join(tmp, 'trusted-netns')
+with open(netns_policy, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname trusted-netns\nnamespaces user ipc uts net\n'
+            % os.path.join(POLICY_DIR, 'trusted'))
+lsn = socket.socket()
+lsn.bind(('127.0.0.1', 0))
+lsn.listen(1)
+expect('a network namespace has only a loopback, up, and no way to the host',
+       "import socket\nprint(sorted(i[1] for i in socket.if_nameindex()))\n"
+       "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+       "c = socket.create_connection(s.getsockname()); print('loopback works')\n"
+       "try:\n    socket.create_connection(('127.0.0.1', %d), timeout=5)\n    print('reached the host')\n"
+       "except OSError as e:\n    print('host refused', e.errno)\n" % lsn.getsockname()[1], 0,
+       want_out=r"^\['lo'\]\nloopback works\nhost refused 111\n", policy_file=netns_policy)
+lsn.close()
+expect('trusted: no capability left inside the user namespace',
+       "print([l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])", 0,
+       want_out=r"CapEff:\\t0000000000000000.*CapPrm:\\t0000000000000000.*CapBnd:\\t0000000000000000|"
+                r"CapPrm:\\t0000000000000000.*CapEff:\\t0000000000000000.*CapBnd:\\t0000000000000000",
+       policy='trusted')
+expect('ready description names the namespaces', 'pass', 0,
+       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net\n')
+
+# Where the kernel refuses a namespace, the executor refuses to start and
+# says which and why, unless the policy marks it optional. The probe runs
+# in a user namespace (every id mapped as it is) whose
+# user.max_user_namespaces is 0, so its own cannot be made.
+def probe_without_userns(code, policy_file):
+    libc = ctypes.CDLL(None, use_errno=True)
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(go_w)
+            os.close(out_r)
+            if libc.unshare(0x10000000) != 0:   # CLONE_NEWUSER
+                os._exit(90)
+            os.write(out_w, b'u')               # unshared: the maps may be written
+            os.read(go_r, 1)
+            with open('/proc/sys/user/max_user_namespaces', 'w') as f:
+                f.write('0')
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.execve(PROBE, [PROBE, '--policy', policy_file, code], {})
+        finally:
+            os._exit(91)
+    os.close(go_r)
+    os.close(out_w)
+    first = os.read(out_r, 1)
+    if first != b'u':
+        os.waitpid(pid, 0)
+        return -1, f'the child did not unshare ({first!r})'
+    for name, text in (('uid_map', '0 0 4294967295\n'), ('gid_map', '0 0 4294967295\n')):
+        with open(f'/proc/{pid}/{name}', 'w') as f:
+            f.write(text)
+    os.write(go_w, b'x')
+    os.close(go_w)
+    with os.fdopen(out_r, 'rb') as f:
+        out = f.read().decode(errors='replace')
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+if os.geteuid() == 0:
+    import ctypes
+    required = os.path.join(tmp, 'ns-required')
+    with open(required, 'w') as f:
+        f.write('aiobox-policy 1\ninclude %s\nname ns-required\n' % os.path.join(POLICY_DIR, 'strict'))
+    optional_ns = os.path.join(tmp, 'ns-optional')
+    with open(optional_ns, 'w') as f:
+        f.write('aiobox-policy 1\ninclude %s\nname ns-optional\nnamespaces user? ipc? uts? net?\n'
+                % os.path.join(POLICY_DIR, 'strict'))
+    rc, out = probe_without_userns("print('user code ran')", required)
+    check('a namespace the kernel refuses: the executor does not start, and says which and why',
+          rc == 2 and 'user code ran' not in out and
+          "namespaces: user: cannot be created: No space left on device; policy ns-required requires it "
+          "(write 'user?' to go without)" in out, f'  rc={rc}\n  output: {out}')
+    rc, out = probe_without_userns("print('user code ran')", optional_ns)
+    check('a namespace marked optional: gone without, and said',
+          rc == 0 and 'user code ran' in out and
+          re.search(r'namespaces user\?\(No space left on device\) ipc\?\(Operation not permitted\) '
+                    r'uts\?\(Operation not permitted\) net\?\(Operation not permitted\)', out) is not None,
+          f'  rc={rc}\n  output: {out}')
+else:
+    host_lacks('a namespace the kernel refuses: the executor does not start', 'root',
+               f'the tests run as uid {os.geteuid()}: cannot limit user namespaces')
 
 subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
 print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed, "

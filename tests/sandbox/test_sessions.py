@@ -1,0 +1,95 @@
+"""Sessions side by side (issue 14, items 7 and 10): under every shipped
+policy, one session's executor cannot signal another's, its spare, or
+any supervisor, even with os.kill(-1, 9) or a pid it was told. Under
+trusted nothing but the executor's own id (one per executor when aiobox
+runs as root) and its namespaces stop it; strict and net stop it in
+seccomp and landlock besides.
+
+Two real `aiobox -q --policy P` on pipes (tests/supervisor/livesession.py).
+Usage: test_sessions.py AIOBOX
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'supervisor'))
+import hostlacks  # noqa: E402
+from livesession import Live  # noqa: E402
+
+AIOBOX = sys.argv[1]
+SPARE = re.compile(rb'^spare: pid (\d+)', re.M)
+results = {'passed': 0, 'failed': 0, 'skipped': 0}
+
+
+def check(name, ok, detail=''):
+    if ok:
+        results['passed'] += 1
+        print(f'ok   {name}')
+    else:
+        results['failed'] += 1
+        print(f'FAIL {name}\n{detail}')
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def sessions_apart(policy):
+    with Live('-q', '--policy', policy, aiobox=AIOBOX) as a, \
+            Live('-q', '--policy', policy, aiobox=AIOBOX) as b:
+        a.prompt()
+        b.prompt()
+        a_exec, b_exec = a.executor_pid(), b.executor_pid()
+        a.run("print('up')")
+        b.run("print('up')")
+        spares = [int(m.group(1)) for s in (a, b) for m in [SPARE.search(s.status())] if m]
+        told, err = b.run('exec(%r)' % (f"import os\ntry:\n    os.kill({a_exec}, 9)\n"
+                                         f"except OSError as e:\n    print('refused', e.errno)\n"))
+        out, err2 = b.run('exec(%r)' % ("import os\ntry:\n    os.kill(-1, 9)\n    print('sent')\n"
+                                        "except OSError as e:\n    print('refused', e.errno)\n"))
+        a_out, _ = a.run("print('alive')")
+        b_out, _ = b.run("print('alive')")
+        ok = (b'refused' in told and b"alive" in a_out and b'alive' in b_out and
+              a.executor_pid() == a_exec and b.executor_pid() == b_exec and
+              a.proc.poll() is None and b.proc.poll() is None and all(alive(p) for p in spares))
+        check(f'{policy}: os.kill(pid told, 9) and os.kill(-1, 9) leave the other session, '
+              f'the spares and both supervisors alive', ok,
+              f'  told: {told!r} {err!r}\n  kill(-1): {out!r} {err2!r}\n  a: {a_out!r}\n'
+              f'  b: {b_out!r}\n  spares {spares}: {[alive(p) for p in spares]}')
+
+
+def forked_apart():
+    """The server's executors come from its fork server: each child makes
+    its own namespaces and (as root) gets its own uid."""
+    code = ('import os, socket; print(os.getpid(), os.getuid(), socket.gethostname(), '
+            '*(os.readlink("/proc/self/ns/" + n) for n in ("user", "ipc", "uts", "net")))')
+    reqs = ''.join(json.dumps({'id': i, 'op': 'run', 'code': code, 'session': s}) + '\n'
+                   for i, s in ((1, 'a'), (2, 'b')))
+    p = subprocess.run([AIOBOX, '--json'], input=reqs.encode(), capture_output=True, timeout=120)
+    done = [json.loads(l) for l in p.stdout.decode().splitlines() if l.startswith('{')]
+    seen = [d.get('stdout', '').split() for d in done if d.get('event') == 'done']
+    ok = p.returncode == 0 and len(seen) == 2 and all(len(v) == 7 for v in seen)
+    if ok:
+        (pa, ua, ha, *nsa), (pb, ub, hb, *nsb) = seen
+        host = [os.readlink('/proc/self/ns/' + n) for n in ('user', 'ipc', 'uts', 'net')]
+        ok = (pa != pb and ha == hb == 'aiobox' and all(x != y for x, y in zip(nsa, nsb)) and
+              all(x != h for x, h in zip(nsa + nsb, host + host)) and
+              (ua != ub if os.geteuid() == 0 else ua == ub))
+    check('fork-server children: each its own user, ipc, uts and net namespaces'
+          + (' and uid' if os.geteuid() == 0 else ''), ok,
+          f'  rc={p.returncode} seen={seen}\n  stdout: {p.stdout[-800:]!r}\n  stderr: {p.stderr[-800:]!r}')
+
+
+for pol in ('strict', 'net', 'trusted'):
+    sessions_apart(pol)
+forked_apart()
+print(f"sandbox-sessions: {results['passed']} passed, {results['failed']} failed, "
+      f"{results['skipped']} skipped")
+sys.exit(1 if results['failed'] else 0)
