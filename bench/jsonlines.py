@@ -84,6 +84,21 @@ class Line:
             if e.get('id') == rid and e['event'] in ('done', 'error'):
                 return e
 
+    def request(self, rid, op, **kw):
+        self.f.write((json.dumps({'id': rid, 'op': op, **kw}) + '\n').encode())
+        self.f.flush()
+        while True:
+            e = json.loads(self.f.readline())
+            if e.get('id') == rid:
+                return e
+
+    def wait_pool_full(self, rid):
+        """Asks the server's figures until no pooled executor is starting."""
+        while True:
+            pool = self.request(rid, 'status')['pool']
+            if pool['starting'] == 0 and pool['ready'] > 0:
+                return
+
     def close(self):
         self.f.close()
         self.s.close()
@@ -118,6 +133,9 @@ def first_answer(aiobox, n):
         c = srv.client()
         times = []
         for i in range(n):
+            # A user opens a session now and then, not thirty at once: the
+            # pool has replaced what the last one took before the next.
+            c.wait_pool_full('p%d' % i)
             t0 = time.perf_counter()
             d = c.run('x = 1', 'f%d' % i, session='new%d' % i)
             times.append((time.perf_counter() - t0) * 1000)
@@ -133,7 +151,8 @@ def session_per_run(aiobox, n):
              for i in range(n)]
     data = ('\n'.join([json.dumps({'id': 'w', 'op': 'run', 'code': '1', 'session': 's'})] +
                       lines) + '\n').encode()
-    p = subprocess.Popen([aiobox, '--json'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    p = subprocess.Popen([aiobox, '--json'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
     # The session's executor first, then the runs, timed from the first
     # sent to the last answered.
     p.stdin.write(data[:data.index(b'\n') + 1])

@@ -16,6 +16,12 @@
 #include "proto.h"
 #include "sandbox_priv.h"
 
+/* si_code of a seccomp trap (asm-generic/siginfo.h); glibc's headers do
+ * not define it and the kernel's clash with them. */
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1
+#endif
+
 #define DENIED_FRAME_MAX 64
 
 static unsigned char denied_frame[DENIED_FRAME_MAX];
@@ -63,6 +69,14 @@ static int encode_template(void)
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig;
+    /* Only the filter's trap names a call. A SIGSYS sent by kill() or
+     * tgkill() (the code's own, or anyone's) carries no call number, and
+     * reporting one would blame the policy for what it did not do. */
+    if (si->si_code != SYS_SECCOMP) {
+        signal(SIGSYS, SIG_DFL);
+        syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGSYS);
+        _exit(128 + SIGSYS);
+    }
     unsigned char frame[DENIED_FRAME_MAX];
     int64_t nr = si->si_syscall;
     for (size_t i = 0; i < denied_len; i++)

@@ -536,6 +536,13 @@ static void op_status(struct req *q)
     json_object_set_new(pool, "busy", json_integer(srv->busy_slots));
     json_object_set_new(pool, "waiting", json_integer((json_int_t)srv->nslot_queue));
     json_object_set_new(pool, "executors", json_integer(execproc_live()));
+    struct execpool_stats ps;
+    execpool_stats(srv->pool, &ps);
+    json_object_set_new(pool, "ready", json_integer(ps.ready));
+    json_object_set_new(pool, "starting", json_integer(ps.starting));
+    json_object_set_new(pool, "taken", json_integer((json_int_t)ps.taken));
+    json_object_set_new(pool, "missed", json_integer((json_int_t)ps.missed));
+    json_object_set_new(pool, "failed", json_integer((json_int_t)ps.failed));
     json_t *o = json_object();
     json_object_set(o, "id", q->id);
     json_object_set_new(o, "event", json_string("status"));

@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Ready executors kept for each kind, at most: each holds some 10 MiB of
+ * its own beside what it shares with the fork server. */
+#define POOL_AHEAD_MAX 4
+
 const char *const run_status_names[RUN_STATUS_COUNT] = {
     "ok", "error", "syntax_error", "timeout", "memory", "output_limit",
     "denied", "crashed", "interrupted", "cancelled", "invalid",
@@ -456,6 +460,10 @@ static int hosted_start(struct hosted *h, bool isolated)
     if (o->standby >= 0)
         cfg.standby = o->standby;
     cfg.quiet = true;
+    /* Its executors come ready from the pool: no spare of its own. */
+    cfg.pool = h->srv->pool;
+    if (cfg.pool)
+        cfg.standby = false;
     if (isolated) {
         /* Nothing else ever runs in it: no spare, no restart, no replay. */
         cfg.standby = false;
@@ -1005,6 +1013,12 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
         if (forkserver_start(&srv->forkserver, loop, &fc, err, sizeof err) < 0)
             server_log(srv, "%s; executors will be spawned", err);
     }
+    /* As many ready executors as can run at once, for each kind asked
+     * for: a burst of new sessions or isolated runs finds them started. */
+    unsigned ahead = cfg->max_executors < POOL_AHEAD_MAX ? cfg->max_executors : POOL_AHEAD_MAX;
+    int prc = execpool_new(&srv->pool, loop, ahead);
+    if (prc < 0)
+        return prc;
     uv_signal_t *sigs[2] = {&srv->sigterm, &srv->sigint};
     int nums[2] = {SIGTERM, SIGINT};
     for (int i = 0; i < 2; i++) {
@@ -1019,8 +1033,10 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
 
 static void server_fini(struct server *srv)
 {
-    /* Every session is closed; run until their executors are reaped (the
-     * fork server says when its have ended). */
+    /* Every session is closed; run until their executors and the pool's
+     * are reaped (the fork server says when its have ended). */
+    execpool_close(srv->pool);
+    srv->pool = NULL;
     while (srv->sessions_closing > 0 || execproc_live() > 0)
         uv_run(srv->loop, UV_RUN_ONCE);
     forkserver_close(srv->forkserver);

@@ -197,6 +197,7 @@ struct server {
     FILE *log;
     struct pending_completion *completions;   /* ops.c */
     struct forkserver *forkserver;            /* where executors come from */
+    struct execpool *pool;                    /* executors started ahead */
     unsigned next_client_no;
     uv_timer_t linger;         /* on demand: the wait for a first client */
     bool linger_open;

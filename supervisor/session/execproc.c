@@ -49,7 +49,11 @@ static unsigned live_count;
 
 unsigned execproc_live(void) { return live_count; }
 void *execproc_data(const struct execproc *ep) { return ep->data; }
-void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb) { ep->cb = cb; }
+void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data)
+{
+    ep->cb = cb;
+    ep->data = data;
+}
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -103,14 +107,12 @@ static void describe_death(struct execproc *ep, struct execproc_death *d, char *
         int len = snprintf(buf, n, "executor killed by SIG%s", abbrev ? abbrev : "?");
         if (len < 0 || (size_t)len >= n)
             return;
-        if (ep->term_signal == SIGSYS) {
-            if (d->denied_syscall)
-                snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s",
-                         ep->policy_name, d->denied_syscall);
-            else
-                snprintf(buf + len, n - (size_t)len,
-                         ": a system call blocked by policy %s", ep->policy_name);
-        } else if (ep->term_signal == SIGKILL)
+        /* A SIGSYS is the policy's only with the denial its trap handler
+         * reports: one sent by kill() says nothing of a call. */
+        if (ep->term_signal == SIGSYS && d->denied_syscall)
+            snprintf(buf + len, n - (size_t)len, ": blocked by policy %s: %s", ep->policy_name,
+                     d->denied_syscall);
+        else if (ep->term_signal == SIGKILL)
             snprintf(buf + len, n - (size_t)len, " (from outside aiobox, or out of memory)");
         return;
     }

@@ -54,8 +54,9 @@ int execproc_start(struct execproc **out, uv_loop_t *loop,
                    const struct execproc_cb *cb, void *data, char *err,
                    size_t errlen);
 void *execproc_data(const struct execproc *ep);
-/* A warm spare becomes the current executor: its events go elsewhere. */
-void execproc_set_callbacks(struct execproc *ep, const struct execproc_cb *cb);
+/* A warm spare becomes the current executor, or a pooled one a
+ * session's: its events go to cb, with data. */
+void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data);
 pid_t execproc_pid(const struct execproc *ep);
 /* 0 when sent (or queued); -EMSGSIZE or -ENOMEM when the message could
  * not be encoded: the executor is fine and never saw it; -EPIPE when the

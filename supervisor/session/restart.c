@@ -25,7 +25,7 @@ void restart_now(struct session *s)
     if (ep) {
         s->spare = NULL;
         s->spare_ready = false;
-    } else if (session_spawn(s, &ep, &session_current_cb) < 0) {
+    } else if (session_obtain(s, &ep, &ready) < 0) {
         s->gave_up = true;
         queue_fail_all(s, "no executor is running; type :restart to start one");
         return;
@@ -108,7 +108,8 @@ void restart_on_request(struct session *s)
 
 static void start_spare(struct session *s)
 {
-    if (s->closing || s->spare || !s->cfg.standby)
+    /* A pool has ready executors for every session that uses it. */
+    if (s->closing || s->spare || !s->cfg.standby || s->cfg.pool)
         return;
     struct execproc *ep;
     if (session_spawn(s, &ep, &session_spare_cb) < 0)

@@ -682,12 +682,27 @@ int session_spawn(struct session *s, struct execproc **out, const struct execpro
     return 0;
 }
 
+int session_obtain(struct session *s, struct execproc **out, bool *ready)
+{
+    struct execproc_config exec = s->cfg.exec;
+    exec.features = s->cfg.rich ? PROTO_FEATURE_RICH : 0;
+    *out = execpool_take(s->cfg.pool, &exec, &session_current_cb, s);
+    if (*out) {
+        *ready = true;
+        if (s->output_held)
+            execproc_hold_output(*out, true);
+        return 0;
+    }
+    *ready = false;
+    return session_spawn(s, out, &session_current_cb);
+}
+
 void session_adopt(struct session *s, struct execproc *ep, bool ready)
 {
     s->ep = ep;
     s->ep_ready = ready;
     s->ep_since_ms = session_now_ms();
-    execproc_set_callbacks(ep, &session_current_cb);
+    execproc_set_owner(ep, &session_current_cb, s);
     if (ready)
         became_ready(s, NULL);
 }
@@ -860,14 +875,13 @@ void session_start(struct session *s)
     if (s->ep || s->closing)
         return;
     struct execproc *ep;
-    if (session_spawn(s, &ep, &session_current_cb) < 0) {
+    bool ready;
+    if (session_obtain(s, &ep, &ready) < 0) {
         s->gave_up = true;
         queue_fail_all(s, "no executor is running; type :restart to start one");
         return;
     }
-    s->ep = ep;
-    s->ep_ready = false;
-    s->ep_since_ms = session_now_ms();
+    session_adopt(s, ep, ready);
 }
 
 static void on_handle_closed(uv_handle_t *h)

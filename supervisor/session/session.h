@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "execpool.h"
 #include "execproc.h"
 
 /* How a statement ended. */
@@ -108,6 +109,9 @@ struct session_config {
     /* Notebook behaviour in the executor: display(), clear_output(), rich
      * values, help() paged through page(). */
     bool rich;
+    /* Where ready executors come from (NULL: each is started when
+     * needed). A session with a pool keeps no warm spare. */
+    struct execpool *pool;
 };
 
 /* The longest statement source an exec frame carries (the rest of the

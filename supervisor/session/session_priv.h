@@ -144,6 +144,9 @@ void session_drop_executor(struct session *s, struct execproc *ep);
 /* The executor the session uses from now on (a spare, or a new one). */
 void session_adopt(struct session *s, struct execproc *ep, bool ready);
 int session_spawn(struct session *s, struct execproc **out, const struct execproc_cb *cb);
+/* The session's next executor: a ready one from its pool (*ready true),
+ * else one spawned now. 0, or a negative errno (said as a notice). */
+int session_obtain(struct session *s, struct execproc **out, bool *ready);
 extern const struct execproc_cb session_current_cb, session_spare_cb;
 
 /* queue.c */

@@ -225,6 +225,30 @@ class Sessions(StdioCase):
         self.assertEqual(st['runs_by_status']['ok'], 1)
         self.assertIn('pool', st)
 
+    def pool(self, rid):
+        self.c.send({'id': rid, 'op': 'status'})
+        return self.c.answer(rid, 'status')['pool']
+
+    def test_new_sessions_take_ready_executors_that_ran_nothing(self):
+        # The first session of a kind starts its own and has the pool fill.
+        self.c.run('1', 'w', session='first')
+        deadline = time.monotonic() + jsonclient.LIMIT_S
+        n = 0
+        while True:
+            n += 1
+            pool = self.pool('p%d' % n)
+            if pool['ready'] > 0 and pool['starting'] == 0:
+                break
+            self.assertLess(time.monotonic(), deadline, pool)
+        before = pool['taken']
+        d = self.c.run('sorted(k for k in globals() if not k.startswith("__"))', 1,
+                       session='second')
+        self.assertEqual((d['status'], d['value']), ('ok', "['asyncio']"))
+        self.assertEqual(self.pool('after')['taken'], before + 1)
+        # A pooled executor was not the first session's.
+        self.assertNotEqual(self.c.run('import os; os.getpid()', 2, session='first')['value'],
+                            self.c.run('import os; os.getpid()', 3, session='second')['value'])
+
     def test_complete_and_is_complete(self):
         self.c.run('alphabet = 1', 1, session='c')
         self.c.send({'id': 2, 'op': 'complete', 'code': 'x = alpha', 'session': 'c'})
@@ -331,13 +355,15 @@ class Serve(unittest.TestCase):
 
     def test_runs_on_different_sessions_run_in_parallel(self):
         c = self.srv.client()
-        t0 = time.monotonic()
-        c.send({'id': 1, 'op': 'run', 'code': 'import time\ntime.sleep(1)', 'session': 'x'})
-        c.send({'id': 2, 'op': 'run', 'code': 'import time\ntime.sleep(1)', 'session': 'y'})
-        c.answer(1, 'done')
-        c.answer(2, 'done')
-        # In turn, they would take two seconds.
-        self.assertLess(time.monotonic() - t0, 1.9)
+        # Each run says when it slept; run in turn, the two spans could
+        # not overlap.
+        code = 'import time\nt = time.time()\ntime.sleep(1)\n(t, time.time())'
+        c.send({'id': 1, 'op': 'run', 'code': code, 'session': 'x'})
+        c.send({'id': 2, 'op': 'run', 'code': code, 'session': 'y'})
+        x = eval(c.answer(1, 'done')['value'])
+        y = eval(c.answer(2, 'done')['value'])
+        self.assertLess(x[0], y[1])
+        self.assertLess(y[0], x[1])
 
     def test_client_that_disconnects_mid_run_is_cancelled(self):
         c = self.srv.client()
