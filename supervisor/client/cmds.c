@@ -188,7 +188,7 @@ int client_ls(FILE *out)
         if (named++ == 0)
             fprintf(out, "%-16s %8s %-8s %8s %10s %8s %7s %8s\n", "NAME", "PID", "POLICY",
                     "UPTIME", "STATEMENTS", "RESTARTS", "CLIENTS", "IDLE");
-        char pid[16] = "-", up[16], idle[16] = "-";
+        char pid[24] = "-", up[32], idle[32] = "-";
         json_t *p = json_object_get(s, "pid");
         if (json_is_integer(p))
             snprintf(pid, sizeof pid, "%lld", (long long)json_integer_value(p));

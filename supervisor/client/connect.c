@@ -104,7 +104,13 @@ int client_connect(const struct client_where *w, int *out, char *err, size_t err
         return -e;
     }
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", w->socket);
+    size_t plen = strlen(w->socket);
+    if (plen >= sizeof a.sun_path) {
+        close(fd);
+        snprintf(err, errlen, "the socket path %s is too long", w->socket);
+        return -ENAMETOOLONG;
+    }
+    memcpy(a.sun_path, w->socket, plen + 1);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         int e = errno;
         close(fd);
