@@ -40,6 +40,8 @@ struct remote {
     uint64_t last_seq;
     json_int_t input_serial;   /* the input() request last delivered */
     bool input_shown;
+    bool running;              /* a statement runs in the session, whoever sent it */
+    bool replayed;             /* the output kept from before we came is shown */
     char *ps[2];
     bool started, closing, gone, reading, held, ended;
     void (*closed)(void *arg);
@@ -131,15 +133,19 @@ static void on_output(struct remote *r, const json_t *o)
 
 static void on_state(struct remote *r, const json_t *st)
 {
+    /* The first state ends the replay: the prompt may come now. */
+    r->replayed = true;
     size_t l1, l2;
     const char *ps1 = str_of(st, "ps1", &l1), *ps2 = str_of(st, "ps2", &l2);
+    bool running = json_is_true(json_object_get(st, "running"));
     bool changed = (ps1 && (!r->ps[0] || strcmp(r->ps[0], ps1))) ||
-                   (ps2 && (!r->ps[1] || strcmp(r->ps[1], ps2)));
+                   (ps2 && (!r->ps[1] || strcmp(r->ps[1], ps2))) || running != r->running;
+    r->running = running;
     set_ps(r, 0, ps1, l1);
     set_ps(r, 1, ps2, l2);
     if (changed && r->fe->shared) {
         struct engine_shared sh = {
-            .running = json_is_true(json_object_get(st, "running")),
+            .running = running,
             .ps1 = {r->ps[0], r->ps[0] ? strlen(r->ps[0]) : 0},
             .ps2 = {r->ps[1], r->ps[1] ? strlen(r->ps[1]) : 0},
         };
@@ -441,7 +447,8 @@ static void remote_command(void *impl, const char *line, size_t len)
 static bool remote_busy(const void *impl)
 {
     const struct remote *r = impl;
-    return r->npending > 0;
+    /* No prompt before the replay, which ends with the first state. */
+    return r->npending > 0 || !r->replayed;
 }
 
 static void remote_withdraw(void *impl)

@@ -53,6 +53,7 @@ struct term {
     bool finished, closed, terminated;
     bool command_running;        /* a ':' command: the prompt waits for its done() */
     bool detached;               /* a shared session goes on without us */
+    bool shared_running;         /* another terminal's statement runs */
     int exit_code;
     int handles_open;
     char *ps[2];                 /* readline forms of sys.ps1, sys.ps2 */
@@ -421,12 +422,20 @@ static void fe_state_lost(void *fe)
 static void fe_shared(void *fe, const struct engine_shared *st)
 {
     struct term *t = fe;
+    t->shared_running = st->running;
+    const char *was = current_prompt(t);
+    char *old = was ? strdup(was) : NULL;
     set_prompt(t, 0, st->ps1);
     set_prompt(t, 1, st->ps2);
-    if (t->mode == MODE_PROMPT) {
+    bool same = old && current_prompt(t) && strcmp(old, current_prompt(t)) == 0;
+    free(old);
+    if (t->mode == MODE_PROMPT && !same) {
         rl_set_prompt(current_prompt(t));
         rl_redisplay();
     }
+    /* The first state follows an attached session's replay: the prompt
+     * comes below it. */
+    show_prompt(t);
 }
 
 static void fe_input_gone(void *fe)
@@ -584,6 +593,13 @@ static void on_sigint(uv_signal_t *h, int sig)
     (void)sig;
     if (t->finished)
         return;
+    if (t->mode == MODE_PROMPT && t->shared_running && rl_end == 0 && stmtbuf_empty(t->sb) &&
+        !stmtbuf_pending(t->sb)) {
+        /* Nothing typed here, and another terminal's statement runs: it
+         * is this one's too, and ^C interrupts it. */
+        engine_interrupt(t->engine);
+        return;
+    }
     if (t->mode == MODE_PROMPT || stmtbuf_pending(t->sb)) {
         /* Discard the line and any pending block, as CPython 3.13 does. */
         discard_line();
