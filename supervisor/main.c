@@ -293,7 +293,7 @@ static int run_session(const struct opts *o)
     json_int_t others = json_integer_value(json_object_get(attached, "clients"));
     snprintf(banner, sizeof banner,
              "aiobox %s (Python %s), session %s (%s), policy %s%s\n"
-             "Ctrl-\\ or :detach detaches; exit() or Ctrl-D ends the session.\n",
+             "Ctrl-\\, Ctrl-D or :detach detaches; exit() ends the session for everyone.\n",
              AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, o->session,
              json_is_true(json_object_get(attached, "created")) ? "new" : "attached",
              pol ? pol : "?", others ? " (shared with other terminals)" : "");

@@ -336,7 +336,9 @@ static void on_line(char *line)
      * readline's line. */
     leave_prompt(t);
     if (!line) {
-        /* Ctrl-D: as code.interact does at EOF. */
+        /* Ctrl-D: as code.interact does at EOF; a shared session goes on
+         * without this terminal. */
+        t->detached = t->engine->detachable;
         finish(t, 0);
         return;
     }
