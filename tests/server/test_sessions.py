@@ -290,7 +290,88 @@ class Cli(SessionCase):
         self.assertEqual(b.wait_exit(), 3)
 
 
+class Life(SessionCase):
+    def test_other_options_said_on_attach(self):
+        a = self.start()
+        b = self.term('-s', 't', '--timeout', '7')
+        b.expect(rb'session t was started with other options: [^\r]*timeout')
+        b.expect(rb'\(attached')
+        b.send(b'\x1c')
+        self.assertEqual(b.wait_exit(), 0)
+        del a
+
+    def test_detached_session_restarts_its_executor(self):
+        # (Without --restore replay: a replay in an executor of the
+        # server's pool fails on main, "statement 3 started out of turn".)
+        a = self.start()
+        a.line('import os; os.getpid()')
+        old = int(a.expect(rb'\r(\d+)\r\n').group(1))
+        a.send(b'\x1c')
+        self.assertEqual(a.wait_exit(), 0)
+        os.kill(old, signal.SIGKILL)
+        # The server restarts it with no terminal attached.
+        deadline = time.monotonic() + LIMIT_S
+        while time.monotonic() < deadline:
+            row = self.ls()['t']
+            if row[5] == '1' and row[1] not in ('-', str(old)):
+                break
+            select_wait(0.02)
+        self.assertEqual(row[5], '1', row)
+        b = self.attach()
+        # What happened meanwhile is in the replay.
+        self.assertIn(b'executor killed by SIGKILL', b.data)
+        self.assertIn(b'started a new executor (restart 1)', b.data)
+        b.line('print(6 * 7)')
+        b.expect(rb'\r42\r\n')
+
+    def test_idle_session_ends_and_its_output_is_logged(self):
+        a = self.term('-s', 't', '--idle-timeout', '1')
+        a.expect(PROMPT)
+        a.run('print("last" + " words")', then=rb'last words\r\n.*?>>> ')
+        a.send(b'\x1c')
+        self.assertEqual(a.wait_exit(), 0)
+        log = os.path.join(self.rt, 'aiobox', 'server.log')
+        deadline = time.monotonic() + LIMIT_S
+        text = ''
+        while 'last words' not in text and time.monotonic() < deadline:
+            select_wait(0.05)
+            with open(log) as f:
+                text = f.read()
+        self.assertIn('session t ends: idle for 1 s', text)
+        self.assertIn('  | last words', text)
+        self.assertNotIn('t', self.ls())
+
+
 class Server(SessionCase):
+    def test_bad_clients_dropped_alone(self):
+        a = self.start()
+        a.line('import asyncio')
+        a.expect(PROMPT)
+        # Garbage, then a line over the limit: each dropped, nothing else.
+        g = self.connect()
+        g.sendall(b'\x00\xff not json at all\n{"op": "submit"\n')
+        big = self.connect()
+        try:
+            big.sendall(b'{"op": "submit", "code": "' + b'x' * (80 << 20))
+        except OSError:
+            pass  # dropped while sending: as it should be
+        # A client killed mid-statement: its statement goes on, and the
+        # session with it.
+        k = Lines(self.connect())
+        k.send({'id': 'a', 'op': 'attach', 'session': 't'})
+        k.until(lambda e: e.get('id') == 'a')
+        k.send({'id': 1, 'op': 'submit', 'session': 't',
+                'code': 'import time; time.sleep(0.5); print("fin" + "ished")'})
+        k.until(lambda e: e.get('event') == 'state' and e.get('running'))
+        k.sock.close()
+        a.expect(rb'finished\r\n')
+        for sock in (g, big):
+            sock.close()
+        a.line('print("al" + "ive")')
+        a.expect(rb'alive\r\n')
+        self.assertEqual(self.ls()['t'][6], '1')
+
+
     def test_server_killed_clients_told(self):
         a = self.start()
         b = self.attach()
