@@ -169,6 +169,26 @@ class Detach(SessionCase):
         self.assertEqual(self.ls()['t'][6], '0')
 
 
+class Terminal(SessionCase):
+    def test_completion_interrupt_and_prompts_over_the_socket(self):
+        a = self.start()
+        a.run('alphabet_soup = 1')
+        a.send(b'alphabet_s\t')
+        a.expect(rb'alphabet_soup')
+        a.send(b'\r')
+        a.expect(rb'\r1\r\n')
+        a.line('import time; print("sle" + "eping"); time.sleep(60)')
+        a.expect(rb'sleeping\r\n')
+        a.send(CTRL_C)
+        a.expect(rb'KeyboardInterrupt')
+        a.expect(PROMPT)
+        a.line('import sys; sys.ps1 = "In" + ": "')
+        a.expect(rb'In: ')
+        b = self.term('attach', 't')
+        b.expect(rb'\(attached')
+        b.expect(rb'In: $')
+
+
 class Shared(SessionCase):
     def test_statement_echoed_to_the_other_with_its_prompt(self):
         a = self.start()
