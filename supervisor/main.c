@@ -275,7 +275,7 @@ static int run_session(const struct opts *o)
     json_t *attached;
     struct client_outcome outcome = {0};
     rc = client_attach(&e, &attached, &loop, fd, o->session, create,
-                       create ? session_options(o) : NULL, &outcome, err, sizeof err);
+                       session_options(o), &outcome, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "aiobox: %s\n", rc == -ENOENT && !create ? "no such session" : err);
         if (rc == -ENOENT)

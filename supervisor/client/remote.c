@@ -11,6 +11,7 @@
 #include "client_priv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ struct remote {
     int handles;
     char *name;
     json_int_t client_no;
+    pid_t server_pid;          /* from the attach answer; 0: not said */
     const struct engine_frontend *fe;
     void *fe_data;
     struct client_outcome *outcome;
@@ -329,6 +331,21 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(r->in + r->in_len, (unsigned)(r->in_cap - r->in_len));
 }
 
+/* Whether the server still lives (a zombie does not). */
+static bool server_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')');  /* after the name, which may hold anything */
+    return end && end[1] == ' ' && end[2] && end[2] != 'Z' && end[2] != 'X';
+}
+
 static void lost(struct remote *r, const char *detail)
 {
     if (r->gone)
@@ -338,9 +355,17 @@ static void lost(struct remote *r, const char *detail)
         uv_read_stop((uv_stream_t *)&r->pipe);
     r->reading = false;
     char why[512];
-    snprintf(why, sizeof why,
-             "the session server is gone (%s): session %s and its state are lost", detail,
-             r->name);
+    /* Gone, or alive and done with us (a terminal that stopped reading
+     * while too much waited for it is dropped alone). */
+    if (server_alive(r->server_pid))
+        snprintf(why, sizeof why,
+                 "the session server (pid %d) dropped this terminal (%s); session %s goes "
+                 "on: aiobox attach %s comes back",
+                 (int)r->server_pid, detail, r->name, r->name);
+    else
+        snprintf(why, sizeof why,
+                 "the session server is gone (%s): session %s and its state are lost", detail,
+                 r->name);
     end_with(r, why, 1);
 }
 
@@ -607,6 +632,7 @@ int client_attach(struct engine **out, json_t **attached, uv_loop_t *loop, int f
         r->loop = loop;
         r->outcome = outcome;
         r->client_no = json_integer_value(json_object_get(answer, "client"));
+        r->server_pid = (pid_t)json_integer_value(json_object_get(answer, "server_pid"));
         r->last_seq = 0;
         /* The state as of the attachment, after the replay. */
         json_t *st = json_object_get(answer, "state");
