@@ -234,11 +234,8 @@ static int run_session(const struct opts *o)
 {
     char err[512];
     bool create = o->command == OPTS_REPL;
-    if (!isatty(0) || !isatty(1)) {
-        fprintf(stderr, "aiobox: %s needs a terminal (for a program, the server speaks "
-                        "JSON lines: docs/json.md)\n", create ? "-s" : "attach");
-        return EXIT_CANNOT_START;
-    }
+    /* Piped: the statements run in the session, which goes on after. */
+    bool piped = !isatty(0) || !isatty(1);
     struct client_where w;
     if (client_where(&w, err, sizeof err) < 0) {
         fprintf(stderr, "aiobox: %s\n", err);
@@ -287,6 +284,14 @@ static int run_session(const struct opts *o)
     json_array_foreach(json_object_get(attached, "differs"), i, d)
         fprintf(stderr, "aiobox: session %s was started with other options: %s\n", o->session,
                 json_string_value(d) ? json_string_value(d) : "?");
+    if (piped) {
+        json_decref(attached);
+        client_skip_replay(e);
+        struct front_config pcfg = {.history_path = NULL, .banner = NULL};
+        rc = pipe_front_run_engine(&loop, e, &pcfg);
+        (void)uv_loop_close(&loop);
+        return rc;
+    }
     static char banner[512];
     json_t *opts = json_object_get(attached, "options");
     const char *pol = json_string_value(json_object_get(opts, "policy"));

@@ -70,4 +70,7 @@ int client_attach(struct engine **out, json_t **attached, uv_loop_t *loop, int f
                   const char *name, bool create, json_t *options,
                   struct client_outcome *outcome, char *err, size_t errlen);
 
+/* Piped input: the session's kept output is not shown on attaching. */
+void client_skip_replay(struct engine *e);
+
 #endif

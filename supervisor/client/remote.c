@@ -42,6 +42,8 @@ struct remote {
     uint64_t last_seq;
     json_int_t input_serial;   /* the input() request last delivered */
     bool input_shown;
+    uint64_t input_id;         /* our statement that input() was for, 0: none */
+    bool skip_replay;          /* piped: the session's past output is not ours */
     bool running;              /* a statement runs in the session, whoever sent it */
     bool replayed;             /* the output kept from before we came is shown */
     char *ps[2];
@@ -167,7 +169,10 @@ static void on_state(struct remote *r, const json_t *st)
             k = PROTO_INPUT_PASSWORD;
         else if (kind && strcmp(kind, "stdin") == 0)
             k = PROTO_INPUT_STDIN;
-        r->fe->s.input(r->fe_data, 0, prompt ? prompt : "", plen, k);
+        /* The id of our statement that asks; 0: another's, or a task's. */
+        json_t *iid = json_object_get(in, "id");
+        r->input_id = json_is_integer(iid) ? (uint64_t)json_integer_value(iid) : 0;
+        r->fe->s.input(r->fe_data, r->input_id, prompt ? prompt : "", plen, k);
     } else if (r->input_shown) {
         r->input_shown = false;
         if (r->fe->input_gone)
@@ -421,6 +426,9 @@ static void on_kick(uv_timer_t *t)
     json_array_foreach(r->early, i, o) {
         if (r->closing)
             break;
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        if (r->skip_replay && ev && strcmp(ev, "output") == 0)
+            continue;
         on_event(r, o);
     }
     json_decref(r->early);
@@ -478,7 +486,17 @@ static bool remote_busy(const void *impl)
 
 static void remote_withdraw(void *impl)
 {
-    send_obj(impl, request(impl, "withdraw"));
+    struct remote *r = impl;
+    /* The server drops, unanswered, our statements behind the one input()
+     * is for (all of them when it is none of ours). */
+    size_t keep = 0;
+    for (size_t i = 0; i < r->npending && r->input_id; i++)
+        if (r->pending[(r->pending_head + i) % MAX_PENDING] == r->input_id) {
+            keep = i + 1;
+            break;
+        }
+    r->npending = keep;
+    send_obj(r, request(r, "withdraw"));
 }
 
 static void remote_interrupt(void *impl)
@@ -678,4 +696,9 @@ int client_attach(struct engine **out, json_t **attached, uv_loop_t *loop, int f
     *out = e;
     *attached = answer;
     return 0;
+}
+
+void client_skip_replay(struct engine *e)
+{
+    ((struct remote *)e->impl)->skip_replay = true;
 }
