@@ -148,7 +148,7 @@ class Detach(SessionCase):
         self.assertEqual(row[6], '0', row)   # no terminal attached now
         b = self.attach()
         b.line('x')
-        b.expect(rb'\r42\r\n')
+        b.expect(rb'[\r\n]42\r\n')
         later = int(b.expect(rb'tick (\d+)').group(1))
         self.assertGreater(later, seen)
         b.line(':detach')
@@ -177,7 +177,7 @@ class Terminal(SessionCase):
         a.send(b'alphabet_s\t')
         a.expect(rb'alphabet_soup')
         a.send(b'\r')
-        a.expect(rb'\r1\r\n')
+        a.expect(rb'[\r\n]1\r\n')
         a.line('import time; print("sle" + "eping"); time.sleep(60)')
         a.expect(rb'sleeping\r\n')
         a.send(CTRL_C)
@@ -319,6 +319,25 @@ class Cli(SessionCase):
         self.assertEqual(b.wait_exit(), 3)
 
 
+class Piped(SessionCase):
+    def test_piped_statements_run_in_the_session(self):
+        r = subprocess.run([AIOBOX, '-s', 'p'], env={**os.environ, **self.env}, timeout=LIMIT_S,
+                           input=b'x = 41\nprint(x + 1)\nn = input("q? ")\nyes\nprint(n)\n',
+                           capture_output=True)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, b'>>> >>> 42\n>>> q? >>> yes\n>>> ')
+        # The session goes on, with x, for a terminal that attaches.
+        b = self.attach('p')
+        b.line('x')
+        b.expect(rb'[\r\n]41\r\n')
+        self.assertIn(b'\r\n42\r\n', b.data)   # in the replay
+        r = subprocess.run([AIOBOX, '-s', 'p'], env={**os.environ, **self.env}, timeout=LIMIT_S,
+                           input=b'exit(4)\n', capture_output=True)
+        self.assertEqual(r.returncode, 4, r)
+        b.expect(rb'session p ended: exit\(4\)')
+        self.assertEqual(b.wait_exit(), 4)
+
+
 class Life(SessionCase):
     def test_other_options_said_on_attach(self):
         a = self.start()
@@ -351,7 +370,7 @@ class Life(SessionCase):
         self.assertIn(b'executor killed by SIGKILL', b.data)
         self.assertIn(b'started a new executor (restart 1)', b.data)
         b.line('print(6 * 7)')
-        b.expect(rb'\r42\r\n')
+        b.expect(rb'[\r\n]42\r\n')
 
     def test_idle_session_ends_and_its_output_is_logged(self):
         a = self.term('-s', 't', '--idle-timeout', '1')
