@@ -5,9 +5,9 @@ never asserted; bench/README.md):
              (the replay shown), median; and the server's part alone: a
              connection's `attach` request to its answer. Target: 10 ms.
   statement  `x = 1` through the server as an attached terminal sends it
-             (op submit), all sent at once, per statement, beside a
-             statement of `aiobox` and of `/usr/bin/python3 -m asyncio`,
-             each with piped input. Target: at most 1.3 times the direct
+             (op submit), all sent at once, per statement, and piped into
+             `aiobox -s NAME`, beside a statement of `aiobox` and of
+             `/usr/bin/python3 -m asyncio`, each with piped input. Target: at most 1.3 times the direct
              REPL.
 
 The server is the one `aiobox -s` starts on demand, in a private
@@ -132,6 +132,17 @@ def piped_per_statement(argv, n):
     return (many - one) / (n - 1)
 
 
+def piped_per_statement_env(argv, n, env):
+    def timed(k):
+        t0 = time.perf_counter()
+        subprocess.run(argv, input=b'x = 1\n' * k, capture_output=True, check=True, env=env)
+        return time.perf_counter() - t0
+    timed(1)
+    one = statistics.median(timed(1) for _ in range(5))
+    many = statistics.median(timed(n) for _ in range(5))
+    return (many - one) / (n - 1)
+
+
 def main(argv):
     aiobox = argv[1]
     runs = int(argv[argv.index('--runs') + 1]) if '--runs' in argv else 20
@@ -167,12 +178,16 @@ def main(argv):
         n = 2000
         submitted_per_statement(path, 200)  # warm
         through = min(submitted_per_statement(path, n) for _ in range(3))
+        piped_server = piped_per_statement_env([aiobox, '-s', 'bench'], 10 * n, env)
         direct = piped_per_statement([aiobox, '-q', '--no-standby'], 10 * n)
         cpython = piped_per_statement([PYTHON, '-m', 'asyncio'], 10 * n)
         print(f'x = 1 through the server (submit, {n} sent at once): {through * 1e6:.1f} us; '
               f'direct aiobox piped: {direct * 1e6:.1f} us; python3 -m asyncio piped: '
               f'{cpython * 1e6:.1f} us; ratio to direct aiobox {through / direct:.2f}, to '
               f'python3 {through / cpython:.2f} (target <= 1.3)')
+        print(f'x = 1 piped through aiobox -s bench: {piped_server * 1e6:.1f} us; ratio to '
+              f'direct aiobox {piped_server / direct:.2f}, to python3 '
+              f'{piped_server / cpython:.2f}')
     finally:
         subprocess.run([aiobox, 'kill', 'bench'], env=env, capture_output=True)
         try:
