@@ -348,7 +348,15 @@ static bool server_alive(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     const char *end = strrchr(buf, ')');  /* after the name, which may hold anything */
-    return end && end[1] == ' ' && end[2] && end[2] != 'Z' && end[2] != 'X';
+    char state;
+    int ppid, pgrp, sid, tty, tpgid;
+    unsigned flags;
+    if (!end || sscanf(end + 1, " %c %d %d %d %d %d %u", &state, &ppid, &pgrp, &sid, &tty,
+                       &tpgid, &flags) != 7)
+        return false;
+    /* PF_EXITING (0x4) is set before a dying process's files close: its
+     * connection may end before it is a zombie. */
+    return state != 'Z' && state != 'X' && !(flags & 0x4);
 }
 
 static void lost(struct remote *r, const char *detail)
