@@ -235,6 +235,7 @@ static void fe_text(void *fe, const char *text, size_t len)
 }
 
 static void hosted_finish_isolated(struct hosted *h);
+static void echo_next(struct hosted *h);
 
 static void fe_done(void *fe, uint64_t id, const struct session_result *r)
 {
@@ -264,6 +265,7 @@ static void fe_done(void *fe, uint64_t id, const struct session_result *r)
     run_free(run);
     h->runs_done++;
     h->used_ms = now_ms();
+    echo_next(h);
     if (!h->name) {
         hosted_finish_isolated(h);
         return;
@@ -662,6 +664,19 @@ static void isolated_begin(struct hosted *h)
     hosted_submit(h);
 }
 
+/* A named session's statements are shown to its terminals as their turn
+ * comes, just before their output: the oldest not done, unless its
+ * client took it back. (Echoed when sent, statements sent ahead would
+ * show before the output of those ahead of them.) */
+static void echo_next(struct hosted *h)
+{
+    struct run *run = h->running ? h->running : h->pending;
+    if (!h->name || !run || run->echoed || run->withdrawn)
+        return;
+    run->echoed = true;
+    attach_echo(h, run->c ? run->c->no : 0, run->code, run->len);
+}
+
 void run_start(struct server *srv, struct hosted *h, const struct server_policy *pol,
                struct run *run)
 {
@@ -676,9 +691,8 @@ void run_start(struct server *srv, struct hosted *h, const struct server_policy 
         link_hosted(srv, h);
     }
     run->h = h;
-    if (h->name)
-        attach_echo(h, run->c ? run->c->no : 0, run->code, run->len);
     list_append(&h->pending, &h->pending_tail, run);
+    echo_next(h);
     /* A terminal's session is a REPL: its statements never wait for an
      * executor slot (its executor is there, and a statement may run for
      * days); slots share the CPUs among machine clients' runs. */

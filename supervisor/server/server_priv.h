@@ -101,6 +101,7 @@ struct run {
      * session's transcript, its answer short, and it outlives its client. */
     bool tty;
     bool withdrawn;            /* its client takes its lines back: no answer */
+    bool echoed;               /* shown to the attached terminals */
     uint64_t queued_us;
 };
 
