@@ -18,6 +18,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "client.h"
 #include "config.h"
 #include "kernel.h"
 #include "opts.h"
@@ -238,12 +239,150 @@ static int run_server(uv_loop_t *loop, const struct opts *o, const struct sessio
         .n_allow_uids = o->n_allow_uids,
         .log_path = o->log,
         .forkserver = true,
+        .idle_timeout_s = o->idle_timeout,
+        .on_demand = o->on_demand,
+        .ready_fd = o->ready_fd > 0 ? o->ready_fd : -1,
     };
     /* Sessions of the server take their limits from their policy. */
     cfg.session.timeout_s = -1;
     if (o->command == OPTS_JSON)
         return server_run_stdio(loop, &cfg);
     return server_run_listen(loop, &cfg, o->listen);
+}
+
+/* The options a named session is started with: those given on the
+ * command line (the server's defaults for the rest). NULL: none. */
+static json_t *session_options(const struct opts *o)
+{
+    json_t *opt = json_object();
+    if (!opt)
+        return NULL;
+    if (o->npolicies) {
+        static char file[PATH_MAX];
+        /* A name the server knows goes as it is; anything else as a file. */
+        bool builtin = !strchr(o->policies[0], '/') &&
+                       (!strcmp(o->policies[0], "strict") || !strcmp(o->policies[0], "net") ||
+                        !strcmp(o->policies[0], "trusted"));
+        if (builtin)
+            json_object_set_new(opt, "policy", json_string(o->policies[0]));
+        else if (resolve_policy(o->policies[0], file, sizeof file) == 0)
+            json_object_set_new(opt, "policy", json_string(file));
+    }
+    if (o->timeout >= 0)
+        json_object_set_new(opt, "timeout", json_real(o->timeout));
+    if (o->grace >= 0 && o->grace_set)
+        json_object_set_new(opt, "grace", json_real(o->grace));
+    if (o->output_cap_set)
+        json_object_set_new(opt, "output_cap", json_integer((json_int_t)o->output_cap));
+    if (o->restore_replay)
+        json_object_set_new(opt, "restore", json_string("replay"));
+    if (o->no_standby)
+        json_object_set_new(opt, "standby", json_false());
+    if (o->idle_timeout > 0)
+        json_object_set_new(opt, "idle_timeout", json_real(o->idle_timeout));
+    json_t *rd = json_array(), *wr = json_array();
+    for (size_t i = 0; i < o->ngrants; i++)
+        json_array_append_new(o->grants[i].writable ? wr : rd, json_string(o->grants[i].path));
+    if (json_array_size(rd))
+        json_object_set(opt, "allow_read", rd);
+    if (json_array_size(wr))
+        json_object_set(opt, "allow_write", wr);
+    json_decref(rd);
+    json_decref(wr);
+    if (json_object_size(opt) == 0) {
+        json_decref(opt);
+        return NULL;
+    }
+    return opt;
+}
+
+/* aiobox -s NAME and aiobox attach NAME: the terminal front end on a
+ * session the per-user server hosts (started on demand for -s). */
+static int run_session(const struct opts *o)
+{
+    char err[512];
+    bool create = o->command == OPTS_REPL;
+    /* Piped: the statements run in the session, which goes on after. */
+    bool piped = !isatty(0) || !isatty(1);
+    struct client_where w;
+    if (client_where(&w, err, sizeof err) < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        return EXIT_CANNOT_START;
+    }
+    const char *args[2];
+    struct client_start how = {.args = args};
+    if (o->executor) {
+        static char exe[PATH_MAX];
+        if (!realpath(o->executor, exe)) {
+            fprintf(stderr, "aiobox: --executor %s: %s\n", o->executor, strerror(errno));
+            return EXIT_CANNOT_START;
+        }
+        args[how.nargs++] = "--executor";
+        args[how.nargs++] = exe;
+    }
+    int fd, rc = create ? client_connect_or_start(&w, &how, &fd, err, sizeof err)
+                        : client_connect(&w, &fd, err, sizeof err);
+    if (rc == -ENOENT && !create) {
+        fprintf(stderr, "aiobox: no session %s\n", o->session);
+        return EXIT_CANNOT_START;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        return EXIT_CANNOT_START;
+    }
+    static uv_loop_t loop;
+    if ((rc = uv_loop_init(&loop)) < 0) {
+        close(fd);
+        fprintf(stderr, "aiobox: cannot start the event loop: %s\n", uv_strerror(rc));
+        return EXIT_CANNOT_START;
+    }
+    struct engine *e;
+    json_t *attached;
+    struct client_outcome outcome = {0};
+    rc = client_attach(&e, &attached, &loop, fd, o->session, create,
+                       session_options(o), &outcome, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "aiobox: %s\n", rc == -ENOENT && !create ? "no such session" : err);
+        if (rc == -ENOENT)
+            fprintf(stderr, "aiobox: no session %s\n", o->session);
+        return EXIT_CANNOT_START;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(attached, "differs"), i, d)
+        fprintf(stderr, "aiobox: session %s was started with other options: %s\n", o->session,
+                json_string_value(d) ? json_string_value(d) : "?");
+    if (piped) {
+        json_decref(attached);
+        client_skip_replay(e);
+        struct front_config pcfg = {.history_path = NULL, .banner = NULL};
+        rc = pipe_front_run_engine(&loop, e, &pcfg);
+        (void)uv_loop_close(&loop);
+        return rc;
+    }
+    static char banner[512];
+    json_t *opts = json_object_get(attached, "options");
+    const char *pol = json_string_value(json_object_get(opts, "policy"));
+    json_int_t others = json_integer_value(json_object_get(attached, "clients"));
+    snprintf(banner, sizeof banner,
+             "aiobox %s (Python %s), session %s (%s), policy %s%s\n"
+             "Ctrl-\\, Ctrl-D or :detach detaches; exit() ends the session for everyone.\n",
+             AIOBOX_VERSION, AIOBOX_PYTHON_VERSION, o->session,
+             json_is_true(json_object_get(attached, "created")) ? "new" : "attached",
+             pol ? pol : "?", others ? " (shared with other terminals)" : "");
+    json_decref(attached);
+    struct front_config fcfg = {.history_path = o->history, .banner = o->quiet ? NULL : banner};
+    bool detached = false;
+    rc = term_front_run_engine(&loop, e, &fcfg, &detached);
+    if (rc == -ENOTTY) {
+        fprintf(stderr, "aiobox: cannot open the terminal for input\n");
+        rc = EXIT_CANNOT_START;
+    }
+    if (detached)
+        fprintf(stderr, "aiobox: detached from session %s (aiobox attach %s comes back)\n",
+                o->session, o->session);
+    (void)uv_loop_close(&loop);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -268,17 +407,19 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     if (o.check_policy)
         return check_policy(&o);
+    /* A write to a dead executor or client must fail with EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (o.command == OPTS_LS)
+        return client_ls(stdout);
+    if (o.command == OPTS_KILL)
+        return client_kill(o.session);
+    if (o.command == OPTS_ATTACH || (o.command == OPTS_REPL && o.session))
+        finish(run_session(&o));
     if (o.command != OPTS_REPL && o.command != OPTS_JSON && o.command != OPTS_SERVE &&
         o.command != OPTS_KERNEL && o.command != OPTS_KERNEL_INSTALL) {
         fprintf(stderr, "aiobox: '%s' is not built yet\n", argv[1]);
         return EXIT_CANNOT_START;
     }
-    if (o.session) {
-        fprintf(stderr, "aiobox: named sessions are not built yet\n");
-        return EXIT_CANNOT_START;
-    }
-    /* A write to a dead executor or client must fail with EPIPE, not kill us. */
-    signal(SIGPIPE, SIG_IGN);
 
     if (paths_init(&paths, err, sizeof err)) {
         fprintf(stderr, "aiobox: %s\n", err);

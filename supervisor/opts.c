@@ -47,7 +47,8 @@ void opts_usage(FILE *out)
           "\n"
           "Machine interface (--json, serve; docs/json.md): one JSON object a line both\n"
           "ways; ops run, input, interrupt, complete, is_complete, open, close,\n"
-          "sessions, status. A run without a session is isolated: a fresh executor.\n"
+          "sessions, status, and for terminals attach, detach, submit, withdraw,\n"
+          "command. A run without a session is isolated: a fresh executor.\n"
           "      --json             speak it on stdin/stdout\n"
           "      --listen=PATH      serve: the socket (created mode 0600 in a 0700 directory)\n"
           "      --max-executors=N  serve, --json: runs executing at once (default: CPUs)\n"
@@ -58,7 +59,13 @@ void opts_usage(FILE *out)
           "\n"
           "Named sessions outlive their terminal: Ctrl-\\ or :detach detaches, closing\n"
           "the terminal too; the session's executor, state and tasks go on in a\n"
-          "per-user server.\n"
+          "per-user server ($XDG_RUNTIME_DIR/aiobox/, else /tmp/aiobox-UID/; started\n"
+          "on demand, ended when it holds no session). Attaching shows the session's\n"
+          "last 64 KiB of output, then the prompt; several terminals may attach at\n"
+          "once, each seeing everything, any typing. -s NAME takes --policy,\n"
+          "--timeout, --output-cap, --grace, --restore, --no-standby, --idle-timeout\n"
+          "and the grants, fixed when the session starts. aiobox ls shows name,\n"
+          "executor pid, policy, uptime, statements, restarts, clients, idle time.\n"
           "\n"
           "Lines starting with ':' at the primary prompt are supervisor commands, also\n"
           "with piped input:\n"
@@ -105,7 +112,7 @@ static int parse_count(const char *opt, const char *arg, uint64_t max, uint64_t 
 
 enum { O_ALLOW_READ = 256, O_ALLOW_WRITE, O_CHECK, O_HISTORY, O_RESTORE, O_NO_STANDBY,
        O_GRACE, O_EXECUTOR, O_JSON, O_LISTEN, O_MAX_EXECUTORS, O_ALLOW_UID, O_LOG,
-       O_IDLE_TIMEOUT, O_OUTPUT_CAP, O_USER, O_PREFIX, O_NAME };
+       O_IDLE_TIMEOUT, O_OUTPUT_CAP, O_USER, O_PREFIX, O_NAME, O_ON_DEMAND, O_READY_FD };
 
 static const struct {
     const char *word;
@@ -124,7 +131,7 @@ static const struct {
 static bool option_fits(int c, enum opts_command cmd)
 {
     switch (c) {
-    case O_LISTEN: case O_ALLOW_UID: case O_LOG:
+    case O_LISTEN: case O_ALLOW_UID: case O_LOG: case O_ON_DEMAND: case O_READY_FD:
         return cmd == OPTS_SERVE;
     case O_MAX_EXECUTORS:
         return cmd == OPTS_SERVE || cmd == OPTS_JSON;
@@ -164,6 +171,8 @@ int opts_parse(int argc, char **argv, struct opts *o)
         {"allow-uid", required_argument, NULL, O_ALLOW_UID},
         {"log", required_argument, NULL, O_LOG},
         {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
+        {"on-demand", no_argument, NULL, O_ON_DEMAND},
+        {"ready-fd", required_argument, NULL, O_READY_FD},
         {"session", required_argument, NULL, 's'},
         {"user", no_argument, NULL, O_USER},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -229,6 +238,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
         }
         case O_GRACE:
             rc = parse_seconds("--grace", optarg, &o->grace);
+            o->grace_set = true;
             break;
         case O_ALLOW_READ:
         case O_ALLOW_WRITE:
@@ -280,6 +290,13 @@ int opts_parse(int argc, char **argv, struct opts *o)
             break;
         }
         case O_LOG: o->log = optarg; break;
+        case O_ON_DEMAND: o->on_demand = true; break;
+        case O_READY_FD: {
+            uint64_t v;
+            if ((rc = parse_count("--ready-fd", optarg, 1023, &v)) == 0)
+                o->ready_fd = (int)v;
+            break;
+        }
         case O_IDLE_TIMEOUT:
             rc = parse_seconds("--idle-timeout", optarg, &o->idle_timeout);
             break;

@@ -34,6 +34,7 @@ struct opts {
     const char *executor;      /* testing: another executor binary */
     double timeout;            /* < 0: the policy's */
     double grace;
+    bool grace_set;
     bool restore_replay;
     struct policy_grant grants[POLICY_GRANTS_MAX];  /* --allow-read/--allow-write */
     size_t ngrants;
@@ -46,6 +47,10 @@ struct opts {
     size_t n_allow_uids;
     const char *log;
     double idle_timeout;       /* seconds; 0: never */
+    /* serve, as aiobox -s starts it (not in --help): ends when it holds no
+     * session; writes "ready\n" on fd ready_fd (> 0) once it listens. */
+    bool on_demand;
+    int ready_fd;
     /* sessions: -s NAME, attach NAME, kill NAME */
     const char *session;
     /* kernel */

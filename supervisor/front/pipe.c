@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "engine.h"
 #include "proto.h"
 #include "stmtbuf.h"
 
@@ -66,7 +67,7 @@ struct step {
 
 struct pipe_front {
     uv_loop_t *loop;
-    struct session *session;
+    struct engine *engine;
     struct console *console;
     uv_fs_t read_req;
     uv_signal_t sigint, sigterm, sighup;
@@ -226,7 +227,7 @@ static void flush(struct pipe_front *p)
             break;
         case STEP_COMMAND:
             /* Its done() (id 0) shows the next prompt and reading goes on. */
-            session_command(p->session, st->text, st->len);
+            engine_command(p->engine, st->text, st->len);
             p->command_waiting = false;
             break;
         }
@@ -249,7 +250,7 @@ static void withdraw(struct pipe_front *p, uint64_t id)
     unsigned long no = p->lineno;
     bool rewind = false;
 
-    session_withdraw(p->session);
+    engine_withdraw(p->engine);
     if (asker) {
         pos = asker->end_pos;
         no = asker->end_no;
@@ -298,7 +299,7 @@ static void on_closed(void *arg)
 {
     struct pipe_front *p = arg;
     p->closed = true;
-    p->session = NULL;
+    p->engine = NULL;
 }
 
 /* The session ends: as CPython's does (the executor finishes, and its last
@@ -306,19 +307,19 @@ static void on_closed(void *arg)
 static void finish(struct pipe_front *p, int code)
 {
     if (p->finished) {
-        if (p->terminated && p->session) {
-            session_close(p->session, on_closed, p);
-            p->session = NULL;
+        if (p->terminated && p->engine) {
+            engine_close(p->engine, on_closed, p);
+            p->engine = NULL;
         }
         return;
     }
     p->finished = true;
     p->exit_code = code;
     if (p->terminated) {
-        session_close(p->session, on_closed, p);
-        p->session = NULL;
+        engine_close(p->engine, on_closed, p);
+        p->engine = NULL;
     } else
-        session_finish(p->session, on_closed, p);
+        engine_finish(p->engine, on_closed, p);
     uv_idle_stop(&p->resume);
     uv_stop(p->loop);
 }
@@ -380,7 +381,7 @@ static void fe_input(void *fe, uint64_t id, const char *text, size_t len,
     if (p->finished) {
         /* Asked while the session ends (an atexit handler): the input has
          * ended. */
-        session_input_reply(p->session, "", 0, true);
+        engine_input_reply(p->engine, "", 0, true);
         return;
     }
     withdraw(p, id);
@@ -428,22 +429,24 @@ static void fe_state_lost(void *fe)
     set_prompt(p, 1, (struct proto_str){"... ", 4});
 }
 
-static const struct session_frontend pipe_ops = {
-    .output = fe_output,
-    .notice = fe_notice,
-    .text = fe_text,
-    .done = fe_done,
-    .input = fe_input,
-    .completions = fe_completions,
-    .exit = fe_exit,
-    .state_lost = fe_state_lost,
+static const struct engine_frontend pipe_ops = {
+    .s = {
+        .output = fe_output,
+        .notice = fe_notice,
+        .text = fe_text,
+        .done = fe_done,
+        .input = fe_input,
+        .completions = fe_completions,
+        .exit = fe_exit,
+        .state_lost = fe_state_lost,
+    },
 };
 
 static void on_pressure(void *arg, bool high)
 {
     struct pipe_front *p = arg;
-    if (p->session)
-        session_hold_output(p->session, high);
+    if (p->engine)
+        engine_hold_output(p->engine, high);
 }
 
 /* --- reading ----------------------------------------------------------- */
@@ -567,7 +570,7 @@ static void submit(struct pipe_front *p, uint64_t line_pos, unsigned long line_n
     st->end_no = p->lineno;
     size_t len;
     const char *text = stmtbuf_text(p->sb, &len);
-    st->id = session_submit(p->session, text, len, SESSION_SINGLE);
+    st->id = engine_submit(p->engine, text, len, SESSION_SINGLE);
     stmtbuf_reset(p->sb);
 }
 
@@ -652,7 +655,7 @@ static void handle_line(struct pipe_front *p, const char *raw, size_t rawlen)
             p->asker->end_pos = p->pos;
             p->asker->end_no = p->lineno;
         }
-        session_input_reply(p->session, line, give, false);
+        engine_input_reply(p->engine, line, give, false);
         free(line);
         return;
     }
@@ -684,8 +687,8 @@ static void on_sigint(uv_signal_t *h, int sig)
 {
     struct pipe_front *p = h->data;
     (void)sig;
-    if (p->session)
-        session_interrupt(p->session);
+    if (p->engine)
+        engine_interrupt(p->engine);
 }
 
 static void on_sigterm(uv_signal_t *h, int sig)
@@ -729,7 +732,7 @@ static void process(struct pipe_front *p)
             }
             if (p->want_input) {
                 p->want_input = false;
-                session_input_reply(p->session, "", 0, true);
+                engine_input_reply(p->engine, "", 0, true);
                 continue;
             }
             if (!p->steps && stmtbuf_empty(p->sb)) {
@@ -751,9 +754,20 @@ static void process(struct pipe_front *p)
 int pipe_front_run(uv_loop_t *loop, const struct session_config *given,
                    const struct front_config *fcfg)
 {
+    /* A REPL: exit() ends the session. */
     struct session_config cfg = *given;
-    const struct session_config *scfg = &cfg;
     cfg.exit_ends_session = true;
+    struct engine *e;
+    if (engine_local_new(&e, loop, &cfg) < 0) {
+        fputs("aiobox: out of memory\n", stderr);
+        return 1;
+    }
+    return pipe_front_run_engine(loop, e, fcfg);
+}
+
+int pipe_front_run_engine(uv_loop_t *loop, struct engine *engine,
+                          const struct front_config *fcfg)
+{
     /* Static: a read of stdin may still be pending in libuv's thread pool
      * when this returns, and it will write into this state. */
     static struct pipe_front p;
@@ -763,10 +777,12 @@ int pipe_front_run(uv_loop_t *loop, const struct session_config *given,
     int rc = console_open(&p.console, loop, on_pressure, &p);
     if (rc < 0) {
         fprintf(stderr, "aiobox: cannot set up the output: %s\n", strerror(-rc));
+        engine_free(engine);
         return 1;
     }
     if (stmtbuf_new(&p.sb, loop, on_judged, &p) < 0 ||
-        session_new(&p.session, loop, scfg, &pipe_ops, &p) < 0) {
+        engine_bind(engine, &pipe_ops, &p) < 0) {
+        engine_free(engine);
         console_str(p.console, 2, "aiobox: out of memory\n");
         console_drain(p.console, 1000);
         stmtbuf_free(p.sb);
@@ -776,7 +792,8 @@ int pipe_front_run(uv_loop_t *loop, const struct session_config *given,
     }
     if (fcfg->banner)
         console_str(p.console, 2, fcfg->banner);
-    session_start(p.session);
+    p.engine = engine;
+    engine_start(p.engine);
     uv_signal_t *sigs[] = {&p.sigint, &p.sigterm, &p.sighup};
     int signums[] = {SIGINT, SIGTERM, SIGHUP};
     (void)uv_idle_init(loop, &p.resume);  /* cannot fail */

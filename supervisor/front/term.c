@@ -26,6 +26,7 @@
 #include <readline/readline.h>
 
 #include "console.h"
+#include "engine.h"
 #include "pager.h"
 #include "stmtbuf.h"
 
@@ -42,18 +43,20 @@ enum term_mode {
 
 struct term {
     uv_loop_t *loop;
-    struct session *session;
+    struct engine *engine;
     struct console *console;
     int tty_fd;                  /* a private description of the terminal */
     FILE *tty_in;
     uv_poll_t poll;
-    uv_signal_t sigint, sigwinch, sigterm, sighup;
+    uv_signal_t sigint, sigwinch, sigterm, sighup, sigquit;
     uv_timer_t complete_timer;
     enum term_mode mode;
     struct stmtbuf *sb;
     char *history_path;
     bool finished, closed, terminated;
     bool command_running;        /* a ':' command: the prompt waits for its done() */
+    bool detached;               /* a shared session goes on without us */
+    bool shared_running;         /* another terminal's statement runs */
     int exit_code;
     int handles_open;
     char *ps[2];                 /* readline forms of sys.ps1, sys.ps2 */
@@ -519,7 +522,7 @@ static void install(struct term *t, enum term_mode mode, const char *prompt)
 
 static void show_prompt(struct term *t)
 {
-    if (t->finished || t->mode != MODE_IDLE || session_busy(t->session) ||
+    if (t->finished || t->mode != MODE_IDLE || engine_busy(t->engine) ||
         stmtbuf_pending(t->sb) || t->command_running || t->paging)
         return;
     install(t, MODE_PROMPT, current_prompt(t));
@@ -563,7 +566,7 @@ static void apply_verdict(struct term *t, enum stmtbuf_state state)
         size_t len;
         const char *text = stmtbuf_text(t->sb, &len);
         remember(t, text, len);
-        session_submit(t->session, text, len, SESSION_SINGLE);
+        engine_submit(t->engine, text, len, SESSION_SINGLE);
         stmtbuf_reset(t->sb);
         return;
     }
@@ -579,13 +582,26 @@ static void on_judged(void *arg, enum stmtbuf_state state)
     show_prompt(t);
 }
 
+/* `:detach`, spaces around it allowed. */
+static bool is_detach(const char *line, size_t len)
+{
+    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    return len == 7 && memcmp(line, ":detach", 7) == 0;
+}
+
 /* One typed line through the push loop. */
 static void push_line(struct term *t, const char *line, size_t len)
 {
     if (stmtbuf_empty(t->sb) && len > 0 && line[0] == ':') {
         remember(t, line, len);
+        if (t->engine->detachable && is_detach(line, len)) {
+            t->detached = true;
+            finish(t, 0);
+            return;
+        }
         t->command_running = true;
-        session_command(t->session, line, len);
+        engine_command(t->engine, line, len);
         return;
     }
     int state = stmtbuf_push(t->sb, line, len);
@@ -605,7 +621,7 @@ static void push_block(struct term *t, const char *text, size_t len)
 {
     if (stmtbuf_empty(t->sb)) {
         remember(t, text, len);
-        session_submit(t->session, text, len, SESSION_BLOCK);
+        engine_submit(t->engine, text, len, SESSION_BLOCK);
         return;
     }
     const char *p = text, *end = text + len;
@@ -626,7 +642,7 @@ static void input_line(struct term *t, char *line)
 {
     leave_prompt(t);
     if (!line)
-        session_input_reply(t->session, "", 0, true);
+        engine_input_reply(t->engine, "", 0, true);
     else {
         size_t len;
         char *clean = front_clean_line(line, strlen(line), &len, 0, warn, t);
@@ -639,7 +655,7 @@ static void input_line(struct term *t, char *line)
                 clean[len] = '\0';
             }
         }
-        session_input_reply(t->session, clean ? clean : "", clean ? len : 0, false);
+        engine_input_reply(t->engine, clean ? clean : "", clean ? len : 0, false);
         free(clean);
     }
     free(line);
@@ -656,7 +672,9 @@ static void on_line(char *line)
      * readline's line. */
     leave_prompt(t);
     if (!line) {
-        /* Ctrl-D: as code.interact does at EOF. */
+        /* Ctrl-D: as code.interact does at EOF; a shared session goes on
+         * without this terminal. */
+        t->detached = t->engine->detachable;
         finish(t, 0);
         return;
     }
@@ -703,7 +721,7 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
     if (t->finished) {
         /* Asked while the session ends (an atexit handler): the input has
          * ended, as for CPython's at that point. */
-        session_input_reply(t->session, "", 0, true);
+        engine_input_reply(t->engine, "", 0, true);
         return;
     }
     size_t n;
@@ -747,6 +765,37 @@ static void fe_state_lost(void *fe)
      * that is about to be printed above it. */
     if (t->mode == MODE_PROMPT)
         rl_set_prompt(current_prompt(t));
+}
+
+static void fe_shared(void *fe, const struct engine_shared *st)
+{
+    struct term *t = fe;
+    t->shared_running = st->running;
+    const char *was = current_prompt(t);
+    char *old = was ? strdup(was) : NULL;
+    set_prompt(t, 0, st->ps1);
+    set_prompt(t, 1, st->ps2);
+    bool same = old && current_prompt(t) && strcmp(old, current_prompt(t)) == 0;
+    free(old);
+    if (t->mode == MODE_PROMPT && !same) {
+        rl_set_prompt(current_prompt(t));
+        rl_redisplay();
+    }
+    /* The first state follows an attached session's replay: the prompt
+     * comes below it. */
+    show_prompt(t);
+}
+
+static void fe_input_gone(void *fe)
+{
+    struct term *t = fe;
+    if (t->mode != MODE_INPUT)
+        return;
+    /* Another terminal answered: this one's prompt for it goes. */
+    rl_clear_visible_line();
+    discard_line();
+    leave_prompt(t);
+    show_prompt(t);
 }
 
 /* --- completion --------------------------------------------------------- */
@@ -933,7 +982,7 @@ static int on_tab(int count, int key)
     t->line_at_tab = strdup(rl_line_buffer);
     t->point_at_tab = rl_point;
     t->word_at_tab = start;
-    t->complete_id = session_complete(t->session, rl_line_buffer, (size_t)rl_point,
+    t->complete_id = engine_complete(t->engine, rl_line_buffer, (size_t)rl_point,
                                       code_points(rl_line_buffer, (size_t)rl_point));
     if (t->complete_id)
         uv_timer_start(&t->complete_timer, on_complete_timeout, COMPLETION_TIMEOUT_MS, 0);
@@ -955,6 +1004,13 @@ static void on_sigint(uv_signal_t *h, int sig)
             console_str(t->console, 1, "\r\x1b[K");
             end_paging(t);
         }
+        return;
+    }
+    if (t->mode == MODE_PROMPT && t->shared_running && rl_end == 0 && stmtbuf_empty(t->sb) &&
+        !stmtbuf_pending(t->sb)) {
+        /* Nothing typed here, and another terminal's statement runs: it
+         * is this one's too, and ^C interrupts it. */
+        engine_interrupt(t->engine);
         return;
     }
     if (t->mode == MODE_PROMPT || stmtbuf_pending(t->sb)) {
@@ -984,16 +1040,16 @@ static void on_sigint(uv_signal_t *h, int sig)
          * "\nKeyboardInterrupt\n" goes below it, as in CPython. */
         discard_line();
         leave_prompt(t);
-        if (!session_busy(t->session)) {
+        if (!engine_busy(t->engine)) {
             /* A background task's input(): nothing to interrupt, so it
              * gets end of input rather than waiting for ever. */
             console_str(t->console, 2, "\nKeyboardInterrupt\n");
-            session_input_reply(t->session, "", 0, true);
+            engine_input_reply(t->engine, "", 0, true);
             show_prompt(t);
             return;
         }
     }
-    session_interrupt(t->session);
+    engine_interrupt(t->engine);
 }
 
 static void on_sigwinch(uv_signal_t *h, int sig)
@@ -1008,21 +1064,45 @@ static void on_sigterm(uv_signal_t *h, int sig)
 {
     struct term *t = h->data;
     t->terminated = true;
-    if (t->finished && t->session) {
+    if (t->finished && t->engine) {
         /* Finishing already: end at once. */
-        session_close(t->session, on_session_closed, t);
-        t->session = NULL;
+        engine_close(t->engine, on_session_closed, t);
+        t->engine = NULL;
         return;
     }
     finish(t, 128 + sig);
+}
+
+/* SIGHUP (the terminal closed) or Ctrl-\\ (SIGQUIT): a shared session is
+ * left running; a session of our own ends as before. */
+static void on_detach_signal(uv_signal_t *h, int sig)
+{
+    struct term *t = h->data;
+    if (t->finished)
+        return;
+    if (!t->engine->detachable) {
+        if (sig == SIGQUIT)
+            return;
+        on_sigterm(h, sig);
+        return;
+    }
+    t->detached = true;
+    if (sig == SIGHUP)
+        t->terminated = true;  /* nobody reads the terminal now */
+    else {
+        discard_line();
+        if (t->mode != MODE_IDLE)
+            rl_crlf();
+    }
+    finish(t, 0);
 }
 
 /* The executor's output waits while the terminal's reader stalls, and
  * while a pager has the screen. */
 static void update_hold(struct term *t)
 {
-    if (t->session)
-        session_hold_output(t->session, t->pressure_high || t->paging);
+    if (t->engine)
+        engine_hold_output(t->engine, t->pressure_high || t->paging);
 }
 
 static void on_pressure(void *arg, bool high)
@@ -1197,7 +1277,7 @@ static void on_session_closed(void *arg)
 {
     struct term *t = arg;
     t->closed = true;
-    t->session = NULL;
+    t->engine = NULL;
 }
 
 /* The session ends: as CPython's does (the executor finishes, and its last
@@ -1215,26 +1295,30 @@ static void finish(struct term *t, int code)
         (void)uv_process_kill(&t->pager_proc, SIGTERM);
     end_paging(t);
     if (t->terminated) {
-        session_close(t->session, on_session_closed, t);
-        t->session = NULL;
+        engine_close(t->engine, on_session_closed, t);
+        t->engine = NULL;
     } else
-        session_finish(t->session, on_session_closed, t);
+        engine_finish(t->engine, on_session_closed, t);
     uv_handle_t *hs[] = {(uv_handle_t *)&t->poll, (uv_handle_t *)&t->sigwinch,
                          (uv_handle_t *)&t->complete_timer};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         uv_close(hs[i], on_handle_closed);
 }
 
-static const struct session_frontend term_ops = {
-    .output = fe_output,
-    .notice = fe_notice,
-    .text = fe_text,
-    .done = fe_done,
-    .input = fe_input,
-    .completions = fe_completions,
-    .page = fe_page,
-    .exit = fe_exit,
-    .state_lost = fe_state_lost,
+static const struct engine_frontend term_ops = {
+    .s = {
+        .output = fe_output,
+        .notice = fe_notice,
+        .text = fe_text,
+        .done = fe_done,
+        .input = fe_input,
+        .completions = fe_completions,
+        .page = fe_page,
+        .exit = fe_exit,
+        .state_lost = fe_state_lost,
+    },
+    .shared = fe_shared,
+    .input_gone = fe_input_gone,
 };
 
 static char *default_history(void)
@@ -1298,39 +1382,60 @@ static void setup_readline(struct term *t)
 int term_front_run(uv_loop_t *loop, const struct session_config *given,
                    const struct front_config *fcfg)
 {
+    /* A REPL at a terminal: sys.stdin.isatty(), help() paged, exit()
+     * ends the session. */
+    struct session_config cfg = *given;
+    cfg.terminal = true;
+    cfg.exit_ends_session = true;
+    struct engine *e;
+    if (engine_local_new(&e, loop, &cfg) < 0) {
+        fputs("aiobox: out of memory\n", stderr);
+        return 1;
+    }
+    bool detached;
+    return term_front_run_engine(loop, e, fcfg, &detached);
+}
+
+int term_front_run_engine(uv_loop_t *loop, struct engine *engine,
+                          const struct front_config *fcfg, bool *detached)
+{
     struct term t;
     memset(&t, 0, sizeof t);
     t.loop = loop;
-    struct session_config cfg = *given;
-    const struct session_config *scfg = &cfg;
-    cfg.terminal = true;
-    cfg.exit_ends_session = true;
 
     /* A private open file description: polling makes it non-blocking, and
      * fds 0-2 of a terminal share one, which would make stdout fail with
      * EAGAIN (and leave the user's shell non-blocking). */
     char name[256];
-    if (ttyname_r(0, name, sizeof name) != 0)
+    *detached = false;
+    if (ttyname_r(0, name, sizeof name) != 0) {
+        engine_free(engine);
         return -ENOTTY;
+    }
     t.tty_fd = open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    if (t.tty_fd < 0)
+    if (t.tty_fd < 0) {
+        engine_free(engine);
         return -ENOTTY;
+    }
     if (!(t.tty_in = fdopen(t.tty_fd, "r"))) {
         close(t.tty_fd);
+        engine_free(engine);
         return -ENOTTY;
     }
     int rc = console_open(&t.console, loop, on_pressure, &t);
     if (rc < 0) {
         fprintf(stderr, "aiobox: cannot set up the output: %s\n", strerror(-rc));
         fclose(t.tty_in);
+        engine_free(engine);
         return 1;
     }
     set_prompt(&t, 0, (struct proto_str){">>> ", 4});
     set_prompt(&t, 1, (struct proto_str){"... ", 4});
     if (!t.ps[0] || !t.ps[1] || !console_stream(t.console) ||
         stmtbuf_new(&t.sb, loop, on_judged, &t) < 0 ||
-        session_new(&t.session, loop, scfg, &term_ops, &t) < 0) {
+        engine_bind(engine, &term_ops, &t) < 0) {
         fputs("aiobox: out of memory\n", stderr);
+        engine_free(engine);
         free(t.ps[0]);
         free(t.ps[1]);
         stmtbuf_free(t.sb);
@@ -1343,15 +1448,18 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
     setup_readline(&t);
     open_history(&t, fcfg->history_path);
 
+    t.engine = engine;
     /* Initialising these handles cannot fail once the loop exists. */
     (void)uv_poll_init(loop, &t.poll, t.tty_fd);
     (void)uv_timer_init(loop, &t.complete_timer);
-    uv_signal_t *sigs[] = {&t.sigint, &t.sigwinch, &t.sigterm, &t.sighup};
-    uv_signal_cb cbs[] = {on_sigint, on_sigwinch, on_sigterm, on_sigterm};
-    int signums[] = {SIGINT, SIGWINCH, SIGTERM, SIGHUP};
+    uv_signal_t *sigs[] = {&t.sigint, &t.sigwinch, &t.sigterm, &t.sighup, &t.sigquit};
+    uv_signal_cb cbs[] = {on_sigint, on_sigwinch, on_sigterm, on_detach_signal,
+                          on_detach_signal};
+    int signums[] = {SIGINT, SIGWINCH, SIGTERM, SIGHUP, SIGQUIT};
+    int nsigs = engine->detachable ? 5 : 4;
     t.poll.data = t.complete_timer.data = &t;
     t.handles_open = 3;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < nsigs; i++) {
         (void)uv_signal_init(loop, sigs[i]);
         sigs[i]->data = &t;
         if (uv_signal_start(sigs[i], cbs[i], signums[i]) < 0)
@@ -1363,7 +1471,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
     /* The prompt first: the spawn (about 0.5 ms) is all it would wait
      * for, and the executor's start-up takes tens of ms anyway. */
     show_prompt(&t);
-    session_start(t.session);
+    engine_start(t.engine);
     while (!t.closed || t.handles_open > 0 || execproc_live() > 0)
         uv_run(loop, UV_RUN_ONCE);
     /* The output is out before we go, unless a signal ended us (the
@@ -1372,7 +1480,7 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
     console_reset_attributes(t.console);
     while (!t.terminated && console_pending(t.console) > 0)
         uv_run(loop, UV_RUN_ONCE);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < nsigs; i++)
         if (i != 1)
             uv_close((uv_handle_t *)sigs[i], NULL);
     rl_callback_handler_remove();
@@ -1391,5 +1499,6 @@ int term_front_run(uv_loop_t *loop, const struct session_config *given,
     clear_history();
     fclose(t.tty_in);
     g_term = NULL;
+    *detached = t.detached;
     return t.exit_code;
 }

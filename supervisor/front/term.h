@@ -2,6 +2,7 @@
 #ifndef AIOBOX_TERM_H
 #define AIOBOX_TERM_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "front.h"
@@ -12,5 +13,12 @@
  * input (the caller then reads it as a pipe). */
 int term_front_run(uv_loop_t *loop, const struct session_config *scfg,
                    const struct front_config *fcfg);
+
+struct engine;
+/* The same on engine (taken: closed or freed whatever happens), a named
+ * session's included (then Ctrl-\\, SIGHUP and `:detach` leave it
+ * running: *detached says so). */
+int term_front_run_engine(uv_loop_t *loop, struct engine *engine,
+                          const struct front_config *fcfg, bool *detached);
 
 #endif

@@ -2,7 +2,9 @@
  * that belongs to us, and only peers of our own uid (or those given with
  * --allow-uid) are served; every peer is checked with SO_PEERCRED. A
  * socket file left by a server that died is replaced; one a live server
- * answers on is not. */
+ * answers on is not. Each server holds a lock (PATH.lock) for its whole
+ * life: two servers started at once for one path cannot both take it, and
+ * clients tell a dead server's socket from a starting one's by it. */
 #define _GNU_SOURCE
 #include "server_priv.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -86,6 +89,18 @@ int listen_open(struct server *srv, const char *path)
     int rc = check_dir(dirname(copy));
     if (rc < 0)
         return rc;
+    char lock[PATH_MAX + 8];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (srv->lock_fd < 0) {
+        int e = errno;
+        fprintf(stderr, "aiobox: cannot open %s: %s\n", lock, strerror(e));
+        return -e;
+    }
+    if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        fprintf(stderr, "aiobox: a server already listens on %s\n", path);
+        return -EADDRINUSE;
+    }
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {

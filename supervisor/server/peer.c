@@ -325,6 +325,44 @@ int peer_accept(struct peer **out, uv_loop_t *loop, uv_stream_t *server,
     return 0;
 }
 
+int peer_open_fd(struct peer **out, uv_loop_t *loop, int fd, const char *partial, size_t len,
+                 const struct peer_cb *cb, void *data)
+{
+    struct peer *p = len < PEER_LINE_MAX ? peer_new(loop, cb, data) : NULL;
+    if (p && len && !(p->in = malloc(len + 1))) {
+        free(p);
+        p = NULL;
+    }
+    if (!p) {
+        close(fd);
+        return len < PEER_LINE_MAX ? -ENOMEM : -EINVAL;
+    }
+    if (len)
+        memcpy(p->in, partial, len);
+    p->in_len = p->in_cap = len;
+    int rc = uv_pipe_init(loop, &p->conn, 0);
+    if (rc < 0) {
+        close(fd);
+        free(p->in);
+        free(p);
+        return rc;
+    }
+    p->conn.data = p;
+    p->conn_open = true;
+    socklen_t clen = sizeof p->cred;
+    if ((rc = uv_pipe_open(&p->conn, fd)) < 0)
+        close(fd);  /* not the handle's: closing it leaves fd open */
+    if (rc < 0 ||
+        (rc = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &clen) < 0 ? -errno : 0) < 0 ||
+        (rc = uv_read_start((uv_stream_t *)&p->conn, alloc_cb, on_socket_read)) < 0) {
+        p->gone = p->gone_said = p->free_wanted = p->closing = true;
+        uv_close((uv_handle_t *)&p->conn, on_closed);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
 int peer_open_stdio(struct peer **out, uv_loop_t *loop, const struct peer_cb *cb, void *data)
 {
     struct peer *p = peer_new(loop, cb, data);

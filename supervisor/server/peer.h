@@ -43,6 +43,10 @@ struct peer_cb {
  * a new peer. 0 or a negative errno. */
 int peer_accept(struct peer **out, uv_loop_t *loop, uv_stream_t *server,
                 const struct peer_cb *cb, void *data);
+/* A connected Unix socket (taken, also on failure), with partial: the
+ * start of a line already read from it. 0 or a negative errno. */
+int peer_open_fd(struct peer **out, uv_loop_t *loop, int fd, const char *partial, size_t len,
+                 const struct peer_cb *cb, void *data);
 /* fd 0 for reading, fd 1 for writing. */
 int peer_open_stdio(struct peer **out, uv_loop_t *loop, const struct peer_cb *cb, void *data);
 void *peer_data(const struct peer *p);

@@ -230,3 +230,25 @@ void reply_done(struct run *run, const struct session_result *r)
     json_object_set_new(o, "epoch", json_integer(h->epoch));
     reply_send(run->c, o);
 }
+
+/* A terminal's statement ended: what its REPL needs (the status, the
+ * prompts user code set, exit()); its output went out as the session's. */
+void reply_submitted(struct run *run, const struct session_result *r)
+{
+    struct hosted *h = run->h;
+    enum run_status st = status_of(run, r);
+    h->srv->runs_by_status[st]++;
+    if (!run->c)
+        return;
+    json_t *o = event(run, "done");
+    json_object_set_new(o, "status", json_string(run_status_names[st]));
+    if (r->r) {
+        json_object_set_new(o, "ps1", str_field(r->r->ps1));
+        json_object_set_new(o, "ps2", str_field(r->r->ps2));
+    }
+    if (r->status == SESSION_EXIT)
+        json_object_set_new(o, "exit_code", json_integer(r->exit_code));
+    if (r->why)
+        json_object_set_new(o, "message", reply_text(r->why, strlen(r->why)));
+    reply_send(run->c, o);
+}

@@ -207,9 +207,13 @@ static void fe_output(void *fe, uint64_t id, int fd, bool raw, const char *data,
     struct hosted *h = fe;
     (void)raw;
     struct run *run = run_of(h, id);
-    if (run)
-        reply_output(run, fd, data, len);
-    else
+    /* A named session's output is its transcript, whoever asked. */
+    if (h->name)
+        attach_output(h, fd == 2 ? TX_STDERR : TX_STDOUT, 0, data, len);
+    if (run) {
+        if (!run->tty)
+            reply_output(run, fd, data, len);
+    } else
         reply_background(h, fd, data, len);
 }
 
@@ -219,35 +223,69 @@ static void fe_notice(void *fe, uint64_t id, const char *text, size_t len)
     struct run *run = run_of(h, id);
     if (run && !run->message[0])
         snprintf(run->message, sizeof run->message, "%.*s", (int)len, text);
+    if (h->name)
+        attach_output(h, TX_NOTICE, 0, text, len);
     server_log(h->srv, "session %s: %.*s", h->name ? h->name : "(isolated)", (int)len, text);
 }
 
 static void fe_text(void *fe, const char *text, size_t len)
 {
-    (void)fe; (void)text; (void)len;  /* no ':' commands here */
+    /* What a ':' command prints, for the client that asked. */
+    attach_command_text(fe, text, len);
 }
 
 static void hosted_finish_isolated(struct hosted *h);
+static void echo_next(struct hosted *h);
 
 static void fe_done(void *fe, uint64_t id, const struct session_result *r)
 {
     struct hosted *h = fe;
+    if (id == 0) {
+        attach_command_done(h);
+        return;
+    }
     struct run *run = list_find(h->running, id);
     if (!run)
         return;
     list_remove(&h->running, &h->running_tail, run);
-    reply_done(run, r);
+    if (h->input_waiting && h->input_stmt == id)
+        h->input_waiting = false;  /* it ended while input() waited */
+    if (h->name && r->r)
+        attach_set_prompts(h, &r->r->ps1, &r->r->ps2);
+    bool exited = r->status == SESSION_EXIT;
+    unsigned by = run->tty && run->c ? run->c->no : 0;
+    if (run->withdrawn)
+        h->srv->runs_by_status[RUN_CANCELLED]++;
+    else if (run->tty)
+        reply_submitted(run, r);
+    else
+        reply_done(run, r);
+    if (r->status != SESSION_NOT_RUN && !run->withdrawn)
+        h->statements++;
     run_free(run);
     h->runs_done++;
     h->used_ms = now_ms();
+    echo_next(h);
     if (!h->name) {
         hosted_finish_isolated(h);
+        return;
+    }
+    if (exited && h->opts.terminal) {
+        /* exit() ends a REPL: the session goes, as the terminal's would. */
+        char why[64];
+        snprintf(why, sizeof why, "exit(%d) ended it", r->exit_code);
+        h->exit_client = by;
+        hosted_end(h, why, r->exit_code);
+        server_maybe_finish(h->srv);
         return;
     }
     if (!h->running)
         slot_release(h);
     if (h->pending)
         slot_wanted(h);
+    attach_active(h);
+    attach_state(h);
+    attach_idle_check(h);
     server_maybe_finish(h->srv);
 }
 
@@ -256,6 +294,13 @@ static void fe_input(void *fe, uint64_t id, const char *prompt, size_t len,
 {
     struct hosted *h = fe;
     struct run *run = run_of(h, id);
+    /* A terminal's statement, or a background task of a session that
+     * terminals use: any attached terminal may answer, now or when one
+     * attaches. */
+    if (h->name && ((run && run->tty) || (!run && (h->opts.terminal || h->nattached)))) {
+        attach_input(h, run ? id : 0, prompt, len, kind);
+        return;
+    }
     if (!run) {
         /* A background task's input(): nobody can answer it. */
         session_input_reply(h->s, "", 0, true);
@@ -302,6 +347,11 @@ static void fe_state_lost(void *fe)
         return;
     h->epoch++;
     h->srv->restarts++;
+    /* The new executor's prompts are the defaults; no input() waits. */
+    struct proto_str ps1 = {">>> ", 4}, ps2 = {"... ", 4};
+    attach_set_prompts(h, &ps1, &ps2);
+    h->input_waiting = false;
+    attach_state(h);
 }
 
 static const struct session_frontend hosted_ops = {
@@ -323,6 +373,30 @@ static void fe_completions(void *fe, uint64_t id, const struct proto_str *m, siz
 
 /* --- hosted sessions ------------------------------------------------------ */
 
+void hosted_opts_free(struct hosted_opts *o)
+{
+    for (size_t i = 0; i < o->n_allow_read; i++)
+        free(o->allow_read[i]);
+    for (size_t i = 0; i < o->n_allow_write; i++)
+        free(o->allow_write[i]);
+    free(o->allow_read);
+    free(o->allow_write);
+    o->allow_read = o->allow_write = NULL;
+    o->n_allow_read = o->n_allow_write = 0;
+    free((char *)o->own.name);
+    free((char *)o->own.path);
+    o->own.name = o->own.path = NULL;
+}
+
+static void hosted_free(struct hosted *h)
+{
+    attach_free(h);
+    hosted_opts_free(&h->opts);
+    free(h->watchers);
+    free(h->name);
+    free(h);
+}
+
 static struct hosted *hosted_new(struct server *srv, const char *name,
                                  const struct server_policy *pol)
 {
@@ -335,20 +409,58 @@ static struct hosted *hosted_new(struct server *srv, const char *name,
     }
     h->srv = srv;
     h->policy = pol;
-    h->created_ms = h->used_ms = now_ms();
+    h->created_ms = h->used_ms = h->active_ms = now_ms();
+    h->opts = (struct hosted_opts){
+        .policy = pol,
+        .timeout_s = -1,
+        .grace_s = -1,
+        .restore = -1,
+        .standby = -1,
+        .idle_timeout_s = srv->cfg->idle_timeout_s,
+        .replay_bytes = srv->cfg->replay_bytes ? srv->cfg->replay_bytes : SERVER_REPLAY_BYTES,
+    };
+    transcript_init(&h->tx, h->opts.replay_bytes);
     return h;
+}
+
+/* Whether pol is one the server was started with (the fork server has
+ * those), not a policy file of a session's own. */
+static bool server_owns_policy(const struct server *srv, const struct server_policy *pol)
+{
+    return pol >= srv->cfg->policies && pol < srv->cfg->policies + srv->cfg->npolicies;
 }
 
 static int hosted_start(struct hosted *h, bool isolated)
 {
+    const struct hosted_opts *o = &h->opts;
     struct session_config cfg = h->srv->cfg->session;
+    bool own_grants = o->n_allow_read || o->n_allow_write;
     cfg.exec.policy_path = h->policy->path;
     cfg.exec.policy_name = h->policy->name;
-    cfg.exec.forkserver = h->srv->forkserver;
-    cfg.exec.policy_index = (unsigned)(h->policy - h->srv->cfg->policies);
-    if (cfg.timeout_s < 0)
+    /* The fork server's children get its policies and grants; anything
+     * else is spawned. */
+    if (server_owns_policy(h->srv, h->policy) && !own_grants) {
+        cfg.exec.forkserver = h->srv->forkserver;
+        cfg.exec.policy_index = (unsigned)(h->policy - h->srv->cfg->policies);
+    } else
+        cfg.exec.forkserver = NULL;
+    if (own_grants) {
+        cfg.exec.allow_read = (const char *const *)o->allow_read;
+        cfg.exec.n_allow_read = o->n_allow_read;
+        cfg.exec.allow_write = (const char *const *)o->allow_write;
+        cfg.exec.n_allow_write = o->n_allow_write;
+    }
+    if (o->timeout_s >= 0)
+        cfg.timeout_s = o->timeout_s;
+    else if (cfg.timeout_s < 0)
         cfg.timeout_s = h->policy->timeout_s;
-    cfg.output_cap = h->policy->output_cap;
+    cfg.output_cap = o->output_cap_set ? o->output_cap : h->policy->output_cap;
+    if (o->grace_s >= 0)
+        cfg.grace_s = o->grace_s;
+    if (o->restore >= 0)
+        cfg.restore = (enum session_restore)o->restore;
+    if (o->standby >= 0)
+        cfg.standby = o->standby;
     cfg.quiet = true;
     /* Its executors come ready from the pool: no spare of its own. */
     cfg.pool = h->srv->pool;
@@ -363,6 +475,15 @@ static int hosted_start(struct hosted *h, bool isolated)
     int rc = session_new(&h->s, h->srv->loop, &cfg, &hosted_ops, h);
     if (rc < 0)
         return rc;
+    if (!isolated && o->idle_timeout_s > 0) {
+        h->idle_timer = malloc(sizeof *h->idle_timer);
+        if (h->idle_timer) {
+            (void)uv_timer_init(h->srv->loop, h->idle_timer);
+            h->idle_timer->data = h;
+        } else
+            server_log(h->srv, "session %s: out of memory for its idle timer; it will not "
+                       "end when idle", h->name);
+    }
     session_start(h->s);
     return 0;
 }
@@ -391,22 +512,31 @@ struct hosted *hosted_find(struct server *srv, const char *name)
 }
 
 struct hosted *hosted_open(struct server *srv, const char *name, const struct server_policy *pol,
-                           char *err, size_t errlen)
+                           struct hosted_opts *opts, char *err, size_t errlen)
 {
     struct hosted *h = hosted_new(srv, name, pol);
     if (!h) {
+        if (opts)
+            hosted_opts_free(opts);
         snprintf(err, errlen, "out of memory");
         return NULL;
+    }
+    if (opts) {
+        h->opts = *opts;
+        if (!h->opts.replay_bytes)
+            h->opts.replay_bytes = SERVER_REPLAY_BYTES;
+        h->tx.cap = h->opts.replay_bytes;
+        /* A policy file of its own lives in h's copy of the options. */
+        h->policy = h->opts.policy ? h->opts.policy : &h->opts.own;
     }
     int rc = hosted_start(h, false);
     if (rc < 0) {
         snprintf(err, errlen, "cannot start session %s: %s", name, strerror(-rc));
-        free(h->name);
-        free(h);
+        hosted_free(h);
         return NULL;
     }
     link_hosted(srv, h);
-    server_log(srv, "session %s opened (policy %s)", name, pol->name);
+    server_log(srv, "session %s opened (policy %s)", name, h->policy->name);
     return h;
 }
 
@@ -435,11 +565,10 @@ static void on_session_closed(void *arg)
 {
     struct hosted *h = arg;
     struct server *srv = h->srv;
-    free(h->watchers);
-    free(h->name);
-    free(h);
+    hosted_free(h);
     srv->sessions_closing--;
     server_maybe_finish(srv);
+    server_maybe_idle(srv);
 }
 
 /* Ends h: its waiting runs are answered cancelled, and so are those that
@@ -452,6 +581,10 @@ void hosted_close(struct hosted *h)
     slot_unqueue(h);
     ops_forget(h->srv, NULL, h);
     unlink_hosted(h);
+    if (h->name && h->nattached)
+        attach_ended(h, "it was closed", -1, 0);
+    if (h->idle_timer)
+        uv_timer_stop(h->idle_timer);
     struct run *lists[2] = {h->running, h->pending};
     h->running = h->running_tail = h->pending = h->pending_tail = NULL;
     for (int i = 0; i < 2; i++) {
@@ -460,11 +593,18 @@ void hosted_close(struct hosted *h)
             struct run *next = r->next;
             struct session_result res = {.status = SESSION_NOT_RUN, .cancelled = true,
                                          .why = "the session was closed"};
-            reply_done(r, &res);
+            if (r->withdrawn)
+                ;
+            else if (r->tty)
+                reply_submitted(r, &res);
+            else
+                reply_done(r, &res);
             run_free(r);
             r = next;
         }
     }
+    while (h->commands)
+        attach_command_done(h);
     slot_release(h);
     if (h->name)
         server_log(h->srv, "session %s closed", h->name);
@@ -472,11 +612,17 @@ void hosted_close(struct hosted *h)
         h->srv->sessions_closing++;
         session_close(h->s, on_session_closed, h);
         h->s = NULL;
-    } else {
-        free(h->watchers);
-        free(h->name);
-        free(h);
-    }
+    } else
+        hosted_free(h);
+}
+
+void hosted_end(struct hosted *h, const char *why, int exit_code)
+{
+    if (h->closing)
+        return;
+    if (h->name)
+        attach_ended(h, why, exit_code, h->exit_client);
+    hosted_close(h);
 }
 
 static void hosted_finish_isolated(struct hosted *h)
@@ -518,6 +664,19 @@ static void isolated_begin(struct hosted *h)
     hosted_submit(h);
 }
 
+/* A named session's statements are shown to its terminals as their turn
+ * comes, just before their output: the oldest not done, unless its
+ * client took it back. (Echoed when sent, statements sent ahead would
+ * show before the output of those ahead of them.) */
+static void echo_next(struct hosted *h)
+{
+    struct run *run = h->running ? h->running : h->pending;
+    if (!h->name || !run || run->echoed || run->withdrawn)
+        return;
+    run->echoed = true;
+    attach_echo(h, run->c ? run->c->no : 0, run->code, run->len);
+}
+
 void run_start(struct server *srv, struct hosted *h, const struct server_policy *pol,
                struct run *run)
 {
@@ -533,10 +692,45 @@ void run_start(struct server *srv, struct hosted *h, const struct server_policy 
     }
     run->h = h;
     list_append(&h->pending, &h->pending_tail, run);
-    if (h->has_slot)
+    echo_next(h);
+    /* A terminal's session is a REPL: its statements never wait for an
+     * executor slot (its executor is there, and a statement may run for
+     * days); slots share the CPUs among machine clients' runs. */
+    if (h->has_slot || h->opts.terminal)
         hosted_submit(h);
     else
         slot_wanted(h);
+    if (h->name) {
+        attach_active(h);
+        attach_state(h);
+        attach_idle_check(h);
+    }
+}
+
+void run_submit(struct hosted *h, struct run *run)
+{
+    run->tty = true;
+    run_start(h->srv, h, h->policy, run);
+}
+
+void run_withdraw(struct hosted *h, struct client *c)
+{
+    for (struct run *r = h->pending, *rn; r; r = rn) {
+        rn = r->next;
+        if (r->c != c || !r->tty)
+            continue;
+        list_remove(&h->pending, &h->pending_tail, r);
+        h->srv->runs_by_status[RUN_CANCELLED]++;
+        run_free(r);
+    }
+    /* The statement asking for input goes on; those behind it never
+     * started (input() sent them back to the session's queue), and their
+     * done() is swallowed. */
+    for (struct run *r = h->running; r && h->s; r = r->next)
+        if (r->c == c && r->tty && !r->withdrawn && r->stmt_id != h->input_stmt) {
+            r->withdrawn = true;
+            session_cancel(h->s, r->stmt_id);
+        }
 }
 
 void run_input(struct run *run, const char *text, size_t len, bool eof)
@@ -599,12 +793,16 @@ static void client_gone(struct peer *p, const char *why)
      * know), then each session is dealt with. */
     for (struct hosted *h = srv->hosted; h; h = h->next) {
         hosted_unwatch(h, c);
+        if (h->name)
+            attach_remove(h, c);
         struct run *lists[2] = {h->pending, h->running};
         for (int i = 0; i < 2; i++)
             for (struct run *r = lists[i]; r; r = r->next)
                 if (r->c == c) {
                     r->c = NULL;
-                    r->cancelled = true;
+                    /* A terminal's statement outlives the terminal: the
+                     * session, not its client, owns it. */
+                    r->cancelled = !r->tty;
                 }
     }
     for (struct hosted *h = srv->hosted, *next; h; h = next) {
@@ -618,14 +816,14 @@ static void client_gone(struct peer *p, const char *why)
         }
         for (struct run *r = h->pending, *rn; r; r = rn) {
             rn = r->next;
-            if (r->c)
+            if (r->c || r->tty)
                 continue;
             list_remove(&h->pending, &h->pending_tail, r);
             srv->runs_by_status[RUN_CANCELLED]++;
             run_free(r);
         }
         for (struct run *r = h->running; r && h->s; r = r->next) {
-            if (r->c)
+            if (r->c || r->tty)
                 continue;
             if (r->input_waiting) {
                 r->input_waiting = false;
@@ -647,6 +845,7 @@ static void client_gone(struct peer *p, const char *why)
         *pp = c->next;
     peer_free(p);
     free(c);
+    server_maybe_idle(srv);
 }
 
 /* The end of stdin is the end of the requests, as for the piped REPL:
@@ -693,6 +892,7 @@ static struct client *client_new(struct server *srv)
     if (!c)
         return NULL;
     c->srv = srv;
+    c->no = ++srv->next_client_no;
     c->next = srv->clients;
     srv->clients = c;
     return c;
@@ -749,8 +949,17 @@ static void stop(struct server *srv, int code)
         return;
     srv->stopping = true;
     srv->exit_code = code;
+    char why[80];
+    if (code > 128)
+        snprintf(why, sizeof why, "the session server was ended by signal %d", code - 128);
+    else
+        snprintf(why, sizeof why, "the session server ended");
     while (srv->hosted)
-        hosted_close(srv->hosted);
+        hosted_end(srv->hosted, why, -1);
+    if (srv->linger_open) {
+        uv_close((uv_handle_t *)&srv->linger, NULL);
+        srv->linger_open = false;
+    }
     if (srv->listening) {
         uv_close((uv_handle_t *)&srv->listener, NULL);
         srv->listening = false;
@@ -758,6 +967,26 @@ static void stop(struct server *srv, int code)
             unlink(srv->listen_path);
     }
     server_maybe_finish(srv);
+}
+
+/* A server started on demand (by aiobox -s) lives while it holds a
+ * session or serves a client: then it ends, and its socket goes. */
+void server_maybe_idle(struct server *srv)
+{
+    if (!srv->cfg->on_demand || srv->stopping || srv->clients)
+        return;
+    if (srv->linger_open && uv_is_active((uv_handle_t *)&srv->linger))
+        return;
+    for (struct hosted *h = srv->hosted; h; h = h->next)
+        if (h->name && !h->closing)
+            return;
+    server_log(srv, "no session and no client left: ending");
+    stop(srv, 0);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    server_maybe_idle(t->data);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -773,6 +1002,7 @@ static int server_init(struct server *srv, uv_loop_t *loop, const struct server_
     srv->loop = loop;
     srv->cfg = cfg;
     srv->started_ms = now_ms();
+    srv->lock_fd = -1;
     srv->log = stderr;
     if (cfg->log_path && !(srv->log = fopen(cfg->log_path, "ae"))) {
         fprintf(stderr, "aiobox: log %s: %s\n", cfg->log_path, strerror(errno));
@@ -836,6 +1066,8 @@ static void server_fini(struct server *srv)
     uv_run(srv->loop, UV_RUN_NOWAIT);
     free(srv->slot_queue);
     free(srv->listen_path);
+    if (srv->lock_fd >= 0)
+        close(srv->lock_fd);
     if (srv->log && srv->log != stderr)
         fclose(srv->log);
 }
@@ -881,7 +1113,21 @@ int server_run_listen(uv_loop_t *loop, const struct server_config *cfg, const ch
         server_fini(&srv);
         return 1;
     }
-    server_log(&srv, "serving on %s", path);
+    server_log(&srv, "serving on %s%s", path, cfg->on_demand ? " (on demand)" : "");
+    if (cfg->on_demand) {
+        /* Ends unless its first client comes within the linger time. */
+        (void)uv_timer_init(loop, &srv.linger);
+        srv.linger.data = &srv;
+        srv.linger_open = true;
+        uv_timer_start(&srv.linger, on_linger, SERVER_LINGER_MS, 0);
+    }
+    if (cfg->ready_fd >= 0) {
+        /* Whoever started us waits for this line before connecting. */
+        static const char ready[] = "ready\n";
+        if (write(cfg->ready_fd, ready, sizeof ready - 1) < 0)
+            server_log(&srv, "telling the starter we are ready: %s", strerror(errno));
+        close(cfg->ready_fd);
+    }
     uv_run(loop, UV_RUN_DEFAULT);
     server_fini(&srv);
     return srv.exit_code;

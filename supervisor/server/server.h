@@ -33,7 +33,21 @@ struct server_config {
     const char *log_path;      /* serve: where the log goes; NULL: stderr */
     /* Fork executors from a fork server (else each is spawned). */
     bool forkserver;
+    /* Named sessions: end one idle this long (no terminal attached, no
+     * statement; 0: never), and keep this much of its output for
+     * terminals that attach (0: SERVER_REPLAY_BYTES). A session's own
+     * options, given when it starts, win. */
+    double idle_timeout_s;
+    size_t replay_bytes;
+    /* Started by aiobox -s: ends when it holds no session and serves no
+     * client (after SERVER_LINGER_MS for the first one to come). */
+    bool on_demand;
+    /* >= 0: written "ready\n" and closed once the socket listens. */
+    int ready_fd;
 };
+
+#define SERVER_REPLAY_BYTES ((size_t)64 << 10)
+#define SERVER_LINGER_MS 10000
 
 /* aiobox --json: one client, stdin and stdout. Returns when stdin ends and
  * every request has been answered (0), or on SIGTERM/SIGINT (128+N). */
