@@ -69,6 +69,7 @@ void kernel_stop(struct kernel *k, int exit_code)
     close_handle((uv_handle_t *)&k->sighup);
     close_handle((uv_handle_t *)&k->flush_timer);
     close_handle((uv_handle_t *)&k->parent_timer);
+    close_handle((uv_handle_t *)&k->restart_timer);
     /* Idle goes out before the sockets close: a client that asked for
      * the shutdown hears its reply, then nothing. */
     iopub_flush(k);
@@ -173,7 +174,11 @@ static int start(struct kernel *k, char *err, size_t errlen)
     connfile_endpoint(&k->cf, KCHAN_HB, endpoint, sizeof endpoint);
     if ((rc = heartbeat_start(&k->hb, endpoint, &k->prebound[KCHAN_HB], err, errlen)) < 0)
         return rc;
-    if ((rc = iopub_init(k)) < 0 || (rc = watch_signal(k, &k->sigint, SIGINT)) < 0 ||
+    if ((rc = uv_timer_init(k->loop, &k->restart_timer)) == 0) {
+        k->handles_open++;
+        k->restart_timer.data = k;
+    }
+    if (rc < 0 || (rc = iopub_init(k)) < 0 || (rc = watch_signal(k, &k->sigint, SIGINT)) < 0 ||
         (rc = watch_signal(k, &k->sigterm, SIGTERM)) < 0 ||
         (rc = watch_signal(k, &k->sighup, SIGHUP)) < 0 || (rc = watch_parent(k)) < 0) {
         snprintf(err, errlen, "cannot set up the event loop: %s", uv_strerror(rc));

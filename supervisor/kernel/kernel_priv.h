@@ -282,6 +282,10 @@ struct kernel {
      * that a kernel whose manager died does not linger. */
     pid_t parent;
     uv_timer_t parent_timer;
+    /* A shutdown_request with restart waiting to tell a client's restart
+     * from its manager's (requests.c, MANAGER_RESTART_WINDOW_MS). */
+    uv_timer_t restart_timer;
+    struct request *restart_req;
     bool stopping;
     int exit_code;
     int handles_open;

@@ -288,13 +288,37 @@ static void interrupt_request(struct request *req)
  * interrupt that closely is that: the kernel ends at once, as ipykernel
  * does, rather than making the manager wait and kill it. */
 #define MANAGER_RESTART_WINDOW_MS 1000
+/* The manager's SIGINT and its shutdown_request may reach the loop in
+ * either order (a signal and a socket ready in one poll): a restart
+ * request with no interrupt seen yet waits this long for one. */
+#define MANAGER_SIGNAL_WAIT_MS 100
 
-static void shutdown_request(struct request *req)
+static void shutdown_decide(struct request *req, bool restart, bool waited);
+
+static void on_restart_wait(uv_timer_t *t)
+{
+    struct kernel *k = t->data;
+    struct request *req = k->restart_req;
+    k->restart_req = NULL;
+    if (req)
+        shutdown_decide(req, true, true);
+}
+
+static bool interrupted_lately(const struct kernel *k)
+{
+    return k->interrupted_ms &&
+           uv_now(k->loop) - k->interrupted_ms < MANAGER_RESTART_WINDOW_MS + MANAGER_SIGNAL_WAIT_MS;
+}
+
+static void shutdown_decide(struct request *req, bool restart, bool waited)
 {
     struct kernel *k = req->k;
-    bool restart = json_is_true(json_object_get(req->msg->content, "restart"));
-    bool by_manager = restart && k->interrupted_ms &&
-                      uv_now(k->loop) - k->interrupted_ms < MANAGER_RESTART_WINDOW_MS;
+    bool by_manager = restart && interrupted_lately(k);
+    if (restart && !by_manager && !waited && !k->stopping &&
+        uv_timer_start(&k->restart_timer, on_restart_wait, MANAGER_SIGNAL_WAIT_MS, 0) == 0) {
+        k->restart_req = req;
+        return;
+    }
     if (restart && !by_manager) {
         /* A fresh executor (the warm spare: milliseconds), in this same
          * kernel process; what runs is ended, state is gone, the restart
@@ -312,6 +336,12 @@ static void shutdown_request(struct request *req)
     request_done(req);
     if (!restart || by_manager)
         kernel_stop(k, 0);
+}
+
+static void shutdown_request(struct request *req)
+{
+    bool restart = json_is_true(json_object_get(req->msg->content, "restart"));
+    shutdown_decide(req, restart, false);
 }
 
 static void unknown(struct request *req, const char *why)
@@ -470,4 +500,8 @@ void requests_free_all(struct kernel *k)
     }
     k->shell_tail = NULL;
     k->shell_waiting = 0;
+    if (k->restart_req) {
+        request_free(k->restart_req);
+        k->restart_req = NULL;
+    }
 }
