@@ -349,9 +349,11 @@ class Life(SessionCase):
         del a
 
     def test_detached_session_restarts_its_executor(self):
-        # (Without --restore replay: a replay in an executor of the
-        # server's pool fails on main, "statement 3 started out of turn".)
-        a = self.start()
+        # With --restore replay: the state comes back in the new executor,
+        # which the server takes ready from its pool.
+        a = self.term('-s', 't', '--restore', 'replay')
+        a.expect(PROMPT)
+        a.run('x = 41', then=rb'>>> ')
         a.line('import os; os.getpid()')
         old = int(a.expect(rb'\r(\d+)\r\n').group(1))
         a.send(b'\x1c')
@@ -368,8 +370,8 @@ class Life(SessionCase):
         b = self.attach()
         # What happened meanwhile is in the replay.
         self.assertIn(b'executor killed by SIGKILL', b.data)
-        self.assertIn(b'started a new executor (restart 1)', b.data)
-        b.line('print(6 * 7)')
+        self.assertIn(b'started a new executor (restart 1); replaying 2 statements', b.data)
+        b.line('print(x + 1)')
         b.expect(rb'[\r\n]42\r\n')
 
     def test_idle_session_ends_and_its_output_is_logged(self):
