@@ -387,15 +387,20 @@ static void drain_lines(struct remote *r)
 {
     size_t start = 0;
     char *nl;
-    while (!r->closing && (nl = memchr(r->in + start, '\n', r->in_len - start))) {
+    /* (An empty buffer may not be allocated yet: memchr and memmove take
+     * no NULL, even for no bytes.) */
+    while (!r->closing && start < r->in_len &&
+           (nl = memchr(r->in + start, '\n', r->in_len - start))) {
         size_t len = (size_t)(nl - (r->in + start));
         on_line(r, r->in + start, len);
         start += len + 1;
     }
     if (r->closing)
         return;
-    memmove(r->in, r->in + start, r->in_len - start);
-    r->in_len -= start;
+    if (start) {
+        memmove(r->in, r->in + start, r->in_len - start);
+        r->in_len -= start;
+    }
     if (r->in_len > REMOTE_LINE_MAX)
         lost(r, "it sent a line over the limit");
 }
