@@ -29,7 +29,8 @@ int client_lines_next(struct client_lines *r, int timeout_ms, char **line, size_
     int64_t deadline = now_ms() + timeout_ms;
     size_t scanned = r->start;
     for (;;) {
-        char *nl = memchr(r->buf + scanned, '\n', r->len - scanned);
+        /* (No buffer yet while nothing came: memchr takes no NULL.) */
+        char *nl = scanned < r->len ? memchr(r->buf + scanned, '\n', r->len - scanned) : NULL;
         if (nl) {
             *nl = '\0';
             *line = r->buf + r->start;

@@ -658,7 +658,8 @@ int client_attach(struct engine **out, json_t **attached, uv_loop_t *loop, int f
         rc = -ENOMEM;
     }
     if (rc == 0) {
-        memcpy(r->in, lines.buf + lines.start, left);
+        if (left)
+            memcpy(r->in, lines.buf + lines.start, left);
         r->in_len = left;
         r->loop = loop;
         r->outcome = outcome;

@@ -295,7 +295,8 @@ void attach_command_text(struct hosted *h, const char *text, size_t len)
     char *nb = realloc(w->text, w->len + len + 1);
     if (!nb)
         return;
-    memcpy(nb + w->len, text, len);
+    if (len)
+        memcpy(nb + w->len, text, len);
     w->len += len;
     nb[w->len] = '\0';
     w->text = nb;
