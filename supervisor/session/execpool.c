@@ -11,6 +11,8 @@
  * not be started: doubling from this, up to the cap, until one is ready. */
 #define RETRY_FIRST_MS 100
 #define RETRY_MAX_MS 10000
+/* After a take, before the refill starts (see execpool_take). */
+#define REFILL_DELAY_MS 20
 
 struct execpool;
 struct kind;
@@ -195,8 +197,14 @@ struct execproc *execpool_take(struct execpool *p, const struct execproc_config 
         free(e);
         execproc_set_owner(ep, cb, data);
         p->stats.taken++;
-    } else
-        p->stats.missed++;
+        /* The refill waits a moment: starting an executor takes a CPU
+         * for tens of milliseconds, which the session that took this one
+         * needs now for its first answer. */
+        if (!uv_is_active((uv_handle_t *)&k->retry))
+            (void)uv_timer_start(&k->retry, on_retry, REFILL_DELAY_MS, 0);
+        return ep;
+    }
+    p->stats.missed++;
     fill(k);
     return ep;
 }
