@@ -25,6 +25,8 @@ def pack(obj):
         data = obj.encode()
         assert len(data) < 32
         return bytes([0xa0 | len(data)]) + data
+    if isinstance(obj, bool):
+        return b'\xc3' if obj else b'\xc2'
     assert isinstance(obj, int) and 0 <= obj < 128
     return bytes([obj])
 
@@ -83,6 +85,18 @@ class Forged(unittest.TestCase):
         self.assertIn(b'aiobox: executor sent an invalid frame: input for statement 9, which '
                       b'is not running\n', err)
         self.assert_new_executor()
+
+    def test_forged_clear_output_and_page_for_another_statement(self):
+        for fields, what in (({'t': 'clear_output', 'id': 9, 'wait': False}, b'clear_output'),
+                             ({'t': 'page', 'id': 9, 'text': 'forged'}, b'page')):
+            with self.subTest(what=what):
+                out, err = self.s.run(forge(**fields))
+                self.assertIn(b'aiobox: executor sent an invalid frame: ' + what +
+                              b' for statement ', err)
+                self.assertIn(b', which is not running\n', err)
+                self.assertNotIn(b'forged', out)
+                self.assert_new_executor()
+                self.pid = self.s.executor_pid()
 
     def test_self_sent_sigsys_is_not_a_denial(self):
         out, err = self.s.run('import os, signal; os.kill(os.getpid(), signal.SIGSYS)')
