@@ -510,32 +510,20 @@ _DENIED_CALLS = {
 }
 
 
-def _denied_call(exc):
-    """The system call a PermissionError in exc came from, when the sandbox
-    refused it, as far as the traceback tells; '' when it does not."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        todo += (e.__cause__, e.__context__)
-        if not isinstance(e, PermissionError):
-            continue
-        if getattr(e, 'filename', None) is not None:
-            return 'openat'
-        tb, last = e.__traceback__, None
-        while tb is not None:
-            last = tb
-            tb = tb.tb_next
-        if last is None:
-            continue
-        name = last.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]
-        call = _DENIED_CALLS.get((name, last.tb_frame.f_code.co_name)) or _DENIED_CALLS.get(name)
-        if call:
-            return call
-    return ''
+def _denied_call(err):
+    """The system call the sandbox refused that raised PermissionError err
+    (found by _classify_denial), as far as its traceback tells; '' when it
+    does not."""
+    if getattr(err, 'filename', None) is not None:
+        return 'openat'
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ''
+    name = last.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]
+    return _DENIED_CALLS.get((name, last.tb_frame.f_code.co_name)) or _DENIED_CALLS.get(name, '')
 
 
 def _summary(exc):
@@ -1639,7 +1627,8 @@ class Runtime:
         # kind says which when the traceback does not.
         denied = None
         if denial is not None:
-            denied = _denied_call(exc) or _KIND_CALL.get(denial[0], '')
+            denied = (_denied_call(_innermost(exc, PermissionError)) or
+                      _KIND_CALL.get(denial[0], ''))
         self._finish(st, _aiobox.ERROR, summary, error=exc, traceback_text=text, denied=denied)
 
     def _finish(self, st, status, display='', exit_code=0, error=None, traceback_text=None,
