@@ -233,6 +233,19 @@ struct pyparse_tree {
     unsigned futures;       /* PYPARSE_FUTURE_* in force */
 };
 
+/* Bracket tokens: the ones that open a nesting level, and close one. */
+static inline bool
+pyparse_opens(int type)
+{
+    return type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE;
+}
+
+static inline bool
+pyparse_closes(int type)
+{
+    return type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE;
+}
+
 static inline int
 pyparse_tt(const struct pyparse_tree *t, int i)
 {

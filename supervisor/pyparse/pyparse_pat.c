@@ -159,18 +159,6 @@ is_fstring_token(const struct pyparse_tree *t, int i)
     return false;
 }
 
-static bool
-opens(int type)
-{
-    return type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE;
-}
-
-static bool
-closes(int type)
-{
-    return type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE;
-}
-
 /* A growing byte string: a key's value, spelt canonically. */
 struct key {
     char *s;
@@ -536,9 +524,9 @@ each_element(const struct pyparse_tree *t, int first, int end,
     int depth = 0, from = first + 1;
     for (int i = first + 1; i < end - 1; i++) {
         int type = pyparse_tt(t, i);
-        if (opens(type))
+        if (pyparse_opens(type))
             depth++;
-        else if (closes(type))
+        else if (pyparse_closes(type))
             depth--;
         else if (depth == 0 && type == PYPARSE_T_COMMA) {
             if (i > from && !element(t, from, i, data))
@@ -672,9 +660,9 @@ case_pattern_ok(const struct pyparse_tree *t, int from, int to)
             return false;           /* patterns may only match literals and attribute lookups */
         if (depth == 0 && element_start && type == PYPARSE_T_STAR && ++stars > 1)
             return false;
-        if (opens(type))
+        if (pyparse_opens(type))
             depth++;
-        else if (closes(type))
+        else if (pyparse_closes(type))
             depth--;
         element_start = depth == 0 && type == PYPARSE_T_COMMA;
     }

@@ -91,8 +91,6 @@ struct ctx {
 #define MAX_BLOCKS 20
 
 static bool visit(struct sem *s, int node, const struct ctx *c);
-static bool opens(int type);
-static bool closes(int type);
 static bool stores_debug_attribute(const struct pyparse_tree *t, int from, int to);
 
 static enum scope_kind
@@ -434,9 +432,9 @@ check_token(struct sem *s, int i, const struct ctx *c)
         int depth = 0, end = i + 1;
         for (; end < t->ntokens; end++) {
             int ty = pyparse_tt(t, end);
-            if (opens(ty))
+            if (pyparse_opens(ty))
                 depth++;
-            else if (closes(ty) && depth-- == 0)
+            else if (pyparse_closes(ty) && depth-- == 0)
                 break;
             else if (depth == 0 && (ty == PYPARSE_T_COMMA || ty == PYPARSE_T_COLON ||
                                     ty == PYPARSE_T_NEWLINE))
@@ -512,18 +510,6 @@ annotation(const struct sem *s, const struct ctx *c)
     return a;
 }
 
-static bool
-opens(int type)
-{
-    return type == PYPARSE_T_LPAR || type == PYPARSE_T_LSQB || type == PYPARSE_T_LBRACE;
-}
-
-static bool
-closes(int type)
-{
-    return type == PYPARSE_T_RPAR || type == PYPARSE_T_RSQB || type == PYPARSE_T_RBRACE;
-}
-
 /* The first token in [from, to) outside brackets whose type is one of
  * a, b (or any augmented assignment when aug), or to. */
 static int
@@ -532,9 +518,9 @@ find_outside(const struct pyparse_tree *t, int from, int to, int a, int b, bool 
     int depth = 0;
     for (int i = from; i < to; i++) {
         int type = pyparse_tt(t, i);
-        if (opens(type))
+        if (pyparse_opens(type))
             depth++;
-        else if (closes(type))
+        else if (pyparse_closes(type))
             depth--;
         else if (depth == 0 && (type == a || type == b ||
                                 (aug && type >= PYPARSE_T_PLUSEQUAL &&
@@ -557,7 +543,7 @@ stores_debug_attribute(const struct pyparse_tree *t, int from, int to)
     int depth = 0, trailers = 0;
     for (int i = from; i < to; i++) {
         int type = pyparse_tt(t, i);
-        if (opens(type)) {
+        if (pyparse_opens(type)) {
             int prev = i > from ? pyparse_tt(t, i - 1) : PYPARSE_T_OP;
             bool is_trailer = prev == PYPARSE_T_NAME || prev == PYPARSE_T_RPAR ||
                               prev == PYPARSE_T_RSQB || prev == PYPARSE_T_STRING ||
@@ -567,7 +553,7 @@ stores_debug_attribute(const struct pyparse_tree *t, int from, int to)
             depth++;
             trailers += is_trailer;
         }
-        else if (closes(type) && depth > 0) {
+        else if (pyparse_closes(type) && depth > 0) {
             depth--;
             if (depth <= PYPARSE_MAXLEVEL && trailer[depth])
                 trailers--;
