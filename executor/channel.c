@@ -10,6 +10,7 @@
 
 #include "interrupt.h"
 #include "proto.h"
+#include "sandbox.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -174,7 +175,7 @@ void chan_send_ready(const char *sandbox)
 
     m.u.ready.version = PROTO_VERSION;
     m.u.ready.python = proto_str_n(v, strcspn(v, " "));
-    m.u.ready.pid = getpid();
+    m.u.ready.pid = sandbox_outer_pid();
     m.u.ready.sandbox = proto_str_c(sandbox);
     send_msg(&m);
 }

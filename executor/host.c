@@ -274,3 +274,13 @@ int host_serve(void)
     python_error("serving", err, sizeof err);
     chan_fail(EXEC_EXIT_RUNTIME, "%s", err);
 }
+
+void host_before_fork(void)
+{
+    PyOS_BeforeFork();
+}
+
+void host_after_fork_child(void)
+{
+    PyOS_AfterFork_Child();
+}

@@ -24,6 +24,10 @@ int host_preload(char *err, size_t errlen);
  * output streams, event loop, signal handling. Starts no thread. Returns
  * as host_preload. */
 int host_prepare(const struct host_config *cfg, char *err, size_t errlen);
+/* Python's own work around a fork (PyOS_BeforeFork, PyOS_AfterFork_Child),
+ * for the fork into a pid namespace (sandbox_set_fork_hooks). */
+void host_before_fork(void);
+void host_after_fork_child(void);
 /* Runs the session. It ends from inside (channel closed, protocol error),
  * or, once the session is over (shutdown, or SystemExit where it ends the
  * session), by returning the exit status after finalising Python. */

@@ -91,6 +91,7 @@ static void enter_sandbox(struct policy *policy, int channel, char *desc, size_t
 
     if (rc < 0)
         chan_fail(EXEC_EXIT_START, "cannot install the SIGSYS handler: %s", strerror(-rc));
+    sandbox_set_fork_hooks(host_before_fork, host_after_fork_child);
     if (sandbox_apply(policy, desc, desclen, err, sizeof err) < 0)
         start_failed(err);
     policy_free(policy);

@@ -116,6 +116,7 @@ enum policy_ns {
     POLICY_NS_IPC = 1 << 1,
     POLICY_NS_UTS = 1 << 2,
     POLICY_NS_NET = 1 << 3,
+    POLICY_NS_PID = 1 << 4,
 };
 /* The namespaces asked for; *optional: those marked '?', which the
  * executor goes without (and says so) where the kernel refuses them. */

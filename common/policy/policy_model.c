@@ -191,6 +191,7 @@ static const struct {
     { POLICY_NS_IPC, "ipc" },
     { POLICY_NS_UTS, "uts" },
     { POLICY_NS_NET, "net" },
+    { POLICY_NS_PID, "pid" },
 };
 
 unsigned policy_namespaces(const struct policy *p, unsigned *optional)

@@ -76,7 +76,12 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
     scmp_filter_ctx ctx;
     unsigned n;
     char why[512];
-    int rc = policy_seccomp_build(p, &ctx, &n, why, sizeof why);
+    /* The pid namespace's own filter first: the policy's may forbid
+     * seccomp(). */
+    int rc = sandbox_pidns_filter(err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = policy_seccomp_build(p, &ctx, &n, why, sizeof why);
     if (rc < 0) {
         snprintf(err, errlen, "seccomp: %s", why);
         return rc;
@@ -100,6 +105,7 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
     struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
     struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
     struct sandbox_desc dn = { .buf = nbuf, .cap = sizeof nbuf };
+    unsigned made = 0;
     int rc = check_single_thread(err, errlen);
     if (rc < 0)
         return rc;
@@ -112,7 +118,7 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
     }
     rc = sandbox_drop_root(&du, err, errlen);
     if (rc == 0)
-        rc = sandbox_namespaces(p, &dn, err, errlen);
+        rc = sandbox_namespaces(p, &dn, &made, err, errlen);
     if (rc < 0)
         return rc;
     /* Changing credentials (and the user namespace) cleared the
@@ -126,7 +132,14 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
         snprintf(err, errlen, "the parent process exited while the sandbox went on");
         return -ESRCH;
     }
-    rc = no_new_privs(err, errlen);
+    /* From here on, in a pid namespace, this is its pid 1 (the reaper
+     * stays outside, in sandbox_pidns_split). */
+    if (made & POLICY_NS_PID)
+        rc = sandbox_pidns_split(deathsig, &dn, err, errlen);
+    if (rc == 0 && (made & POLICY_NS_USER))
+        rc = sandbox_drop_caps(err, errlen);
+    if (rc == 0)
+        rc = no_new_privs(err, errlen);
     if (rc == 0)
         rc = sandbox_rlimits(p, &dr, err, errlen);
     if (rc == 0)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "policy.h"
 
@@ -23,9 +24,10 @@
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when
  * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
- * namespaces (user, ipc, uts, net; capabilities dropped after), re-arm
- * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
- * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
+ * namespaces (user, ipc, uts, net, pid), re-arm PR_SET_PDEATHSIG
+ * (credential changes clear it) and re-check the parent, with a pid
+ * namespace the fork into it (only the child returns), every capability
+ * dropped, no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
  * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 1073761234,
  * namespaces user ipc uts net".
@@ -40,6 +42,15 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
  * async-signal-safe calls only, then dies by SIGSYS. Call it before
  * sandbox_apply. Returns 0 or a negative errno. */
 int sandbox_arm_sigsys(int channel_fd);
+
+/* Called around the fork into a pid namespace (sandbox_apply, when the
+ * policy has one): an embedding of Python passes PyOS_BeforeFork and
+ * PyOS_AfterFork_Child. The parent side never returns to the caller. */
+void sandbox_set_fork_hooks(void (*before)(void), void (*after_child)(void));
+
+/* This process's pid as the host sees it (the supervisor's view): inside
+ * a pid namespace of its own getpid() is 1. */
+pid_t sandbox_outer_pid(void);
 
 /* The landlock ABI this kernel offers, or a negative errno: -ENOSYS
  * without landlock, -EOPNOTSUPP when it is built but not enabled. */

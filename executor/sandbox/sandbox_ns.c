@@ -1,11 +1,12 @@
 /* Namespaces: the executor makes its own, one after another in a fixed
  * order, after dropping root and before the other layers (nsjail's
  * order): user first, as the executor's own uid (which it maps to
- * itself, so no privilege is needed), then ipc, uts (hostname) and net
- * (loopback only). Each failure names the namespace and why; one the
- * policy marks optional ('?') is gone without, and the description says
- * so. Once they are made, every capability the user namespace gave is
- * dropped. */
+ * itself, so no privilege is needed), then ipc, uts (hostname), net
+ * (loopback only) and pid (entered by the fork in sandbox_pidns.c).
+ * Each failure names the namespace and why; one the policy marks
+ * optional ('?') is gone without, and the description says so. Once
+ * sandbox.c has made the rest, sandbox_drop_caps drops every capability
+ * the user namespace gave. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -131,10 +132,12 @@ static const struct ns_step {
     { POLICY_NS_IPC, CLONE_NEWIPC, NULL },
     { POLICY_NS_UTS, CLONE_NEWUTS, set_hostname },
     { POLICY_NS_NET, CLONE_NEWNET, loopback_up },
+    /* Only the children: sandbox_pidns_split forks into it. */
+    { POLICY_NS_PID, CLONE_NEWPID, NULL },
 };
 
 /* The user namespace gave every capability inside it: none is kept. */
-static int drop_caps(char *err, size_t errlen)
+int sandbox_drop_caps(char *err, size_t errlen)
 {
     for (int cap = 0; cap <= 63; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
@@ -166,13 +169,14 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d,
+int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d, unsigned *made_out,
                        char *err, size_t errlen)
 {
     unsigned optional;
     unsigned want = policy_namespaces(p, &optional);
     struct ns_ctx c = { .p = p, .uid = geteuid(), .gid = getegid() };
     unsigned made = 0;
+    *made_out = 0;
     if (!want) {
         sandbox_desc_add(d, "namespaces none");
         return 0;
@@ -199,9 +203,8 @@ int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d,
                 return rc;
         }
         made |= s->bit;
+        *made_out = made;
         sandbox_desc_add(d, " %s", name);
     }
-    if (made & POLICY_NS_USER)
-        return drop_caps(err, errlen);
     return 0;
 }

@@ -73,10 +73,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
      * tgkill() (the code's own, or anyone's) carries no call number, and
      * reporting one would blame the policy for what it did not do. */
     if (si->si_code != SYS_SECCOMP) {
+        sandbox_pidns_die(SIGSYS);
         signal(SIGSYS, SIG_DFL);
         syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGSYS);
         _exit(128 + SIGSYS);
     }
+    /* As pid 1 of its own namespace, a SIGKILL the process sends itself
+     * is trapped (sandbox_pidns.c) and carried out here. */
+    if (sandbox_pidns_self_kill(si, uctx))
+        sandbox_pidns_die(SIGKILL);
     unsigned char frame[DENIED_FRAME_MAX];
     int64_t nr = si->si_syscall;
     for (size_t i = 0; i < denied_len; i++)
@@ -93,8 +98,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
         else
             break;
     }
-    /* SA_RESETHAND made SIGSYS fatal again and SA_NODEFER left it
-     * unblocked: signalling this thread ends the process. */
+    /* As pid 1, the reaper ends the executor; otherwise SA_RESETHAND
+     * made SIGSYS fatal again and SA_NODEFER left it unblocked:
+     * signalling this thread ends the process. */
+    sandbox_pidns_die(SIGSYS);
     syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGSYS);
 #ifdef __x86_64__
     /* A policy that also denies tgkill: make the trapped call again; with

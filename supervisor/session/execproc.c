@@ -9,6 +9,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,9 @@ struct execproc {
     void *data;
     const char *policy_name;
     pid_t pid;
+    /* The process that runs Python: pid, or (in a pid namespace of its
+     * own) its child, as its ready frame said and /proc confirmed. */
+    pid_t python_pid;
     int handles_open;            /* freed when this drops to zero */
     int streams_open;            /* chan + out[0] + out[1] until EOF */
     unsigned eof;                /* bit i: stream i (chan, out[0], out[1]) ended */
@@ -58,6 +62,40 @@ void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void 
     ep->data = data;
 }
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
+pid_t execproc_python_pid(const struct execproc *ep)
+{
+    return ep->python_pid > 0 ? ep->python_pid : ep->pid;
+}
+
+/* The parent of pid, from /proc/PID/stat (the field after the command,
+ * which may hold spaces and parentheses: read after the last ')'); -1 when
+ * unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);      /* read-only: nothing to lose */
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')');
+    int ppid;
+    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+/* The ready frame names the process that runs Python, before any user
+ * code has run; it is taken only if it is the executor or its child. */
+static void take_python_pid(struct execproc *ep, int64_t claimed)
+{
+    ep->python_pid = ep->pid;
+    if (claimed > 0 && claimed <= INT32_MAX && claimed != ep->pid &&
+        parent_of((pid_t)claimed) == ep->pid)
+        ep->python_pid = (pid_t)claimed;
+}
 const char *execproc_sandbox(const struct execproc *ep) { return ep->sandbox; }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -281,6 +319,7 @@ static void dispatch(struct execproc *ep, struct proto_msg *m)
             return;
         }
         ep->ready = 1;
+        take_python_pid(ep, m->u.ready.pid);
         const struct proto_str *sb = &m->u.ready.sandbox;
         snprintf(ep->sandbox, sizeof ep->sandbox, "%.*s",
                  (int)(sb->len < sizeof ep->sandbox ? sb->len : sizeof ep->sandbox - 1), sb->ptr);
@@ -615,7 +654,7 @@ long execproc_rss_kib(const struct execproc *ep)
     long kib = -1;
     if (ep->pid <= 0)
         return -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)ep->pid);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)execproc_python_pid(ep));
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;

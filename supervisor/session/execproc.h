@@ -76,7 +76,11 @@ void execproc_destroy(struct execproc *ep);
 /* How many executors are not yet freed: the front ends run the loop until
  * this drops to zero, so no child is left behind and nothing leaks. */
 unsigned execproc_live(void);
-/* Resident memory of the executor in KiB, or -1. */
+/* The process that runs Python: the executor, or in a pid namespace of
+ * its own the child it forked into it (the executor stays outside as its
+ * reaper). Its memory and CPU are the session's. */
+pid_t execproc_python_pid(const struct execproc *ep);
+/* Resident memory of the Python process in KiB, or -1. */
 long execproc_rss_kib(const struct execproc *ep);
 
 #endif

@@ -277,9 +277,9 @@ END_TEST
 START_TEST(shipped_namespaces)
 {
     static const struct { const char *name; unsigned ns; } want[] = {
-        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET },
-        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
-        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS },
+        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET | POLICY_NS_PID },
+        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID },
+        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char path[512], err[512];

@@ -124,9 +124,9 @@ static const struct error_case cases[] = {
       "them); pin the family, e.g. 'a0 == AF_INET'" },
     /* namespaces */
     { HEAD "namespaces\n",
-      "t.policy:2: namespaces takes 'none' or namespaces: user ipc uts net ('?' after one marks it optional)" },
+      "t.policy:2: namespaces takes 'none' or namespaces: user ipc uts net pid ('?' after one marks it optional)" },
     { HEAD "namespaces user cgroup\n",
-      "t.policy:2: unknown namespace 'cgroup' (user, ipc, uts, net; '?' after one marks it optional)" },
+      "t.policy:2: unknown namespace 'cgroup' (user, ipc, uts, net, pid; '?' after one marks it optional)" },
     { HEAD "namespaces user user?\n", "t.policy:2: namespace 'user' given twice" },
     { HEAD "namespaces ipc uts\n",
       "t.policy:2: namespaces without 'user': the executor makes them as an ordinary user, inside its own user namespace" },

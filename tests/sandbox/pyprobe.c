@@ -106,6 +106,7 @@ int main(int argc, char **argv)
             return 2;
         }
         char desc[512];
+        sandbox_set_fork_hooks(PyOS_BeforeFork, PyOS_AfterFork_Child);
         if (sandbox_apply(p, desc, sizeof desc, err, sizeof err) < 0) {
             fprintf(stderr, "pyprobe: sandbox: %s\n", err);
             return 2;

@@ -23,8 +23,10 @@ static int p_ids(void *arg)
     gid_t rg, eg, sg;
     if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0)
         return 1;
-    const unsigned id = SANDBOX_ID_FOR(getpid());
-    if (r != id || e != id || s != id)
+    /* The id comes from the pid before any pid namespace: as pid 1 of
+     * one, only its range can be checked here. */
+    const unsigned id = getpid() == 1 ? r : SANDBOX_ID_FOR(getpid());
+    if (r != id || e != id || s != id || r <= SANDBOX_ID_BASE)
         return 2;
     if (rg != SANDBOX_GID || eg != SANDBOX_GID || sg != SANDBOX_GID)
         return 3;

@@ -274,14 +274,16 @@ START_TEST(signal_scope)
     /* EOF on the pipe: the peer has dropped its ids */
     ck_assert_int_eq(read(ready[0], &c, 1), 0);
     close(ready[0]);
-    static const char *const drop[] = { "allow kill if", NULL };
-    char *text = strict_variant(drop, "allow kill\n");
+    /* Without a pid namespace, which would hide the peer (ESRCH) before
+     * landlock is asked. */
+    static const char *const drop[] = { "allow kill if", "namespaces", NULL };
+    char *text = strict_variant(drop, "allow kill\nnamespaces user ipc uts net\n");
     struct outcome o;
     run_sandboxed(text, p_signal, (void *)(intptr_t)peer, &o);
     ck_assert_exit(&o, EPERM);
     free(text);
-    static const char *const drop_ll[] = { "allow kill if", "fs", NULL };
-    text = strict_variant(drop_ll, "allow kill\nlandlock off\n");
+    static const char *const drop_ll[] = { "allow kill if", "fs", "namespaces", NULL };
+    text = strict_variant(drop_ll, "allow kill\nlandlock off\nnamespaces user ipc uts net\n");
     run_sandboxed(text, p_signal, (void *)(intptr_t)peer, &o);
     ck_assert_exit(&o, geteuid() == 0 ? EPERM : 0);
     free(text);

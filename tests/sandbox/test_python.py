@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import struct
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,12 +114,17 @@ expect('strict runs asyncio, threads and the stdlib', WORKS, 0,
 expect('ready description names every layer', 'pass', 0,
        want_err=r'pyprobe: sandbox: strict: seccomp \d+ rules, landlock ABI \d+ \(\d+ paths.*\), rlimits as=\S+.* nofile=64 fsize=16M core=0, uid \d+')
 if os.geteuid() == 0:
-    rc, out, err = probe('import os; print(os.getuid(), os.getgid(), os.getgroups(), os.getpid())')
+    # The id is made from the probe's pid (the one subprocess saw) before
+    # it forks into its pid namespace, where the code runs as pid 1.
+    args = [PROBE, '--policy', os.path.join(POLICY_DIR, 'strict'),
+            'import os; print(os.getuid(), os.getgid(), os.getgroups(), os.getpid())']
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}) as pr:
+        out, err = (b.decode(errors='replace') for b in pr.communicate(timeout=TIMEOUT))
     ids = out.split()
     check('root is dropped before user code, to an id of its own',
-          rc == 0 and len(ids) == 4 and ids[2] == '[]' and
-          int(ids[0]) == 0x40000000 + int(ids[3]) and ids[1] == '65534',
-          f'  rc={rc} out={out} err={err[-500:]}')
+          pr.returncode == 0 and len(ids) == 4 and ids[2] == '[]' and ids[3] == '1' and
+          int(ids[0]) == 0x40000000 + pr.pid and ids[1] == '65534',
+          f'  rc={pr.returncode} pid={pr.pid} out={out} err={err[-500:]}')
 else:
     host_lacks('root is dropped before user code', 'root', f'the tests run as uid {os.geteuid()}')
 
@@ -403,7 +409,61 @@ expect('trusted: no capability left inside the user namespace',
                 r"CapPrm:\\t0000000000000000.*CapEff:\\t0000000000000000.*CapBnd:\\t0000000000000000",
        policy='trusted')
 expect('ready description names the namespaces', 'pass', 0,
-       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net\n')
+       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net pid\n')
+
+# --- the pid namespace (issue 14, item 7) -----------------------------------
+# The code runs as pid 1 of a namespace of its own; the process the caller
+# started stays outside as its reaper and ends as the code's process ends.
+# Pid 1 ignores what it sends itself with the default action, so the
+# executor carries such deaths out through the reaper: each of these must
+# end the probe by that signal, as it would without the namespace.
+for pol in ('strict', 'trusted'):
+    expect(f'{pol}: pid 1 of its own pid namespace, no parent in sight',
+           'import os; print(os.getpid(), os.getppid(), os.readlink("/proc/self/ns/pid") != %r)'
+           % os.readlink('/proc/self/ns/pid'), 0, want_out=r'^1 0 True\n$', policy=pol)
+SELF_DEATHS = (
+    ('os.kill(os.getpid(), SIGKILL)', 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)', -9),
+    ('pthread_kill(main thread, SIGKILL)',
+     'import signal, threading; signal.pthread_kill(threading.main_thread().ident, signal.SIGKILL)', -9),
+    ('raise_signal(SIGTERM)', 'import signal; signal.raise_signal(signal.SIGTERM)', -15),
+    ('os.kill(os.getpid(), SIGUSR1)', 'import os, signal; os.kill(os.getpid(), signal.SIGUSR1)', -10),
+    ('os.abort()', 'import os; os.abort()', -6),
+    ('a segfault', 'import ctypes; ctypes.string_at(0)', -11),
+    ('signal.alarm(1)', 'import signal, time; signal.alarm(1); time.sleep(30)', -14),
+    ('SIGSYS sent to itself', 'import os, signal; os.kill(os.getpid(), signal.SIGSYS)', -31),
+    ('os._exit(137), not a signal', 'import os; os._exit(137)', 137),
+)
+for pol in ('strict', 'trusted'):
+    for what, code, rc in SELF_DEATHS:
+        expect(f'{pol}: as pid 1, {what} ends the executor as without the namespace ({rc})',
+               code, rc, policy=pol)
+# Signals sent to the reaper reach the code (the supervisor's interrupt,
+# sent with sigqueue and a value, is checked by the terminal and kernel
+# tests); a SIGTERM ends both by its default action.
+FORWARD_PROBE = r"""
+import signal
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+print('ready', flush=True)
+print(signal.sigwait([signal.SIGUSR1]), flush=True)
+"""
+with subprocess.Popen([PROBE, '--policy', os.path.join(POLICY_DIR, 'strict'), FORWARD_PROBE],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}) as pr:
+    first = pr.stdout.readline()
+    os.kill(pr.pid, signal.SIGUSR1)
+    second = pr.stdout.readline()
+    out, err = pr.communicate(timeout=TIMEOUT)
+check('a signal sent to the reaper reaches the code in the namespace',
+      first == b'ready\n' and second == b"%d\n" % signal.SIGUSR1 and pr.returncode == 0,
+      f'  rc={pr.returncode} out={first!r} {second!r} {out!r} err={err[-500:]!r}')
+with subprocess.Popen([PROBE, '--policy', os.path.join(POLICY_DIR, 'strict'),
+                       "print('ready', flush=True)\nimport time\ntime.sleep(30)"],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}) as pr:
+    first = pr.stdout.readline()
+    os.kill(pr.pid, signal.SIGTERM)
+    out, err = pr.communicate(timeout=TIMEOUT)
+check('SIGTERM sent to the reaper ends the code and the reaper by SIGTERM',
+      first == b'ready\n' and pr.returncode == -15,
+      f'  rc={pr.returncode} out={first!r} {out!r} err={err[-500:]!r}')
 
 # Where the kernel refuses a namespace, the executor refuses to start and
 # says which and why, unless the policy marks it optional. The probe runs

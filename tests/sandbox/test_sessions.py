@@ -67,22 +67,23 @@ def sessions_apart(policy):
 
 def forked_apart():
     """The server's executors come from its fork server: each child makes
-    its own namespaces and (as root) gets its own uid."""
+    its own namespaces and (as root) gets its own uid; in its own pid
+    namespace it is pid 1."""
     code = ('import os, socket; print(os.getpid(), os.getuid(), socket.gethostname(), '
-            '*(os.readlink("/proc/self/ns/" + n) for n in ("user", "ipc", "uts", "net")))')
+            '*(os.readlink("/proc/self/ns/" + n) for n in ("user", "ipc", "uts", "net", "pid")))')
     reqs = ''.join(json.dumps({'id': i, 'op': 'run', 'code': code, 'session': s}) + '\n'
                    for i, s in ((1, 'a'), (2, 'b')))
     p = subprocess.run([AIOBOX, '--json'], input=reqs.encode(), capture_output=True, timeout=120)
     done = [json.loads(l) for l in p.stdout.decode().splitlines() if l.startswith('{')]
     seen = [d.get('stdout', '').split() for d in done if d.get('event') == 'done']
-    ok = p.returncode == 0 and len(seen) == 2 and all(len(v) == 7 for v in seen)
+    ok = p.returncode == 0 and len(seen) == 2 and all(len(v) == 8 for v in seen)
     if ok:
         (pa, ua, ha, *nsa), (pb, ub, hb, *nsb) = seen
-        host = [os.readlink('/proc/self/ns/' + n) for n in ('user', 'ipc', 'uts', 'net')]
-        ok = (pa != pb and ha == hb == 'aiobox' and all(x != y for x, y in zip(nsa, nsb)) and
+        host = [os.readlink('/proc/self/ns/' + n) for n in ('user', 'ipc', 'uts', 'net', 'pid')]
+        ok = (pa == pb == '1' and ha == hb == 'aiobox' and all(x != y for x, y in zip(nsa, nsb)) and
               all(x != h for x, h in zip(nsa + nsb, host + host)) and
               (ua != ub if os.geteuid() == 0 else ua == ub))
-    check('fork-server children: each its own user, ipc, uts and net namespaces'
+    check('fork-server children: each its own user, ipc, uts, net and pid namespaces (pid 1)'
           + (' and uid' if os.geteuid() == 0 else ''), ok,
           f'  rc={p.returncode} seen={seen}\n  stdout: {p.stdout[-800:]!r}\n  stderr: {p.stderr[-800:]!r}')
 

@@ -22,6 +22,8 @@ from jsonclient import Server, Stdio  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import hostlacks  # noqa: E402
 
+# An executor's own pid namespace, as its code sees it (it is pid 1 there).
+PID_NS = '__import__("os").readlink("/proc/self/ns/pid")'
 SANITIZED = os.environ.get('AIOBOX_SANITIZED') == '1'
 
 
@@ -181,7 +183,10 @@ class Sessions(StdioCase):
         c = Stdio('--restore', 'replay')
         try:
             c.run('x = 41', 1, session='r')
-            pid = int(c.run('import os\nos.getpid()', 2, session='r')['value'])
+            c.run('1', 2, session='r')
+            c.send({'id': 'p', 'op': 'sessions'})
+            (r,) = c.answer('p', 'sessions')['sessions']
+            pid = r['pid']
             os.kill(pid, signal.SIGKILL)
             # Once the server has seen the death, a run goes to the new
             # executor (sent before, it would be the one that died).
@@ -271,8 +276,8 @@ class Sessions(StdioCase):
         self.assertEqual((d['status'], d['value']), ('ok', "['asyncio']"))
         self.assertEqual(self.pool('after')['taken'], before + 1)
         # A pooled executor was not the first session's.
-        self.assertNotEqual(self.c.run('import os; os.getpid()', 2, session='first')['value'],
-                            self.c.run('import os; os.getpid()', 3, session='second')['value'])
+        self.assertNotEqual(self.c.run(PID_NS, 2, session='first')['value'],
+                            self.c.run(PID_NS, 3, session='second')['value'])
 
     def test_complete_and_is_complete(self):
         self.c.run('alphabet = 1', 1, session='c')
@@ -328,14 +333,18 @@ class Isolation(unittest.TestCase):
         try:
             code = ('import os\nassert "marker" not in globals()\nmarker = 1\n'
                     'import builtins\nassert not hasattr(builtins, "leak")\nbuiltins.leak = 1\n'
-                    'os.getpid()')
+                    '(os.getpid(), ' + PID_NS + ')')
             for i in range(100):
                 c.send({'id': i, 'op': 'run', 'code': code})
             results = [c.answer(i, 'done', limit_s=300) for i in range(100)]
             self.assertEqual([r['status'] for r in results], ['ok'] * 100,
                              [r for r in results if r['status'] != 'ok'][:1])
-            pids = {r['value'] for r in results}
-            self.assertEqual(len(pids), 100)
+            # Each its own executor, pid 1 of its own namespace (the
+            # namespace's number may be reused once an executor is gone).
+            host_ns = os.readlink('/proc/self/ns/pid')
+            values = [r['value'] for r in results]
+            self.assertTrue(all(v.startswith("(1, 'pid:[") and host_ns not in v for v in values),
+                            values[:3])
         finally:
             c.close()
 

@@ -31,9 +31,11 @@ class Crashes(unittest.TestCase):
         self.s.kill()
 
     def getpid(self):
+        """The executor's pid as the supervisor knows it: inside its own
+        pid namespace, os.getpid() is 1."""
         out, err = self.s.run('import os; print(os.getpid())')
-        self.assertEqual(err, b'')
-        return int(out)
+        self.assertEqual((out, err), (b'1\n', b''))
+        return self.s.executor_pid()
 
     def assert_next_statement_runs_elsewhere(self, restart=1):
         self.s.expect_err(f'aiobox: started a new executor (restart {restart}); the session '
@@ -165,14 +167,15 @@ class Crashes(unittest.TestCase):
 class Spawn(unittest.TestCase):
     """What the executor starts with (docs/architecture.md): fd 0 on
     /dev/null, fds 1 and 2 on pipes, the channel on fd 3, a session and
-    process group of its own, no environment, no blocked signals."""
+    process group of its own (made outside its pid namespace, so inside
+    they read 0), no environment, no blocked signals."""
 
     def test_the_executor_starts_alone_and_clean(self):
         rc, out, err = harness.run_aiobox(
             b'import os, stat, signal\n'
             b'[stat.S_ISCHR(os.fstat(0).st_mode), stat.S_ISFIFO(os.fstat(1).st_mode), '
             b'stat.S_ISFIFO(os.fstat(2).st_mode), stat.S_ISSOCK(os.fstat(3).st_mode)]\n'
-            b'os.getsid(0) == os.getpid() == os.getpgid(0)\n'
+            b'os.getsid(0) == os.getpgid(0) == 0\n'
             b'dict(os.environ)\n'
             b'signal.pthread_sigmask(signal.SIG_BLOCK, [])\n',
             env=dict(os.environ, AIOBOX_TEST_MARKER='leaked'))

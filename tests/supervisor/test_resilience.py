@@ -156,7 +156,9 @@ class Commands(unittest.TestCase):
     def test_status(self):
         with Live('-q', '--restore', 'replay') as s:
             s.prompt()
-            pid = int(s.run('import os; print(os.getpid())')[0])
+            s.run('import os')
+            pid = s.executor_pid()
+            self.assertIn(pid, [p for p, _ in livesession.children(s.pid)])
             s.run('x = 1')
             s.run('1/0')
             out = s.status().decode()
@@ -205,16 +207,16 @@ class Commands(unittest.TestCase):
     def test_restart_gives_a_fresh_executor(self):
         with Live('-q', '--restore', 'replay') as s:
             s.prompt()
-            old = int(s.run('import os; print(os.getpid())')[0])
+            old = s.executor_pid()
             s.run('x = 1')
             out, err = s.run(':restart')
             self.assertEqual(out, b'')
             self.assertEqual(err, b'aiobox: started a new executor (restart 1); the session '
                                   b'state was lost\n')
             self.assertIn(b'restore: replay (0 statements journaled)\n', s.status())
-            out, err = s.run('import os; print(os.getpid(), "x" in globals())')
-            pid, has_x = out.split()
-            self.assertNotEqual(int(pid), old)
+            out, err = s.run('print("x" in globals())')
+            has_x = out.strip()
+            self.assertNotEqual(s.executor_pid(), old)
             self.assertEqual(has_x, b'False', 'nothing is replayed after :restart')
             status = s.status()
             self.assertIn(b'restarts: 1 (deaths: 0, on request: 1)\n', status)
@@ -235,8 +237,8 @@ class Standby(unittest.TestCase):
             os.kill(old, signal.SIGKILL)
             s.expect_err(b'aiobox: executor killed by SIGKILL')
             s.expect_err(b'(restart 1)')
-            out, _ = s.run('import os; print(os.getpid())')
-            self.assertEqual(int(out), spare, 'the ready spare became the executor')
+            s.run('1')
+            self.assertEqual(s.executor_pid(), spare, 'the ready spare became the executor')
             # A new spare is started in the background.
             self.assertNotIn(wait_for_spare(s), (old, spare))
 
@@ -249,8 +251,8 @@ class Standby(unittest.TestCase):
             old = s.executor_pid()
             os.kill(old, signal.SIGKILL)
             s.expect_err(b'(restart 1)')
-            out, _ = s.run('import os; print(os.getpid())')
-            self.assertNotEqual(int(out), old)
+            s.run('1')
+            self.assertNotEqual(s.executor_pid(), old)
             self.assertIn(b'\nspare: off\n', s.status())
 
     def test_killed_spare_is_replaced(self):
