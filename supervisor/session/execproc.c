@@ -58,6 +58,7 @@ void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void 
     ep->data = data;
 }
 pid_t execproc_pid(const struct execproc *ep) { return ep->pid; }
+pid_t execproc_cpu_pid(const struct execproc *ep) { return ep->pid; }
 const char *execproc_sandbox(const struct execproc *ep) { return ep->sandbox; }
 
 static void on_handle_closed(uv_handle_t *h)

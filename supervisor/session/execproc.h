@@ -58,6 +58,10 @@ void *execproc_data(const struct execproc *ep);
  * session's: its events go to cb, with data. */
 void execproc_set_owner(struct execproc *ep, const struct execproc_cb *cb, void *data);
 pid_t execproc_pid(const struct execproc *ep);
+/* The process whose CPU time is the executor's (/proc/PID/stat): the one
+ * that runs Python. The process started is that one today; with the
+ * executor in a pid namespace behind a forwarder, it is its child. */
+pid_t execproc_cpu_pid(const struct execproc *ep);
 /* What its ready frame said of its sandbox (untrusted text; "" before). */
 const char *execproc_sandbox(const struct execproc *ep);
 /* 0 when sent (or queued); -EMSGSIZE or -ENOMEM when the message could
