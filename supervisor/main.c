@@ -76,20 +76,16 @@ static int check_policy(const struct opts *o)
         fprintf(stderr, "aiobox: %s\n", err);
         return EXIT_USAGE;
     }
-    rc = policy_dump(p, stdout, err, sizeof err);
+    /* What this machine makes of the limits the supervisor applies. */
+    char note[1024];
+    snprintf(note, sizeof note, "%s%s", cgroup_status(),
+             policy_idle_cpu(p).share > 0 ? "; the idle-CPU limit is enforced by sampling" : "");
+    rc = policy_dump_noted(p, note, stdout, err, sizeof err);
     if (rc)
         fprintf(stderr, "aiobox: %s\n", err);
-    if (!rc) {
-        /* What this machine makes of the limits the supervisor applies. */
-        printf("%s%s\n", cgroup_status(),
-               policy_idle_cpu(p).share > 0 ? "; the idle-CPU limit is enforced by sampling"
-                                            : "");
-        if (fflush(stdout) != 0)
-            rc = -EIO;
-        if (cgroup_check_policy(p, err, sizeof err) < 0) {
-            fprintf(stderr, "aiobox: %s\n", err);
-            rc = -ENOTSUP;
-        }
+    else if (cgroup_check_policy(p, err, sizeof err) < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        rc = -ENOTSUP;
     }
     policy_free(p);
     return rc ? EXIT_USAGE : 0;

@@ -62,6 +62,11 @@ bool policy_is_restrictive(const struct policy *p);
 /* --check-policy: every rule resolved, then the filter in libseccomp's
  * pseudo filter code. Returns 0 or a negative errno. */
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen);
+/* The same, with a line about this machine (what the supervisor makes of
+ * the idle-cpu and cgroup limits here) after the limits, before the
+ * filter. */
+int policy_dump_noted(const struct policy *p, const char *note, FILE *out, char *err,
+                      size_t errlen);
 
 /* --- what sandbox_apply reads ------------------------------------------ */
 

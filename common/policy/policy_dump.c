@@ -190,12 +190,20 @@ static int dump_pfc(const struct policy *p, FILE *out, char *err, size_t errlen)
 
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
 {
+    return policy_dump_noted(p, NULL, out, err, errlen);
+}
+
+int policy_dump_noted(const struct policy *p, const char *note, FILE *out, char *err,
+                      size_t errlen)
+{
     dump_settings(p, out);
     dump_rules(p, out);
     dump_landlock(p, out);
     dump_namespaces(p, out);
     dump_rlimits(p, out);
     dump_limits(p, out);
+    if (note)
+        fprintf(out, "%s\n", note);
     int rc = dump_pfc(p, out, err, errlen);
     if (rc < 0)
         return rc;

@@ -193,12 +193,13 @@ class Cgroup(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (0, '>>> 42\n>>> '), r)
         r = self.run_aiobox('--check-policy', path)
         self.assertEqual(r.returncode, 0, r)
-        self.assertRegex(r.stdout, r'\ncgroup v2: (not available \(.+\)|delegated at .+); the '
-                                   r'idle-CPU limit is enforced by sampling\n$')
+        self.assertRegex(r.stdout, r'\n  pids\? 64  # .+\ncgroup v2: (not available \(.+\)|'
+                                   r'delegated at .+); the idle-CPU limit is enforced by '
+                                   r'sampling\nfilter \(')
 
     def test_this_machine_is_reported_plainly(self):
         r = self.run_aiobox('--check-policy', 'strict')
-        last = r.stdout.rstrip('\n').rsplit('\n', 1)[-1]
+        last = r.stdout.split('\nfilter (', 1)[0].rsplit('\n', 1)[-1]
         with open('/proc/self/mounts') as f:
             v2_root = any(line.split()[1:3] == ['/sys/fs/cgroup', 'cgroup2'] for line in f)
         if not v2_root:
