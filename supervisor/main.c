@@ -18,6 +18,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "cgroup.h"
 #include "client.h"
 #include "config.h"
 #include "kernel.h"
@@ -38,6 +39,7 @@ struct loaded_policy {
     char name[128];
     double timeout_s;
     size_t output_cap;
+    struct policy_idle_cpu idle_cpu;
 };
 
 /* Resolves NAME|FILE as --policy does, into out (absolute). 0, or the
@@ -74,9 +76,17 @@ static int check_policy(const struct opts *o)
         fprintf(stderr, "aiobox: %s\n", err);
         return EXIT_USAGE;
     }
-    rc = policy_dump(p, stdout, err, sizeof err);
+    /* What this machine makes of the limits the supervisor applies. */
+    char note[1024];
+    snprintf(note, sizeof note, "%s%s", cgroup_status(),
+             policy_idle_cpu(p).share > 0 ? "; the idle-CPU limit is enforced by sampling" : "");
+    rc = policy_dump_noted(p, note, stdout, err, sizeof err);
     if (rc)
         fprintf(stderr, "aiobox: %s\n", err);
+    else if (cgroup_check_policy(p, err, sizeof err) < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        rc = -ENOTSUP;
+    }
     policy_free(p);
     return rc ? EXIT_USAGE : 0;
 }
@@ -166,9 +176,17 @@ static int load_policy(const struct opts *o, const char *name_or_file, bool name
         fprintf(stderr, "aiobox: %s\n", err);
         return EXIT_USAGE;
     }
+    /* A limit the policy requires and this machine cannot give is
+     * refused, never run without. */
+    if (cgroup_check_policy(pol, err, sizeof err) < 0) {
+        fprintf(stderr, "aiobox: %s\n", err);
+        policy_free(pol);
+        return EXIT_CANNOT_START;
+    }
     snprintf(out->name, sizeof out->name, "%s", policy_name(pol));
     out->timeout_s = policy_timeout(pol);
     out->output_cap = policy_output_cap(pol);
+    out->idle_cpu = policy_idle_cpu(pol);
     policy_free(pol);
     return 0;
 }
@@ -228,6 +246,7 @@ static int run_server(uv_loop_t *loop, const struct opts *o, const struct sessio
             .path = loaded[i].path,
             .timeout_s = o->timeout >= 0 ? o->timeout : loaded[i].timeout_s,
             .output_cap = o->output_cap_set ? o->output_cap : loaded[i].output_cap,
+            .idle_cpu = loaded[i].idle_cpu,
         };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct server_config cfg = {
@@ -463,6 +482,7 @@ int main(int argc, char **argv)
         .quiet = o.quiet,
         .standby = !o.no_standby,
         .restore = o.restore_replay ? SESSION_RESTORE_REPLAY : SESSION_RESTORE_NONE,
+        .idle_cpu = loaded[0].idle_cpu,
     };
 
     /* Static: with piped input a read of stdin may still be pending in the

@@ -62,6 +62,11 @@ bool policy_is_restrictive(const struct policy *p);
 /* --check-policy: every rule resolved, then the filter in libseccomp's
  * pseudo filter code. Returns 0 or a negative errno. */
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen);
+/* The same, with a line about this machine (what the supervisor makes of
+ * the idle-cpu and cgroup limits here) after the limits, before the
+ * filter. */
+int policy_dump_noted(const struct policy *p, const char *note, FILE *out, char *err,
+                      size_t errlen);
 
 /* --- what sandbox_apply reads ------------------------------------------ */
 
@@ -125,6 +130,49 @@ unsigned policy_namespaces(const struct policy *p, unsigned *optional);
 const char *policy_ns_name(unsigned bit);
 /* The hostname inside the uts namespace (`hostname NAME`, default aiobox). */
 const char *policy_hostname(const struct policy *p);
+
+/* --- what the supervisor reads ------------------------------------------- */
+
+/* What the supervisor does when an executor uses more CPU than the policy
+ * allows while no statement runs (`idle-cpu ... then warn|kill`). */
+enum policy_idle_action {
+    POLICY_IDLE_WARN,   /* a notice each time it goes over */
+    POLICY_IDLE_KILL,   /* a notice, and if it stays over one more window,
+                         * the executor is killed and restarted */
+};
+
+struct policy_idle_cpu {
+    double share;       /* of one CPU (0.25: 25%); 0: no limit */
+    double window_s;    /* averaged over this long */
+    enum policy_idle_action action;
+};
+
+/* The idle-CPU limit; share 0 when the policy sets none. */
+struct policy_idle_cpu policy_idle_cpu(const struct policy *p);
+/* The action's word ("warn", "kill"). */
+const char *policy_idle_action_name(enum policy_idle_action a);
+
+/* Limits of the executor's own cgroup v2 (`cgroup cpu|memory|pids ...`). */
+enum policy_cgroup_ctl {
+    POLICY_CGROUP_CPU,      /* cpu.max: percent of one CPU */
+    POLICY_CGROUP_MEMORY,   /* memory.max: bytes */
+    POLICY_CGROUP_PIDS,     /* pids.max: processes and threads */
+    POLICY_CGROUP_COUNT,
+};
+
+struct policy_cgroup_limit {
+    bool set;
+    bool optional;      /* '?': gone without where cgroup v2 is not available */
+    uint64_t value;
+};
+
+const struct policy_cgroup_limit *policy_cgroup(const struct policy *p,
+                                                enum policy_cgroup_ctl ctl);
+/* The controller's word ("cpu", "memory", "pids"). */
+const char *policy_cgroup_name(enum policy_cgroup_ctl ctl);
+/* Whether some cgroup limit is set without '?': the supervisor refuses
+ * the policy where it cannot apply it. */
+bool policy_cgroup_required(const struct policy *p);
 
 /* Formats a size the way policies write it ("1G", "64", "unlimited"). */
 void policy_format_size(uint64_t v, char *buf, size_t buflen);

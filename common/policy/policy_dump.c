@@ -104,6 +104,35 @@ static void dump_namespaces(const struct policy *p, FILE *out)
         fprintf(out, "  hostname %s\n", policy_hostname(p));
 }
 
+static void dump_limits(const struct policy *p, FILE *out)
+{
+    const struct policy_idle_cpu *ic = &p->idle_cpu;
+    if (ic->share > 0)
+        fprintf(out, "idle-cpu: %g%% of one CPU over %g s while no statement runs, then %s  # %s:%u\n",
+                ic->share * 100, ic->window_s, policy_idle_action_name(ic->action),
+                p->idle_cpu_slot.where.file, p->idle_cpu_slot.where.line);
+    else
+        fprintf(out, "idle-cpu: none\n");
+    bool any = false;
+    for (int i = 0; i < POLICY_CGROUP_COUNT; i++)
+        any |= p->cgroup[i].set;
+    fprintf(out, "cgroup:%s\n", any ? "" : " none");
+    for (int i = 0; i < POLICY_CGROUP_COUNT; i++) {
+        const struct policy_cgroup_limit *l = &p->cgroup[i];
+        if (!l->set)
+            continue;
+        char v[48];
+        if (i == POLICY_CGROUP_CPU)
+            snprintf(v, sizeof v, "%llu%%  (cpu.max %llu 100000)", (unsigned long long)l->value,
+                     (unsigned long long)l->value * 1000);
+        else
+            policy_format_size(l->value, v, sizeof v);
+        fprintf(out, "  %s%s %s  # %s:%u%s\n", policy_cgroup_name((enum policy_cgroup_ctl)i),
+                l->optional ? "?" : "", v, p->cgroup_slot[i].where.file,
+                p->cgroup_slot[i].where.line, l->optional ? "" : " (required)");
+    }
+}
+
 static void dump_rlimits(const struct policy *p, FILE *out)
 {
     fprintf(out, "rlimits:%s\n", p->nrlimits ? "" : " none");
@@ -161,11 +190,20 @@ static int dump_pfc(const struct policy *p, FILE *out, char *err, size_t errlen)
 
 int policy_dump(const struct policy *p, FILE *out, char *err, size_t errlen)
 {
+    return policy_dump_noted(p, NULL, out, err, errlen);
+}
+
+int policy_dump_noted(const struct policy *p, const char *note, FILE *out, char *err,
+                      size_t errlen)
+{
     dump_settings(p, out);
     dump_rules(p, out);
     dump_landlock(p, out);
     dump_namespaces(p, out);
     dump_rlimits(p, out);
+    dump_limits(p, out);
+    if (note)
+        fprintf(out, "%s\n", note);
     int rc = dump_pfc(p, out, err, errlen);
     if (rc < 0)
         return rc;

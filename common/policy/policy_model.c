@@ -223,3 +223,35 @@ const char *policy_hostname(const struct policy *p)
 {
     return p->hostname ? p->hostname : POLICY_HOSTNAME_DEFAULT;
 }
+
+struct policy_idle_cpu policy_idle_cpu(const struct policy *p) { return p->idle_cpu; }
+
+const char *policy_idle_action_name(enum policy_idle_action a)
+{
+    return a == POLICY_IDLE_KILL ? "kill" : "warn";
+}
+
+const struct policy_cgroup_limit *policy_cgroup(const struct policy *p,
+                                                enum policy_cgroup_ctl ctl)
+{
+    static const struct policy_cgroup_limit unset;
+    return ctl < POLICY_CGROUP_COUNT ? &p->cgroup[ctl] : &unset;
+}
+
+const char *policy_cgroup_name(enum policy_cgroup_ctl ctl)
+{
+    switch (ctl) {
+    case POLICY_CGROUP_CPU: return "cpu";
+    case POLICY_CGROUP_MEMORY: return "memory";
+    case POLICY_CGROUP_PIDS: return "pids";
+    default: return "?";
+    }
+}
+
+bool policy_cgroup_required(const struct policy *p)
+{
+    for (int i = 0; i < POLICY_CGROUP_COUNT; i++)
+        if (p->cgroup[i].set && !p->cgroup[i].optional)
+            return true;
+    return false;
+}

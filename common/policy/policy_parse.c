@@ -82,9 +82,7 @@ int policy_read_fd(int fd, char **out, size_t *len)
     return 0;
 }
 
-/* Settings given once; see struct policy_slot. Returns 1 to take the new
- * value, 0 to keep the includer's, or a negative errno on a conflict. */
-static int claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what)
+int policy_claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what)
 {
     if (!s->set || c->depth < s->depth) {
         s->set = true;
@@ -120,7 +118,7 @@ static int d_name(struct policy_parse_ctx *c, char **w, size_t n)
             return policy_fail(c, "bad policy name '%s' (letters, digits, '-', '_', '.')", w[1]);
     if (strlen(w[1]) > 64)
         return policy_fail(c, "policy name longer than 64 characters");
-    int r = claim(c, &c->p->name_slot, "name");
+    int r = policy_claim(c, &c->p->name_slot, "name");
     if (r <= 0)
         return r;
     char *s = strdup(w[1]);
@@ -142,7 +140,7 @@ static int d_default(struct policy_parse_ctx *c, char **w, size_t n)
         return rc;
     if (1 + used != n)
         return policy_fail(c, "default takes only an action, not '%s'", w[1 + used]);
-    int r = claim(c, &c->p->def_slot, "default");
+    int r = policy_claim(c, &c->p->def_slot, "default");
     if (r > 0)
         c->p->def = act;
     return r < 0 ? r : 0;
@@ -156,7 +154,7 @@ static int d_timeout(struct policy_parse_ctx *c, char **w, size_t n)
     double t;
     if (policy_parse_duration(w[1], &t) < 0)
         return policy_fail(c, "bad duration '%s' (e.g. 30, 30s, 500ms, 2m, none)", w[1]);
-    int r = claim(c, &c->p->timeout_slot, "timeout");
+    int r = policy_claim(c, &c->p->timeout_slot, "timeout");
     if (r > 0)
         c->p->timeout = t;
     return r < 0 ? r : 0;
@@ -170,7 +168,7 @@ static int d_output_cap(struct policy_parse_ctx *c, char **w, size_t n)
     uint64_t v;
     if (policy_parse_size(w[1], &v) < 0 || v == 0 || v > ((uint64_t)1 << 40))
         return policy_fail(c, "bad number '%s' for output-cap (e.g. 1M, 640K, unlimited)", w[1]);
-    int r = claim(c, &c->p->cap_slot, "output-cap");
+    int r = policy_claim(c, &c->p->cap_slot, "output-cap");
     if (r > 0)
         c->p->output_cap = v == RLIM_INFINITY ? SIZE_MAX : (size_t)v;
     return r < 0 ? r : 0;
@@ -206,7 +204,7 @@ static int d_rlimit(struct policy_parse_ctx *c, char **w, size_t n)
     }
     char what[32];
     snprintf(what, sizeof what, "rlimit %s", name);
-    int r = claim(c, &e->slot, what);
+    int r = policy_claim(c, &e->slot, what);
     if (r > 0)
         e->pub.value = (rlim_t)v;
     return r < 0 ? r : 0;
@@ -230,7 +228,7 @@ static int d_landlock(struct policy_parse_ctx *c, char **w, size_t n)
     } else {
         return policy_fail(c, "landlock takes 'off' or 'abi N'");
     }
-    int r = claim(c, &c->p->landlock_slot, "landlock");
+    int r = policy_claim(c, &c->p->landlock_slot, "landlock");
     if (r > 0) {
         c->p->landlock_off = off;
         c->p->landlock_abi = abi;
@@ -348,7 +346,7 @@ static int d_namespaces(struct policy_parse_ctx *c, char **w, size_t n)
         if ((optional & POLICY_NS_USER) && optional != want)
             return policy_fail(c, "'user?' is optional, so every other namespace must be too (they need it)");
     }
-    int r = claim(c, &c->p->ns_slot, "namespaces");
+    int r = policy_claim(c, &c->p->ns_slot, "namespaces");
     if (r > 0) {
         c->p->ns = want;
         c->p->ns_optional = optional;
@@ -368,7 +366,7 @@ static int d_hostname(struct policy_parse_ctx *c, char **w, size_t n)
              (*s >= '0' && *s <= '9') || *s == '-' || *s == '.';
     if (!ok)
         return policy_fail(c, "bad hostname '%s' (letters, digits, '-', '.'; at most 63)", w[1]);
-    int r = claim(c, &c->p->hostname_slot, "hostname");
+    int r = policy_claim(c, &c->p->hostname_slot, "hostname");
     if (r <= 0)
         return r;
     char *s = strdup(w[1]);
@@ -452,6 +450,8 @@ static const struct {
     { "output-cap", d_output_cap },
     { "namespaces", d_namespaces },
     { "hostname", d_hostname },
+    { "idle-cpu", policy_d_idle_cpu },
+    { "cgroup", policy_d_cgroup },
 };
 
 static int directive(struct policy_parse_ctx *c, char **w, size_t n)

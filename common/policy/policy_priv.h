@@ -102,6 +102,10 @@ struct policy {
     struct policy_slot ns_slot;
     char *hostname;             /* NULL: POLICY_HOSTNAME_DEFAULT */
     struct policy_slot hostname_slot;
+    struct policy_idle_cpu idle_cpu;
+    struct policy_slot idle_cpu_slot;
+    struct policy_cgroup_limit cgroup[POLICY_CGROUP_COUNT];
+    struct policy_slot cgroup_slot[POLICY_CGROUP_COUNT];
 
     struct policy_rule *rules;
     size_t nrules, caprules;
@@ -189,6 +193,14 @@ int policy_parse_action(struct policy_parse_ctx *c, char **w, size_t n,
 int policy_d_rule(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_when_writable(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_group(struct policy_parse_ctx *c, char **w, size_t n);
+
+/* policy_parse_limits.c: the limits the supervisor applies (idle-cpu,
+ * cgroup). */
+int policy_d_idle_cpu(struct policy_parse_ctx *c, char **w, size_t n);
+int policy_d_cgroup(struct policy_parse_ctx *c, char **w, size_t n);
+/* Settings given once; see struct policy_slot. Returns 1 to take the new
+ * value, 0 to keep the includer's, or a negative errno on a conflict. */
+int policy_claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what);
 
 /* --- policy_sockets.c: what the loader checks of socket rules ------------ */
 

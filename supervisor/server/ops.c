@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "policy.h"
 #include "pyparse.h"
 
@@ -454,6 +455,17 @@ static json_t *session_json(struct hosted *h)
     bool busy = h->running || h->pending;
     json_object_set_new(o, "idle_ms", json_integer(busy ? 0 : (json_int_t)(now - h->active_ms)));
     json_object_set_new(o, "terminal", json_boolean(h->opts.terminal));
+    /* CPU its executor used while no statement ran: null when it has no
+     * limit or has not been idle for a sample's worth yet. */
+    const struct policy_idle_cpu *ic = &h->policy->idle_cpu;
+    if (ic->share > 0 && info.idle_cpu_span_s > 0) {
+        json_t *idle = json_object();
+        json_object_set_new(idle, "percent", json_real(info.idle_cpu_share * 100));
+        json_object_set_new(idle, "over_s", json_real(info.idle_cpu_span_s));
+        json_object_set_new(idle, "limit_percent", json_real(ic->share * 100));
+        json_object_set_new(o, "idle_cpu", idle);
+    } else
+        json_object_set_new(o, "idle_cpu", json_null());
     return o;
 }
 
@@ -557,6 +569,7 @@ static void op_status(struct req *q)
         clients += !k->gone;
     json_object_set_new(o, "clients", json_integer(clients));
     json_object_set_new(o, "uptime_ms", json_integer((json_int_t)server_uptime_ms(srv)));
+    json_object_set_new(o, "cgroup", json_string(cgroup_status()));
     reply_send(q->c, o);
 }
 
@@ -712,8 +725,10 @@ static bool get_session_opts(struct req *q, struct hosted_opts *o, json_t **give
             grants[ng++] = (struct policy_grant){o->allow_write[i], true};
         struct policy *pol;
         char err[512];
-        if (policy_load(path, grants, ng, &pol, err, sizeof err) < 0) {
+        if (policy_load(path, grants, ng, &pol, err, sizeof err) < 0 ||
+            cgroup_check_policy(pol, err, sizeof err) < 0) {
             reply_error(q->c, q->id, "%s: %s", q->op, err);
+            policy_free(pol);
             return false;
         }
         if (file) {
@@ -721,6 +736,7 @@ static bool get_session_opts(struct req *q, struct hosted_opts *o, json_t **give
             o->own.path = strdup(path);
             o->own.timeout_s = policy_timeout(pol);
             o->own.output_cap = policy_output_cap(pol);
+            o->own.idle_cpu = policy_idle_cpu(pol);
             o->policy = NULL;
         }
         policy_free(pol);

@@ -106,6 +106,19 @@ void reply_background(struct hosted *h, int fd, const char *data, size_t len)
     }
 }
 
+void reply_notice(struct hosted *h, const char *text, size_t len)
+{
+    for (size_t i = 0; i < h->nwatchers; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_null());
+        json_object_set_new(o, "event", json_string("notice"));
+        if (h->name)
+            json_object_set_new(o, "session", json_string(h->name));
+        json_object_set_new(o, "message", reply_text(text, len));
+        reply_send(h->watchers[i], o);
+    }
+}
+
 void reply_input_request(struct run *run, const char *prompt, size_t len,
                          enum proto_input_kind kind)
 {

@@ -223,6 +223,8 @@ static void fe_notice(void *fe, uint64_t id, const char *text, size_t len)
     struct run *run = run_of(h, id);
     if (run && !run->message[0])
         snprintf(run->message, sizeof run->message, "%.*s", (int)len, text);
+    else if (!run && h->name)
+        reply_notice(h, text, len);
     if (h->name)
         attach_output(h, TX_NOTICE, 0, text, len);
     server_log(h->srv, "session %s: %.*s", h->name ? h->name : "(isolated)", (int)len, text);
@@ -455,6 +457,7 @@ static int hosted_start(struct hosted *h, bool isolated)
     else if (cfg.timeout_s < 0)
         cfg.timeout_s = h->policy->timeout_s;
     cfg.output_cap = o->output_cap_set ? o->output_cap : h->policy->output_cap;
+    cfg.idle_cpu = h->policy->idle_cpu;
     if (o->grace_s >= 0)
         cfg.grace_s = o->grace_s;
     if (o->restore >= 0)

@@ -19,6 +19,7 @@ struct server_policy {
     const char *path;
     double timeout_s;          /* the statement limit it sets (0: none) */
     size_t output_cap;
+    struct policy_idle_cpu idle_cpu;
 };
 
 struct server_config {

@@ -294,6 +294,9 @@ void reply_done(struct run *run, const struct session_result *r);
 void reply_submitted(struct run *run, const struct session_result *r);
 void reply_output(struct run *run, int fd, const char *data, size_t len);
 void reply_background(struct hosted *h, int fd, const char *data, size_t len);
+/* aiobox's words about a session between runs (a restart, the idle-CPU
+ * limit), to the clients that used it: a `notice` event. */
+void reply_notice(struct hosted *h, const char *text, size_t len);
 void reply_input_request(struct run *run, const char *prompt, size_t len,
                          enum proto_input_kind kind);
 

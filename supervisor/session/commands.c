@@ -1,12 +1,30 @@
 /* The ':' commands typed at the primary prompt: :status, :restart, :help. */
+#include "cgroup.h"
 #include "session_priv.h"
 
 #include <stdio.h>
 #include <string.h>
 
+/* "idle cpu: 0.3% over the last 10 s (limit 25%, then kill)". */
+static int idle_cpu_status(const struct session *s, char *buf, size_t len)
+{
+    const struct policy_idle_cpu *ic = &s->cfg.idle_cpu;
+    if (ic->share <= 0)
+        return snprintf(buf, len, "idle cpu: not limited by the policy\n");
+    struct session_info info;
+    session_info(s, &info);
+    char limit[96];
+    snprintf(limit, sizeof limit, "limit %g%% over %g s, then %s, measured by sampling",
+             ic->share * 100, ic->window_s, policy_idle_action_name(ic->action));
+    if (info.idle_cpu_span_s <= 0)
+        return snprintf(buf, len, "idle cpu: not measured yet (%s)\n", limit);
+    return snprintf(buf, len, "idle cpu: %.1f%% over the last %.0f s (%s)\n",
+                    info.idle_cpu_share * 100, info.idle_cpu_span_s, limit);
+}
+
 static void cmd_status(struct session *s)
 {
-    char buf[1024], spare[64];
+    char buf[2048], spare[64];
     int n;
     if (s->ep) {
         long rss = execproc_rss_kib(s->ep);
@@ -34,6 +52,11 @@ static void cmd_status(struct session *s)
                   s->restarts, s->deaths, s->restart_requests,
                   (unsigned long long)s->statements_run, spare,
                   s->cfg.restore == SESSION_RESTORE_REPLAY ? "replay" : "off", s->journal.count);
+    n += idle_cpu_status(s, buf + n, sizeof buf - (size_t)n);
+    if ((size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s\n", cgroup_status());
+    if ((size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
     emit_text(s, buf, (size_t)n);
 }
 

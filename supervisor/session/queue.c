@@ -164,6 +164,8 @@ static void begin_running(struct session *s, struct stmt *st)
     s->timed_out = false;
     s->interrupted = false;
     st->started_us = session_now_us();
+    /* CPU from now on is the statement's. */
+    session_idle_check(s);
     double timeout = queue_timeout(s, st);
     if (timeout > 0)
         uv_timer_start(&s->timeout_timer, on_timeout, ms_of(timeout), 0);
@@ -307,7 +309,7 @@ static bool finish_refused(struct session *s)
     return true;
 }
 
-void queue_pump(struct session *s)
+static void pump(struct session *s)
 {
     if (s->closing)
         return;
@@ -362,6 +364,12 @@ void queue_pump(struct session *s)
     }
 }
 
+void queue_pump(struct session *s)
+{
+    pump(s);
+    session_idle_check(s);
+}
+
 /* --- what the executor says about statements ----------------------------- */
 
 bool queue_check_id(struct session *s, uint64_t id, const char *what)
@@ -411,6 +419,7 @@ void queue_result(struct session *s, const struct proto_result *r)
         s->ending = true;
         stmt_list_clear(&s->ahead);
         stmt_list_clear(&s->queued);
+        session_idle_check(s);
     }
     struct session_result res = {.r = r};
     switch (r->status) {

@@ -669,10 +669,59 @@ static void on_raw(struct execproc *ep, int fd, const char *data, size_t len)
     route_output(s, s->running ? s->running->id : 0, 0, fd, true, data, len);
 }
 
+/* --- CPU used while idle --------------------------------------------------- */
+
+void session_idle_check(struct session *s)
+{
+    if (!s->idlecpu)
+        return;
+    bool idle = s->ep && s->ep_ready && !s->closing && !s->ending && !s->finishing &&
+                !session_executor_busy(s);
+    if (idle)
+        idlecpu_watch(s->idlecpu, execproc_python_pid(s->ep));
+    else
+        idlecpu_unwatch(s->idlecpu);
+}
+
+/* What is over the limit is a thread or a task a statement left behind:
+ * no statement runs, so there is nothing to interrupt (the executor
+ * ignores SIGINT then), and only a new executor stops it. */
+static void on_idle_cpu(void *data, const struct idlecpu_over *o)
+{
+    struct session *s = data;
+    if (!s->ep)
+        return;
+    const char *pol = s->cfg.exec.policy_name ? s->cfg.exec.policy_name : "?";
+    double allowed = s->cfg.idle_cpu.share * 100;
+    if (o->again) {
+        char why[300];
+        snprintf(why, sizeof why,
+                 "the executor used %.0f%% of a CPU for %.0f s more while no statement ran "
+                 "(policy %.40s allows %g%%): it was stopped",
+                 o->share * 100, o->window_s, pol, allowed);
+        execproc_kill(s->ep, why);
+        return;
+    }
+    if (s->cfg.idle_cpu.action == POLICY_IDLE_KILL)
+        emit_notice(s, 0,
+                    "the executor used %.0f%% of a CPU for %.0f s while no statement ran "
+                    "(policy %.40s allows %g%%): a thread or task is still running; it will "
+                    "be stopped if this goes on for %g s more",
+                    o->share * 100, o->window_s, pol, allowed, s->cfg.idle_cpu.window_s);
+    else
+        emit_notice(s, 0,
+                    "the executor used %.0f%% of a CPU for %.0f s while no statement ran "
+                    "(policy %.40s allows %g%%): a thread or task is still running "
+                    "(:restart stops it)",
+                    o->share * 100, o->window_s, pol, allowed);
+}
+
 static void on_dead(struct execproc *ep, const struct execproc_death *d)
 {
     struct session *s = execproc_data(ep);
     uint64_t uptime = session_now_ms() - s->ep_since_ms;
+    if (ep == s->ep && s->idlecpu)
+        idlecpu_unwatch(s->idlecpu);
     if (s->ending) {
         /* Its end: the session's too, once what came before is delivered. */
         execproc_destroy(ep);
@@ -786,6 +835,7 @@ void session_drop_executor(struct session *s, struct execproc *ep)
         s->ep = NULL;
         s->ep_ready = false;
         s->input_pending = false;
+        session_idle_check(s);
         queries_fail(s);
     } else if (ep == s->spare) {
         s->spare = NULL;
@@ -877,6 +927,9 @@ void session_info(const struct session *s, struct session_info *info)
     info->rss_kib = s->ep ? execproc_rss_kib(s->ep) : -1;
     info->busy = session_busy(s);
     info->gave_up = s->gave_up;
+    if (s->idlecpu && idlecpu_share(s->idlecpu, &info->idle_cpu_share,
+                                    &info->idle_cpu_span_s) < 0)
+        info->idle_cpu_share = info->idle_cpu_span_s = 0;
 }
 
 /* The journal's replays are the session's own: they get no done(), so a
@@ -953,6 +1006,14 @@ int session_new(struct session **out, uv_loop_t *loop, const struct session_conf
     (void)uv_idle_init(loop, &s->deliver_idle);
     s->deliver_check.data = s->deliver_idle.data = s;
     s->handles_open += 2;
+    if (cfg->idle_cpu.share > 0) {
+        int rc = idlecpu_new(&s->idlecpu, loop, &cfg->idle_cpu, on_idle_cpu, s);
+        if (rc < 0) {
+            /* Nothing is started yet: the handles close and free s. */
+            session_close(s, NULL, NULL);
+            return rc;
+        }
+    }
     *out = s;
     return 0;
 }
@@ -990,6 +1051,8 @@ void session_close(struct session *s, void (*closed)(void *arg), void *arg)
     s->closing = true;
     s->closed_cb = closed;
     s->closed_arg = arg;
+    idlecpu_close(s->idlecpu);
+    s->idlecpu = NULL;
     if (s->ep)
         execproc_destroy(s->ep);
     if (s->spare)
@@ -1038,6 +1101,7 @@ void session_finish(struct session *s, void (*finished)(void *arg), void *arg)
     if (s->closing || s->finishing)
         return;
     s->finishing = true;
+    session_idle_check(s);
     s->finished_cb = finished;
     s->finished_arg = arg;
     /* Nothing more runs, and nothing more starts. */

@@ -18,6 +18,7 @@
 
 #include "execpool.h"
 #include "execproc.h"
+#include "policy.h"
 
 /* How a statement ended. */
 enum session_status {
@@ -128,6 +129,9 @@ struct session_config {
     /* Where ready executors come from (NULL: each is started when
      * needed). A session with a pool keeps no warm spare. */
     struct execpool *pool;
+    /* The policy's limit on CPU used while no statement runs (share 0:
+     * none): warned of, or the executor killed and restarted. */
+    struct policy_idle_cpu idle_cpu;
 };
 
 /* The longest statement source an exec frame carries (the rest of the
@@ -169,6 +173,9 @@ struct session_info {
     long rss_kib;              /* the executor's resident memory, or -1 */
     bool busy;
     bool gave_up;              /* the restart budget is spent */
+    /* CPU used while idle: this share of one CPU over the last
+     * idle_cpu_span_s seconds (0: not measured, no limit or not idle). */
+    double idle_cpu_share, idle_cpu_span_s;
 };
 
 struct session;

@@ -7,10 +7,12 @@
  *   journal.c   the replay journal (--restore replay)
  *   restart.c   deaths, the restart budget and the warm spare
  *   commands.c  the ':' commands
+ *   idlecpu.c   CPU used while idle (its own header: idlecpu.h)
  */
 #ifndef AIOBOX_SESSION_PRIV_H
 #define AIOBOX_SESSION_PRIV_H
 
+#include "idlecpu.h"
 #include "session.h"
 
 /* A statement from submission to its done(). */
@@ -126,6 +128,9 @@ struct session {
 
     struct event *events, *events_tail;
 
+    /* The idle-CPU limit's watcher (NULL: no limit). */
+    struct idlecpu *idlecpu;
+
     /* restart.c */
     int rapid_deaths, spare_failures;
     unsigned restarts, deaths, restart_requests;
@@ -154,6 +159,9 @@ void emit_input(struct session *s, uint64_t id, struct proto_str prompt,
 void emit_exit(struct session *s, int code);
 /* Whether the executor has statements to run, replays included. */
 bool session_executor_busy(const struct session *s);
+/* Starts or stops measuring CPU used while idle: to be called after
+ * anything that may start or end a statement or change the executor. */
+void session_idle_check(struct session *s);
 /* Stops and frees the session's current executor or its spare. */
 void session_drop_executor(struct session *s, struct execproc *ep);
 /* The executor the session uses from now on (a spare, or a new one). */

@@ -231,6 +231,86 @@ START_TEST(socket_rules_that_pass)
 }
 END_TEST
 
+START_TEST(idle_cpu_directive)
+{
+    struct policy *p = parse_ok(HEAD);
+    ck_assert(policy_idle_cpu(p).share == 0);
+    char *d = dump(p);
+    ck_assert_has(d, "idle-cpu: none\n");
+    free(d);
+    policy_free(p);
+
+    p = parse_ok(HEAD "idle-cpu 25% over 10s then kill\n");
+    struct policy_idle_cpu ic = policy_idle_cpu(p);
+    ck_assert(ic.share == 0.25);
+    ck_assert(ic.window_s == 10);
+    ck_assert_int_eq(ic.action, POLICY_IDLE_KILL);
+    d = dump(p);
+    ck_assert_has(d, "idle-cpu: 25% of one CPU over 10 s while no statement runs, then kill  # t.policy:2\n");
+    free(d);
+    policy_free(p);
+
+    p = parse_ok(HEAD "idle-cpu 2.5% over 1m then warn\n");
+    ic = policy_idle_cpu(p);
+    ck_assert(ic.share == 0.025);
+    ck_assert(ic.window_s == 60);
+    ck_assert_int_eq(ic.action, POLICY_IDLE_WARN);
+    ck_assert_str_eq(policy_idle_action_name(ic.action), "warn");
+    policy_free(p);
+
+    /* An including file overrides what it includes, `none` included. */
+    char inc[] = "/tmp/aiobox-policy-inc-XXXXXX";
+    int fd = mkstemp(inc);
+    ck_assert_int_ge(fd, 0);
+    static const char included[] = HEAD "idle-cpu 50% over 10s then kill\n";
+    ck_assert_int_eq(write(fd, included, sizeof included - 1), (ssize_t)(sizeof included - 1));
+    ck_assert_int_eq(close(fd), 0);
+    char text[256];
+    snprintf(text, sizeof text, HEAD "include %s\nidle-cpu none\n", inc);
+    p = parse_ok(text);
+    ck_assert(policy_idle_cpu(p).share == 0);
+    policy_free(p);
+    snprintf(text, sizeof text, HEAD "include %s\n", inc);
+    p = parse_ok(text);
+    ck_assert(policy_idle_cpu(p).share == 0.5);
+    policy_free(p);
+    ck_assert_int_eq(unlink(inc), 0);
+}
+END_TEST
+
+START_TEST(cgroup_directive)
+{
+    struct policy *p = parse_ok(HEAD);
+    for (int i = 0; i < POLICY_CGROUP_COUNT; i++)
+        ck_assert(!policy_cgroup(p, (enum policy_cgroup_ctl)i)->set);
+    ck_assert(!policy_cgroup_required(p));
+    char *d = dump(p);
+    ck_assert_has(d, "cgroup: none\n");
+    free(d);
+    policy_free(p);
+
+    p = parse_ok(HEAD "cgroup cpu? 50%\ncgroup memory? 1G\ncgroup pids? 256\n");
+    ck_assert(!policy_cgroup_required(p));
+    ck_assert_uint_eq(policy_cgroup(p, POLICY_CGROUP_CPU)->value, 50);
+    ck_assert(policy_cgroup(p, POLICY_CGROUP_CPU)->optional);
+    ck_assert_uint_eq(policy_cgroup(p, POLICY_CGROUP_MEMORY)->value, 1u << 30);
+    ck_assert_uint_eq(policy_cgroup(p, POLICY_CGROUP_PIDS)->value, 256);
+    d = dump(p);
+    ck_assert_has(d, "cgroup:\n  cpu? 50%  (cpu.max 50000 100000)  # t.policy:2\n"
+                     "  memory? 1G  # t.policy:3\n  pids? 256  # t.policy:4\n");
+    free(d);
+    policy_free(p);
+
+    p = parse_ok(HEAD "cgroup pids 64\n");
+    ck_assert(policy_cgroup_required(p));
+    ck_assert(!policy_cgroup(p, POLICY_CGROUP_PIDS)->optional);
+    d = dump(p);
+    ck_assert_has(d, "  pids 64  # t.policy:2 (required)\n");
+    free(d);
+    policy_free(p);
+}
+END_TEST
+
 START_TEST(namespace_directives)
 {
     struct policy *p = parse_ok(HEAD);
@@ -596,6 +676,8 @@ Suite *directives_suite(void)
     tcase_add_test(t, dump_has_every_section);
     tcase_add_test(t, socket_rules_that_pass);
     tcase_add_test(t, namespace_directives);
+    tcase_add_test(t, idle_cpu_directive);
+    tcase_add_test(t, cgroup_directive);
     tcase_add_test(t, shipped_namespaces);
     suite_add_tcase(s, t);
     return s;

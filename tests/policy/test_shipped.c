@@ -46,6 +46,14 @@ START_TEST(strict)
     }
     for (size_t i = 0; i < policy_path_count(p); i++)
         ck_assert_int_ne(policy_path_at(p, i)->access, POLICY_FS_RW);
+    /* A spinning thread is stopped; an idle asyncio loop (well under 1%)
+     * is far from the limit. No cgroup limit is required: it could not
+     * run where cgroup v2 is not delegated. */
+    struct policy_idle_cpu ic = policy_idle_cpu(p);
+    ck_assert(ic.share >= 0.25 && ic.share <= 0.9);
+    ck_assert(ic.window_s <= 30);
+    ck_assert_int_eq(ic.action, POLICY_IDLE_KILL);
+    ck_assert(!policy_cgroup_required(p));
     policy_free(p);
 }
 END_TEST
@@ -61,6 +69,7 @@ START_TEST(net)
     ck_assert_int_eq(policy_landlock_min_abi(p), 4);
     /* everything strict has, too */
     ck_assert_ptr_nonnull(rlimit(p, RLIMIT_AS));
+    ck_assert_int_eq(policy_idle_cpu(p).action, POLICY_IDLE_KILL);
     policy_free(p);
 }
 END_TEST
@@ -72,6 +81,10 @@ START_TEST(trusted)
     ck_assert(!policy_is_restrictive(p));
     ck_assert(!policy_landlock_enabled(p));
     ck_assert(policy_timeout(p) == 0);
+    /* Your own code may work in the background: warned of only. */
+    ck_assert(policy_idle_cpu(p).share > 0);
+    ck_assert_int_eq(policy_idle_cpu(p).action, POLICY_IDLE_WARN);
+    ck_assert(!policy_cgroup_required(p));
     policy_free(p);
 }
 END_TEST
