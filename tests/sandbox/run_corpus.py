@@ -15,15 +15,27 @@ followed by `print('alive')`. The case's `check` says what must happen:
   needs_as          needs RLIMIT_AS, which sanitizer builds do not apply
 Every other case must leave the session answering `print('alive')`.
 
+Under another shipped policy (--policy net|trusted) a case's `under`
+entry for that policy says what differs:
+  a check           replaces the case's check (net reaches the network)
+  {"admitted": why} the policy lets the code do it by design (trusted runs
+                    processes, writes files); only containment is checked:
+                    the supervisor ends the session with status 0 and the
+                    session answered 'alive' or said why not (a restart)
+  {"not_run": why}  the policy sets no limit that would end it (trusted
+                    has no memory or process limit): not run, and counted
+                    as neither passed nor skipped
+Otherwise the case's check holds as it is, with 'policy strict' in it
+read as the policy's name. Cases run two at a time (each its own aiobox).
+
 Before the cases, the session must answer `print('alive')` at all: when it
 does not, that is one failure, unless the executor refused to start for
 want of a layer this host is declared to lack (AIOBOX_HOST_LACKS,
 tests/README.md); then every case is a skip.
 
 Usage: run_corpus.py AIOBOX CORPUS [--sanitized] [--only ID,...] [--policy P]
-(--policy: another policy file for trying things out; the test uses strict,
-and the checks name it.)
 """
+import concurrent.futures
 import json
 import os
 import re
@@ -35,6 +47,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import hostlacks  # noqa: E402
 
 NAME = 'sandbox-corpus'
+WORKERS = 2
 STATEMENT_TIMEOUT = '3'
 UNTIMED_STATEMENT_TIMEOUT = '30'
 CASE_LIMIT = 120            # seconds: a failure guard, never a wait
@@ -64,8 +77,23 @@ def statement(case):
     return f"exec(compile({case['code']!r}, '<case>', 'exec'))"
 
 
-def judge(case, rc, out, err, sanitized):
+def check_under(case, policy):
+    """The case's check under policy, or None when it is not run there."""
     chk = case['check']
+    if policy == 'strict':
+        return chk
+    over = case.get('under', {}).get(policy)
+    if over is None:
+        return {k: v.replace('policy strict', f'policy {policy}') if isinstance(v, str) else v
+                for k, v in chk.items()}
+    if 'not_run' in over:
+        return None
+    if 'admitted' in over:
+        return {'admitted': over['admitted'], 'timeout': chk.get('timeout', False)}
+    return over
+
+
+def judge(case, chk, rc, out, err, sanitized):
     problems = []
     if sanitized and chk.get('stderr') == 'SIGSEGV':
         # ASan turns the executor's segfault into a report and an exit:
@@ -86,7 +114,12 @@ def judge(case, rc, out, err, sanitized):
         problems.append('no restart reported')
     if 'AIOBOX_CORPUS_MARKER' in text:
         problems.append('the executor saw the supervisor\'s environment')
-    if 'exit' in chk:
+    if 'admitted' in chk:
+        if not ALIVE.search(out) and not re.search(r'restart', err):
+            problems.append("the session neither answered print('alive') nor said why")
+        if rc != 0:
+            problems.append(f'exit status {rc} at EOF, want 0')
+    elif 'exit' in chk:
         if rc != chk['exit']:
             problems.append(f"exit status {rc}, want {chk['exit']}")
         if ALIVE.search(out):
@@ -104,9 +137,11 @@ def judge(case, rc, out, err, sanitized):
 def main():
     aiobox, corpus = sys.argv[1], sys.argv[2]
     sanitized = '--sanitized' in sys.argv
-    global POLICY
+    global POLICY, NAME
     if '--policy' in sys.argv:
         POLICY = sys.argv[sys.argv.index('--policy') + 1]
+        if POLICY != 'strict':
+            NAME = f'sandbox-corpus-{POLICY}'
     only = None
     if '--only' in sys.argv:
         only = set(sys.argv[sys.argv.index('--only') + 1].split(','))
@@ -131,30 +166,44 @@ def main():
         print(f'{NAME}: 0 passed, 1 failed, 0 skipped')
         sys.exit(1)
     passed = failed = skipped = 0
+    todo = []
     for case in cases:
         if only and case['id'] not in only:
             continue
-        if case['check'].get('needs_as') and sanitized:
+        chk = check_under(case, POLICY)
+        if chk is None:
+            print(f"n/a  {case['id']}: not run under {POLICY}: "
+                  f"{case['under'][POLICY]['not_run']}")
+            continue
+        if chk.get('needs_as') and sanitized:
             print(f"SKIP {case['id']}: sanitizer build: needs RLIMIT_AS, which is not applied "
                   f"(ASan reserves terabytes of address space)")
             skipped += 1
             continue
-        stdin = statement(case) + "\nprint('alive')\n"
+        todo.append((case, chk))
+
+    def run_case(item):
+        case, chk = item
+        stdin = (case['code'] if chk.get('raw') or case['check'].get('raw')
+                 else statement(case)) + "\nprint('alive')\n"
         try:
-            limit = STATEMENT_TIMEOUT if case['check'].get('timeout') else UNTIMED_STATEMENT_TIMEOUT
+            limit = STATEMENT_TIMEOUT if chk.get('timeout') else UNTIMED_STATEMENT_TIMEOUT
             rc, out, err, secs = run_session(aiobox, stdin, statement_timeout=limit)
-            problems = judge(case, rc, out, err, sanitized)
+            return judge(case, chk, rc, out, err, sanitized), secs, out, err
         except subprocess.TimeoutExpired:
-            problems, secs, out, err = [f'no answer within {CASE_LIMIT} s'], CASE_LIMIT, '', ''
-        if problems:
-            failed += 1
-            print(f"FAIL {case['id']} ({secs:.1f} s): {'; '.join(problems)}")
-            print(f"     expect: {case['expect']}")
-            print(f"     stdout: {out[:400]!r}")
-            print(f"     stderr: {err[-800:]!r}")
-        else:
-            passed += 1
-            print(f"ok   {case['id']} ({secs:.1f} s)")
+            return [f'no answer within {CASE_LIMIT} s'], CASE_LIMIT, '', ''
+
+    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+        for (case, chk), (problems, secs, out, err) in zip(todo, pool.map(run_case, todo)):
+            if problems:
+                failed += 1
+                print(f"FAIL {case['id']} ({secs:.1f} s): {'; '.join(problems)}")
+                print(f"     expect: {chk.get('admitted') or case['expect']}")
+                print(f"     stdout: {out[:400]!r}")
+                print(f"     stderr: {err[-800:]!r}")
+            else:
+                passed += 1
+                print(f"ok   {case['id']} ({secs:.1f} s)")
     print(f'{NAME}: {passed} passed, {failed} failed, {skipped} skipped')
     if failed:
         sys.exit(1)
