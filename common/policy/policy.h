@@ -82,6 +82,9 @@ struct policy_path {
     const char *path;
     enum policy_fs_access access;
     bool optional;      /* skipped when missing instead of failing */
+    bool mount_only;    /* added by a tmpfs or bind directive: applies only
+                         * where the mount namespace was made (outside
+                         * it, the path is the host's, not the one meant) */
 };
 
 enum policy_tcp_kind { POLICY_TCP_CONNECT, POLICY_TCP_BIND };
@@ -116,6 +119,7 @@ enum policy_ns {
     POLICY_NS_IPC = 1 << 1,
     POLICY_NS_UTS = 1 << 2,
     POLICY_NS_NET = 1 << 3,
+    POLICY_NS_MOUNT = 1 << 4,   /* made apart, by sandbox_mounts */
 };
 /* The namespaces asked for; *optional: those marked '?', which the
  * executor goes without (and says so) where the kernel refuses them. */
@@ -124,6 +128,27 @@ unsigned policy_namespaces(const struct policy *p, unsigned *optional);
 const char *policy_ns_name(unsigned bit);
 /* The hostname inside the uts namespace (`hostname NAME`, default aiobox). */
 const char *policy_hostname(const struct policy *p);
+
+/* What the mount namespace holds besides the policy's fs paths (`tmpfs`,
+ * `bind-ro`, `bind-rw`); only with POLICY_NS_MOUNT. Each also adds an fs
+ * rule for its path (mount_only) when landlock is on. */
+enum policy_mount_kind {
+    POLICY_MOUNT_TMPFS,     /* a private, empty, sized tmpfs (mode 1777) */
+    POLICY_MOUNT_BIND_RO,   /* a host path, read-only */
+    POLICY_MOUNT_BIND_RW,   /* a host path, writable */
+};
+
+struct policy_mount {
+    enum policy_mount_kind kind;
+    const char *path;       /* absolute, no '.', '..' or empty components */
+    uint64_t size;          /* tmpfs: bytes */
+    bool optional;          /* bind-ro?, bind-rw?: skipped when missing */
+};
+
+size_t policy_mount_count(const struct policy *p);
+const struct policy_mount *policy_mount_at(const struct policy *p, size_t i);
+/* The word for a mount kind ("tmpfs", "bind-ro", "bind-rw"). */
+const char *policy_mount_word(enum policy_mount_kind kind);
 
 /* Formats a size the way policies write it ("1G", "64", "unlimited"). */
 void policy_format_size(uint64_t v, char *buf, size_t buflen);

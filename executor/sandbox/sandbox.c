@@ -94,7 +94,7 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
 int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
                   char *err, size_t errlen)
 {
-    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[160] = "";
+    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[256] = "";
     struct sandbox_desc du = { .buf = ubuf, .cap = sizeof ubuf };
     struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
     struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
@@ -110,9 +110,18 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
         snprintf(err, errlen, "PR_GET_PDEATHSIG: %s", strerror(-rc));
         return rc;
     }
+    unsigned made = 0;
+    bool mounted = false;
     rc = sandbox_drop_root(&du, err, errlen);
     if (rc == 0)
-        rc = sandbox_namespaces(p, &dn, err, errlen);
+        rc = sandbox_namespaces(p, &dn, &made, err, errlen);
+    /* In the process that runs Python (a pid namespace's pid 1, once
+     * there is one: it then passes true), with the user namespace's
+     * capabilities, which go right after. */
+    if (rc == 0)
+        rc = sandbox_mounts(p, &dn, false, &mounted, err, errlen);
+    if (rc == 0)
+        rc = sandbox_drop_ns_caps(made, err, errlen);
     if (rc < 0)
         return rc;
     /* Changing credentials (and the user namespace) cleared the
@@ -130,7 +139,7 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
     if (rc == 0)
         rc = sandbox_rlimits(p, &dr, err, errlen);
     if (rc == 0)
-        rc = sandbox_landlock(p, &dl, err, errlen);
+        rc = sandbox_landlock(p, mounted, &dl, err, errlen);
     if (rc == 0)
         rc = load_seccomp(p, &ds, err, errlen);
     if (rc < 0)

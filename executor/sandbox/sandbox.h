@@ -23,7 +23,8 @@
 /* Applies the policy to this process, which must be single-threaded (it
  * checks /proc/self/task and fails otherwise). Order: drop root (when
  * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
- * namespaces (user, ipc, uts, net; capabilities dropped after), re-arm
+ * namespaces (user, ipc, uts, net, then mount: a new root holding only
+ * the policy's paths; capabilities dropped after), re-arm
  * PR_SET_PDEATHSIG (credential changes clear it) and re-check the parent,
  * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,

@@ -4,8 +4,9 @@
  * itself, so no privilege is needed), then ipc, uts (hostname) and net
  * (loopback only). Each failure names the namespace and why; one the
  * policy marks optional ('?') is gone without, and the description says
- * so. Once they are made, every capability the user namespace gave is
- * dropped. */
+ * so. The mount namespace comes after them (sandbox_mount.c), and only
+ * then is every capability the user namespace gave dropped
+ * (sandbox_drop_ns_caps): mounting needs them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -134,8 +135,10 @@ static const struct ns_step {
 };
 
 /* The user namespace gave every capability inside it: none is kept. */
-static int drop_caps(char *err, size_t errlen)
+int sandbox_drop_ns_caps(unsigned made, char *err, size_t errlen)
 {
+    if (!(made & POLICY_NS_USER))
+        return 0;
     for (int cap = 0; cap <= 63; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
             if (errno == EINVAL)
@@ -166,13 +169,13 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d,
+int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d, unsigned *made,
                        char *err, size_t errlen)
 {
     unsigned optional;
     unsigned want = policy_namespaces(p, &optional);
     struct ns_ctx c = { .p = p, .uid = geteuid(), .gid = getegid() };
-    unsigned made = 0;
+    *made = 0;
     if (!want) {
         sandbox_desc_add(d, "namespaces none");
         return 0;
@@ -198,10 +201,8 @@ int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d,
             if (rc < 0)
                 return rc;
         }
-        made |= s->bit;
+        *made |= s->bit;
         sandbox_desc_add(d, " %s", name);
     }
-    if (made & POLICY_NS_USER)
-        return drop_caps(err, errlen);
     return 0;
 }

@@ -1,0 +1,136 @@
+/* The mount directives (`tmpfs`, `bind-ro`, `bind-rw`): what the executor's
+ * mount namespace holds besides the policy's fs paths. The parser half
+ * reads them; the loader half (policy_finish_mounts) checks them against
+ * the whole policy and gives each path the landlock rule it needs, so
+ * that a private /tmp is writable without a second line saying so. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_priv.h"
+
+/* tmpfs sizes: at least a page, at most what a size word sensibly says. */
+#define TMPFS_SIZE_MIN ((uint64_t)4096)
+#define TMPFS_SIZE_MAX ((uint64_t)1 << 40)
+
+/* A mount path is built component by component under the new root:
+ * absolute, not the root itself, no empty, '.' or '..' component. */
+static int check_mount_path(struct policy_parse_ctx *c, const char *path)
+{
+    if (path[0] != '/')
+        return policy_fail(c, "path '%s' is not absolute", path);
+    if (path[1] == '\0')
+        return policy_fail(c, "path '/' cannot be mounted over: the new root is the executor's own");
+    for (const char *s = path; *s; ) {
+        const char *comp = s + 1;
+        const char *end = strchr(comp, '/');
+        size_t len = end ? (size_t)(end - comp) : strlen(comp);
+        if (len == 0 || (len == 1 && comp[0] == '.') ||
+            (len == 2 && comp[0] == '.' && comp[1] == '.'))
+            return policy_fail(c, "path '%s' has an empty, '.' or '..' component", path);
+        s = comp + len;
+    }
+    return 0;
+}
+
+static int add_mount(struct policy_parse_ctx *c, enum policy_mount_kind kind,
+                     const char *path, uint64_t size, bool optional)
+{
+    struct policy *p = c->p;
+    for (size_t i = 0; i < p->nmounts; i++)
+        if (strcmp(p->mounts[i].path, path) == 0)
+            return policy_fail(c, "conflicting rules: %s already mounted (%s at %s:%u)", path,
+                               policy_mount_word(p->mounts[i].pub.kind),
+                               p->mounts[i].where.file, p->mounts[i].where.line);
+    struct policy_mount_entry *grown = policy_grow(p->mounts, &p->capmounts, p->nmounts + 1,
+                                                   sizeof *grown);
+    if (!grown)
+        return policy_fail_nomem(c);
+    p->mounts = grown;
+    struct policy_mount_entry *e = &p->mounts[p->nmounts];
+    memset(e, 0, sizeof *e);
+    e->path = strdup(path);
+    if (!e->path)
+        return policy_fail_nomem(c);
+    e->pub.kind = kind;
+    e->pub.path = e->path;
+    e->pub.size = size;
+    e->pub.optional = optional;
+    e->where = policy_here(c);
+    e->depth = c->depth;
+    p->nmounts++;
+    return 0;
+}
+
+int policy_d_tmpfs(struct policy_parse_ctx *c, char **w, size_t n)
+{
+    if (n != 3)
+        return policy_fail(c, "tmpfs takes 2 arguments: 'tmpfs PATH SIZE'");
+    int rc = check_mount_path(c, w[1]);
+    if (rc < 0)
+        return rc;
+    uint64_t size;
+    if (policy_parse_size(w[2], &size) < 0 || size < TMPFS_SIZE_MIN || size > TMPFS_SIZE_MAX)
+        return policy_fail(c, "bad size '%s' for tmpfs (4K to 1T, e.g. 64M)", w[2]);
+    return add_mount(c, POLICY_MOUNT_TMPFS, w[1], size, false);
+}
+
+/* bind-ro, bind-ro?, bind-rw, bind-rw?: '?' as in `fs ro?`, the path is
+ * skipped when the host lacks it. */
+int policy_d_bind(struct policy_parse_ctx *c, char **w, size_t n)
+{
+    if (n != 2)
+        return policy_fail(c, "%s takes 1 argument: '%s PATH'", w[0], w[0]);
+    int rc = check_mount_path(c, w[1]);
+    if (rc < 0)
+        return rc;
+    enum policy_mount_kind kind = strncmp(w[0], "bind-rw", 7) == 0 ? POLICY_MOUNT_BIND_RW
+                                                                  : POLICY_MOUNT_BIND_RO;
+    bool optional = w[0][7] == '?';
+    return add_mount(c, kind, w[1], 0, optional);
+}
+
+__attribute__((format(printf, 5, 6)))
+static int fail_at(int rc, const struct policy_where *w, char *err, size_t errlen,
+                   const char *fmt, ...)
+{
+    int n = snprintf(err, errlen, "%s:%u: ", w->file, w->line);
+    if (n < 0 || (size_t)n >= errlen)
+        return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->nmounts; i++) {
+        const struct policy_mount_entry *m = &p->mounts[i];
+        /* As with hostname: a directive from an included file is inert
+         * where the includer chose namespaces without mount. */
+        if (!(p->ns & POLICY_NS_MOUNT) && (!p->ns_slot.set || m->depth <= p->ns_slot.depth))
+            return fail_at(-EINVAL, &m->where, err, errlen,
+                           "%s without a mount namespace ('namespaces ... mount')",
+                           policy_mount_word(m->pub.kind));
+    }
+    if (!(p->ns & POLICY_NS_MOUNT) || p->landlock_off)
+        return 0;
+    for (size_t i = 0; i < p->nmounts; i++) {
+        const struct policy_mount_entry *m = &p->mounts[i];
+        enum policy_fs_access acc = m->pub.kind == POLICY_MOUNT_BIND_RO ? POLICY_FS_RO
+                                                                        : POLICY_FS_RW;
+        int rc = policy_add_path_entry(p, m->path, acc, m->pub.optional, &m->where);
+        if (rc < 0) {
+            snprintf(err, errlen, "out of memory");
+            return rc;
+        }
+        p->paths[p->npaths - 1].pub.mount_only = true;
+        p->paths[p->npaths - 1].origin = policy_mount_word(m->pub.kind);
+    }
+    return 0;
+}
