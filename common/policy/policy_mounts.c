@@ -40,11 +40,25 @@ static int add_mount(struct policy_parse_ctx *c, enum policy_mount_kind kind,
                      const char *path, uint64_t size, bool optional)
 {
     struct policy *p = c->p;
-    for (size_t i = 0; i < p->nmounts; i++)
-        if (strcmp(p->mounts[i].path, path) == 0)
+    /* One mount a path. As with settings given once, an including file
+     * may override what it includes (a size of its own for strict's
+     * /tmp); at one include depth, two are a conflict. */
+    for (size_t i = 0; i < p->nmounts; i++) {
+        struct policy_mount_entry *o = &p->mounts[i];
+        if (strcmp(o->path, path) != 0)
+            continue;
+        if (c->depth > o->depth)
+            return 0;
+        if (c->depth == o->depth)
             return policy_fail(c, "conflicting rules: %s already mounted (%s at %s:%u)", path,
-                               policy_mount_word(p->mounts[i].pub.kind),
-                               p->mounts[i].where.file, p->mounts[i].where.line);
+                               policy_mount_word(o->pub.kind), o->where.file, o->where.line);
+        o->pub.kind = kind;
+        o->pub.size = size;
+        o->pub.optional = optional;
+        o->where = policy_here(c);
+        o->depth = c->depth;
+        return 0;
+    }
     struct policy_mount_entry *grown = policy_grow(p->mounts, &p->capmounts, p->nmounts + 1,
                                                    sizeof *grown);
     if (!grown)
