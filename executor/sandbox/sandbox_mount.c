@@ -43,7 +43,8 @@
 /* The new root holds directories and empty mount-point files only. */
 #define STAGE_OPTS "size=1m,nr_inodes=4096,mode=0755"
 
-/* Device nodes every Python needs, bound from the host's. */
+/* Device nodes Python and its libraries open, bound from the host's
+ * (optional: a container without one still starts, as on its host). */
 static const char *const dev_nodes[] = { "/dev/null", "/dev/zero", "/dev/urandom" };
 
 enum item_kind { ITEM_BIND, ITEM_TMPFS };
@@ -137,7 +138,7 @@ static int collect(const struct policy *p, bool own_pid_ns, struct mount_ctx *c)
     }
     for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
         add_item(c, (struct item){ .kind = ITEM_BIND, .path = dev_nodes[i], .fd = -1,
-                                   .writable = true });
+                                   .writable = true, .optional = true });
     qsort(c->items, c->n, sizeof *c->items, by_path);
     return 0;
 }

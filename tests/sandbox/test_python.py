@@ -25,14 +25,15 @@ TIMEOUT = 60
 results = {'passed': 0, 'failed': 0, 'skipped': 0}
 
 
-def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None):
+def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None, as_user=None):
     args = [PROBE]
     args += ['--policy', policy_file or os.path.join(POLICY_DIR, policy)]
     args += list(extra) + [code]
     # An empty environment, as the executor gets, but sanitizer settings pass.
     env = {k: v for k, v in os.environ.items() if k.endswith('SAN_OPTIONS')}
+    ids = {'user': as_user, 'group': as_user, 'extra_groups': []} if as_user is not None else {}
     r = subprocess.run(args, capture_output=True, timeout=TIMEOUT,
-                       pass_fds=pass_fds, env=env)
+                       pass_fds=pass_fds, env=env, **ids)
     return r.returncode, r.stdout.decode(errors='replace'), r.stderr.decode(errors='replace')
 
 
@@ -454,6 +455,19 @@ for pol in ('strict', 'net'):
            "    try:\n        open(p, 'w')\n        print('wrote', p)\n"
            "    except OSError as e:\n        print('refused', e.errno)\n", 0,
            want_out=r'^\[\]\nhi\nrefused (30|13)\nrefused (30|13)\nrefused (30|13)\n$', policy=pol)
+# Started by an ordinary user (not root, so no uid of its own): the same
+# new root, made without privilege inside its user namespace.
+if os.geteuid() == 0:
+    expect('strict, started as nobody: host paths hidden, /tmp its own and writable',
+           f"import os\nprint(os.getuid(), [p for p in {unbound!r} if os.path.lexists(p)], "
+           "os.listdir('/tmp'))\nopen('/tmp/x', 'w').write('hi')\nprint(open('/tmp/x').read())\n", 0,
+           want_out=r'^65534 \[\] \[\]\nhi\n', want_err=r'mount\(\d+ binds, /tmp 64M, no /proc\)',
+           as_user=65534)
+else:
+    expect(f'strict, started as uid {os.geteuid()}: host paths hidden, /tmp its own and writable',
+           f"import os\nprint([p for p in {unbound!r} if os.path.lexists(p)], os.listdir('/tmp'))\n"
+           "open('/tmp/x', 'w').write('hi')\nprint(open('/tmp/x').read())\n", 0,
+           want_out=r'^\[\] \[\]\nhi\n')
 lazy = [m for m in ('json', 'decimal', 'sqlite3', 'zoneinfo', 'ssl', 'csv', 'ctypes.util')
         if importlib.util.find_spec(m.split('.')[0]) is not None]
 expect('strict: the standard library still imports after the pivot (lazy imports, zoneinfo)',
