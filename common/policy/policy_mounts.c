@@ -132,7 +132,24 @@ int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
                            "%s without a mount namespace ('namespaces ... mount')",
                            policy_mount_word(m->pub.kind));
     }
-    if (!(p->ns & POLICY_NS_MOUNT) || p->landlock_off)
+    if (!(p->ns & POLICY_NS_MOUNT))
+        return 0;
+    /* Each fs path is bound at its own path in the new root: a '..' would
+     * place it elsewhere. */
+    for (size_t i = 0; i < p->npaths; i++) {
+        const char *path = p->paths[i].pub.path;
+        for (const char *s = strstr(path, ".."); s; s = strstr(s + 2, ".."))
+            if (s > path && s[-1] == '/' && (s[2] == '/' || s[2] == '\0')) {
+                if (p->paths[i].where.file)
+                    return fail_at(-EINVAL, &p->paths[i].where, err, errlen,
+                                   "fs path '%s' has a '..' component, which a mount "
+                                   "namespace cannot place", path);
+                snprintf(err, errlen, "%s: a '..' component, which a mount namespace cannot place",
+                         path);
+                return -EINVAL;
+            }
+    }
+    if (p->landlock_off)
         return 0;
     for (size_t i = 0; i < p->nmounts; i++) {
         const struct policy_mount_entry *m = &p->mounts[i];

@@ -143,12 +143,27 @@ static int collect(const struct policy *p, bool own_pid_ns, struct mount_ctx *c)
     return 0;
 }
 
+/* An fs path may hold '..' (the parser takes it as landlock would); here
+ * it would place the mount outside the new root. */
+static bool has_dotdot(const char *path)
+{
+    for (const char *s = strstr(path, ".."); s; s = strstr(s + 2, ".."))
+        if (s[-1] == '/' && (s[2] == '/' || s[2] == '\0'))
+            return true;
+    return false;
+}
+
 static int open_sources(struct mount_ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         struct item *it = &c->items[i];
         if (it->kind != ITEM_BIND)
             continue;
+        if (has_dotdot(it->path)) {
+            snprintf(c->err, c->errlen, "namespaces: mount: bind %s: a '..' component "
+                     "has no place in the new root (write the path without it)", it->path);
+            return -EINVAL;
+        }
         it->fd = open(it->path, O_PATH | O_CLOEXEC);
         if (it->fd < 0) {
             int e = errno;

@@ -158,6 +158,8 @@ static const struct error_case cases[] = {
       "t.policy:4: conflicting rules: /srv already mounted (bind-ro at t.policy:3)" },
     { HEAD "namespaces user\ntmpfs /tmp 1M\n",
       "t.policy:3: tmpfs without a mount namespace ('namespaces ... mount')" },
+    { HEAD "namespaces user mount\nfs ro /usr/../etc\n",
+      "t.policy:3: fs path '/usr/../etc' has a '..' component, which a mount namespace cannot place" },
     { HEAD "bind-rw /srv\n",
       "t.policy:2: bind-rw without a mount namespace ('namespaces ... mount')" },
     { HEAD "namespaces user user?\n", "t.policy:2: namespace 'user' given twice" },
