@@ -58,7 +58,10 @@ const char *hostlacks_layer_of(const char *error)
     }
     if (strstr(error, "seccomp: the kernel refused the filter"))
         return "seccomp";
-    if (strstr(error, "namespaces: user: cannot be created"))
+    /* A mount namespace is made inside the user namespace: a host that
+     * refuses it there lacks what unprivileged namespaces need. */
+    if (strstr(error, "namespaces: user: cannot be created") ||
+        strstr(error, "namespaces: mount: cannot be created"))
         return "userns";
     return NULL;
 }

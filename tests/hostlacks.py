@@ -31,7 +31,8 @@ def layer_of(error):
         return None
     if 'seccomp: the kernel refused the filter' in error:
         return 'seccomp'
-    if 'namespaces: user: cannot be created' in error:
+    if ('namespaces: user: cannot be created' in error or
+            'namespaces: mount: cannot be created' in error):
         return 'userns'
     return None
 

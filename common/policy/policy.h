@@ -87,6 +87,9 @@ struct policy_path {
     const char *path;
     enum policy_fs_access access;
     bool optional;      /* skipped when missing instead of failing */
+    bool mount_only;    /* added by a tmpfs or bind directive: applies only
+                         * where the mount namespace was made (outside
+                         * it, the path is the host's, not the one meant) */
 };
 
 enum policy_tcp_kind { POLICY_TCP_CONNECT, POLICY_TCP_BIND };
@@ -122,6 +125,7 @@ enum policy_ns {
     POLICY_NS_UTS = 1 << 2,
     POLICY_NS_NET = 1 << 3,
     POLICY_NS_PID = 1 << 4,
+    POLICY_NS_MOUNT = 1 << 5,   /* made apart, by sandbox_mounts */
 };
 /* The namespaces asked for; *optional: those marked '?', which the
  * executor goes without (and says so) where the kernel refuses them. */
@@ -173,6 +177,33 @@ const char *policy_cgroup_name(enum policy_cgroup_ctl ctl);
 /* Whether some cgroup limit is set without '?': the supervisor refuses
  * the policy where it cannot apply it. */
 bool policy_cgroup_required(const struct policy *p);
+/* What the mount namespace holds besides the policy's fs paths (`tmpfs`,
+ * `bind-ro`, `bind-rw`); only with POLICY_NS_MOUNT. Each also adds an fs
+ * rule for its path (mount_only) when landlock is on. */
+enum policy_mount_kind {
+    POLICY_MOUNT_TMPFS,     /* a private, empty, sized tmpfs (mode 1777) */
+    POLICY_MOUNT_BIND_RO,   /* a host path, read-only */
+    POLICY_MOUNT_BIND_RW,   /* a host path, writable */
+};
+
+struct policy_mount {
+    enum policy_mount_kind kind;
+    const char *path;       /* absolute, no '.', '..' or empty components */
+    uint64_t size;          /* tmpfs: bytes */
+    bool optional;          /* bind-ro?, bind-rw?: skipped when missing */
+};
+
+size_t policy_mount_count(const struct policy *p);
+const struct policy_mount *policy_mount_at(const struct policy *p, size_t i);
+/* The word for a mount kind ("tmpfs", "bind-ro", "bind-rw"). */
+const char *policy_mount_word(enum policy_mount_kind kind);
+
+/* What the mount namespace's root is (`mount-root minimal|host`). */
+enum policy_mount_root {
+    POLICY_ROOT_MINIMAL,    /* a new root holding only what the policy names */
+    POLICY_ROOT_HOST,       /* the host's, with a /proc of its own and the tmpfs mounts */
+};
+enum policy_mount_root policy_mount_root(const struct policy *p);
 
 /* Formats a size the way policies write it ("1G", "64", "unlimited"). */
 void policy_format_size(uint64_t v, char *buf, size_t buflen);

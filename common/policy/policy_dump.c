@@ -71,6 +71,9 @@ static void dump_landlock(const struct policy *p, FILE *out)
                 e->pub.optional ? "?" : "", e->pub.path);
         if (e->where.file && e->variable)
             fprintf(out, "  # %s:%u %s\n", e->where.file, e->where.line, e->variable);
+        else if (e->where.file && e->origin)
+            fprintf(out, "  # %s:%u %s, inside the mount namespace only\n", e->where.file,
+                    e->where.line, e->origin);
         else if (e->where.file)
             fprintf(out, "  # %s:%u\n", e->where.file, e->where.line);
         else
@@ -89,6 +92,34 @@ static void dump_landlock(const struct policy *p, FILE *out)
         fprintf(out, "  tcp: no connect, no bind (ABI 4 or later)\n");
 }
 
+/* What the new root holds: the fs paths (listed under landlock), the
+ * device nodes, and the mount directives. */
+static void dump_mounts(const struct policy *p, FILE *out)
+{
+    if (!(p->ns & POLICY_NS_MOUNT)) {
+        if (p->nmounts)
+            fprintf(out, "  mounts: inert without a mount namespace\n");
+        return;
+    }
+    if (p->mount_root == POLICY_ROOT_HOST)
+        fprintf(out, "  mount: the host's root as it is (mount-root host), with a /proc of "
+                "its own pid namespace where there is one%s\n", p->nmounts ? ", and:" : "");
+    else
+        fprintf(out, "  mount: a new root holding only the fs paths that exist (rw writable, "
+                "the rest read-only), /dev/null, /dev/zero, /dev/urandom%s\n",
+                p->nmounts ? " and:" : "");
+    for (size_t i = 0; i < p->nmounts; i++) {
+        const struct policy_mount_entry *m = &p->mounts[i];
+        char size[32] = "";
+        if (m->pub.kind == POLICY_MOUNT_TMPFS) {
+            size[0] = ' ';
+            policy_format_size(m->pub.size, size + 1, sizeof size - 1);
+        }
+        fprintf(out, "    %s%s %s%s  # %s:%u\n", policy_mount_word(m->pub.kind),
+                m->pub.optional ? "?" : "", m->pub.path, size, m->where.file, m->where.line);
+    }
+}
+
 static void dump_namespaces(const struct policy *p, FILE *out)
 {
     fprintf(out, "namespaces:");
@@ -102,6 +133,7 @@ static void dump_namespaces(const struct policy *p, FILE *out)
     fprintf(out, "\n");
     if (p->ns & POLICY_NS_UTS)
         fprintf(out, "  hostname %s\n", policy_hostname(p));
+    dump_mounts(p, out);
 }
 
 static void dump_limits(const struct policy *p, FILE *out)

@@ -76,7 +76,12 @@ static int finish(struct policy *p, char *err, size_t errlen)
                            "tcp connect rule, but a network namespace ('namespaces' at %s:%u): "
                            "only a loopback would be there; give 'namespaces' without net",
                            p->ns_slot.where.file, p->ns_slot.where.line);
-    int rc = policy_check_sockets(p, err, errlen);
+    /* Before the trial compile: a tmpfs's rw rule makes a path writable,
+     * which turns the allow-when-writable rules on. */
+    int rc = policy_finish_mounts(p, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = policy_check_sockets(p, err, errlen);
     if (rc < 0)
         return rc;
     scmp_filter_ctx ctx;

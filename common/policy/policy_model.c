@@ -92,6 +92,9 @@ void policy_free(struct policy *p)
     free(p->paths);
     free(p->tcp);
     free(p->rlimits);
+    for (size_t i = 0; i < p->nmounts; i++)
+        free(p->mounts[i].path);
+    free(p->mounts);
     for (size_t i = 0; i < p->nfiles; i++)
         free(p->files[i]);
     free(p->files);
@@ -192,6 +195,7 @@ static const struct {
     { POLICY_NS_UTS, "uts" },
     { POLICY_NS_NET, "net" },
     { POLICY_NS_PID, "pid" },
+    { POLICY_NS_MOUNT, "mount" },
 };
 
 unsigned policy_namespaces(const struct policy *p, unsigned *optional)
@@ -217,6 +221,24 @@ int policy_ns_bit(const char *word, unsigned *bit)
             return 0;
         }
     return -EINVAL;
+}
+
+size_t policy_mount_count(const struct policy *p) { return p->nmounts; }
+enum policy_mount_root policy_mount_root(const struct policy *p) { return p->mount_root; }
+
+const struct policy_mount *policy_mount_at(const struct policy *p, size_t i)
+{
+    return i < p->nmounts ? &p->mounts[i].pub : NULL;
+}
+
+const char *policy_mount_word(enum policy_mount_kind kind)
+{
+    switch (kind) {
+    case POLICY_MOUNT_TMPFS: return "tmpfs";
+    case POLICY_MOUNT_BIND_RO: return "bind-ro";
+    case POLICY_MOUNT_BIND_RW: return "bind-rw";
+    }
+    return "?";
 }
 
 const char *policy_hostname(const struct policy *p)

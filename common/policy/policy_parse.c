@@ -319,7 +319,7 @@ static int d_tcp(struct policy_parse_ctx *c, char **w, size_t n)
 static int d_namespaces(struct policy_parse_ctx *c, char **w, size_t n)
 {
     if (n < 2)
-        return policy_fail(c, "namespaces takes 'none' or namespaces: user ipc uts net pid ('?' after one marks it optional)");
+        return policy_fail(c, "namespaces takes 'none' or namespaces: user ipc uts net pid mount ('?' after one marks it optional)");
     unsigned want = 0, optional = 0;
     if (!(n == 2 && strcmp(w[1], "none") == 0)) {
         for (size_t i = 1; i < n; i++) {
@@ -334,7 +334,7 @@ static int d_namespaces(struct policy_parse_ctx *c, char **w, size_t n)
             memcpy(word, w[i], len);
             word[len] = '\0';
             if (policy_ns_bit(word, &bit) < 0)
-                return policy_fail(c, "unknown namespace '%s' (user, ipc, uts, net, pid; '?' after one marks it optional)", w[i]);
+                return policy_fail(c, "unknown namespace '%s' (user, ipc, uts, net, pid, mount; '?' after one marks it optional)", w[i]);
             if (want & bit)
                 return policy_fail(c, "namespace '%s' given twice", word);
             want |= bit;
@@ -452,6 +452,12 @@ static const struct {
     { "hostname", d_hostname },
     { "idle-cpu", policy_d_idle_cpu },
     { "cgroup", policy_d_cgroup },
+    { "tmpfs", policy_d_tmpfs },
+    { "mount-root", policy_d_mount_root },
+    { "bind-ro", policy_d_bind },
+    { "bind-ro?", policy_d_bind },
+    { "bind-rw", policy_d_bind },
+    { "bind-rw?", policy_d_bind },
 };
 
 static int directive(struct policy_parse_ctx *c, char **w, size_t n)

@@ -63,6 +63,14 @@ struct policy_path_entry {
     char *path;                 /* owned; pub.path points here */
     struct policy_where where;  /* file NULL: a grant from the command line */
     const char *variable;       /* the path variable it came from, or NULL */
+    const char *origin;         /* the mount directive that added it, or NULL */
+};
+
+struct policy_mount_entry {
+    struct policy_mount pub;
+    char *path;                 /* owned; pub.path points here */
+    struct policy_where where;
+    int depth;                  /* include depth of the directive */
 };
 
 /* A setting given once. An including file may override what it includes:
@@ -117,6 +125,10 @@ struct policy {
     size_t ntcp, captcp;
     struct policy_rlimit_entry *rlimits;
     size_t nrlimits, caprlimits;
+    struct policy_mount_entry *mounts;
+    size_t nmounts, capmounts;
+    enum policy_mount_root mount_root;
+    struct policy_slot mount_root_slot;
 
     char **files;               /* names of every file read, for wheres */
     size_t nfiles;
@@ -201,6 +213,15 @@ int policy_d_cgroup(struct policy_parse_ctx *c, char **w, size_t n);
 /* Settings given once; see struct policy_slot. Returns 1 to take the new
  * value, 0 to keep the includer's, or a negative errno on a conflict. */
 int policy_claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what);
+/* policy_mounts.c: tmpfs PATH SIZE; bind-ro[?] PATH; bind-rw[?] PATH. */
+int policy_d_tmpfs(struct policy_parse_ctx *c, char **w, size_t n);
+int policy_d_bind(struct policy_parse_ctx *c, char **w, size_t n);
+/* mount-root minimal|host. */
+int policy_d_mount_root(struct policy_parse_ctx *c, char **w, size_t n);
+/* For the loader: refuses (-EINVAL, "FILE:LINE: ...") a mount directive
+ * without a mount namespace, and adds the fs rule each needs (mount_only)
+ * under landlock. */
+int policy_finish_mounts(struct policy *p, char *err, size_t errlen);
 
 /* --- policy_sockets.c: what the loader checks of socket rules ------------ */
 

@@ -99,13 +99,14 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
 int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
                   char *err, size_t errlen)
 {
-    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[160] = "";
+    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[256] = "";
     struct sandbox_desc du = { .buf = ubuf, .cap = sizeof ubuf };
     struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
     struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
     struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
     struct sandbox_desc dn = { .buf = nbuf, .cap = sizeof nbuf };
     unsigned made = 0;
+    bool mounted = false;
     int rc = check_single_thread(err, errlen);
     if (rc < 0)
         return rc;
@@ -136,14 +137,19 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
      * stays outside, in sandbox_pidns_split). */
     if (made & POLICY_NS_PID)
         rc = sandbox_pidns_split(deathsig, &dn, err, errlen);
-    if (rc == 0 && (made & POLICY_NS_USER))
-        rc = sandbox_drop_caps(err, errlen);
+    /* In the process that runs Python, with the user namespace's
+     * capabilities (mounting needs them), which go right after; a fresh
+     * /proc needs the pid namespace to be this process's own. */
+    if (rc == 0)
+        rc = sandbox_mounts(p, &dn, (made & POLICY_NS_PID) != 0, &mounted, err, errlen);
+    if (rc == 0)
+        rc = sandbox_drop_ns_caps(made, err, errlen);
     if (rc == 0)
         rc = no_new_privs(err, errlen);
     if (rc == 0)
         rc = sandbox_rlimits(p, &dr, err, errlen);
     if (rc == 0)
-        rc = sandbox_landlock(p, &dl, err, errlen);
+        rc = sandbox_landlock(p, mounted, mounted && (made & POLICY_NS_PID), &dl, err, errlen);
     if (rc == 0)
         rc = load_seccomp(p, &ds, err, errlen);
     if (rc < 0)

@@ -26,8 +26,9 @@
  * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
  * namespaces (user, ipc, uts, net, pid), re-arm PR_SET_PDEATHSIG
  * (credential changes clear it) and re-check the parent, with a pid
- * namespace the fork into it (only the child returns), every capability
- * dropped, no_new_privs, rlimits, landlock, seccomp. On success desc gets a
+ * namespace the fork into it (only the child returns), the mount
+ * namespace (a new root holding only the policy's paths), every
+ * capability dropped, no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
  * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 1073761234,
  * namespaces user ipc uts net".

@@ -94,12 +94,16 @@ static uint64_t path_rights(enum policy_fs_access a)
 
 /* The descriptors here are O_PATH or the ruleset's: closing them loses
  * nothing, so close's result is not looked at. */
-static int add_paths(const struct policy *p, int ruleset, uint64_t fs,
+static int add_paths(const struct policy *p, bool mounted, int ruleset, uint64_t fs,
                      unsigned *added, char *err, size_t errlen)
 {
     *added = 0;
     for (size_t i = 0; i < policy_path_count(p); i++) {
         const struct policy_path *pp = policy_path_at(p, i);
+        /* Without the mount namespace the path is the host's, not the
+         * private tmpfs or bind the rule was for. */
+        if (pp->mount_only && !mounted)
+            continue;
         int fd = open(pp->path, O_PATH | O_CLOEXEC);
         if (fd < 0) {
             int e = errno;
@@ -165,8 +169,29 @@ static int add_ports(const struct policy *p, int ruleset, uint64_t net,
     return 0;
 }
 
-int sandbox_landlock(const struct policy *p, struct sandbox_desc *d,
-                     char *err, size_t errlen)
+/* The /proc of the executor's own pid namespace (in its mount
+ * namespace): readable, as the process's own files are. */
+static int add_own_proc(int ruleset, uint64_t fs, char *err, size_t errlen)
+{
+    int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "landlock: /proc: %s", strerror(e));
+        return -e;
+    }
+    struct landlock_path_beneath_attr attr = { .allowed_access = LL_FS_RO & fs, .parent_fd = fd };
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &attr, 0);
+    int e = errno;
+    close(fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "landlock: rule for /proc: %s", strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+int sandbox_landlock(const struct policy *p, bool mounted, bool own_proc,
+                     struct sandbox_desc *d, char *err, size_t errlen)
 {
     if (!policy_landlock_enabled(p)) {
         sandbox_desc_add(d, "landlock off");
@@ -201,7 +226,9 @@ int sandbox_landlock(const struct policy *p, struct sandbox_desc *d,
         return -e;
     }
     unsigned added;
-    int rc = add_paths(p, ruleset, attr.handled_access_fs, &added, err, errlen);
+    int rc = add_paths(p, mounted, ruleset, attr.handled_access_fs, &added, err, errlen);
+    if (rc == 0 && own_proc)
+        rc = add_own_proc(ruleset, attr.handled_access_fs, err, errlen);
     if (rc == 0 && abi >= 4)
         rc = add_ports(p, ruleset, attr.handled_access_net, err, errlen);
     if (rc < 0) {

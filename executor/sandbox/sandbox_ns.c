@@ -4,9 +4,10 @@
  * itself, so no privilege is needed), then ipc, uts (hostname), net
  * (loopback only) and pid (entered by the fork in sandbox_pidns.c).
  * Each failure names the namespace and why; one the policy marks
- * optional ('?') is gone without, and the description says so. Once
- * sandbox.c has made the rest, sandbox_drop_caps drops every capability
- * the user namespace gave. */
+ * optional ('?') is gone without, and the description says so. The
+ * mount namespace comes after them, in the process that runs Python
+ * (sandbox_mount.c), and only then is every capability the user
+ * namespace gave dropped (sandbox_drop_ns_caps): mounting needs them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -137,8 +138,10 @@ static const struct ns_step {
 };
 
 /* The user namespace gave every capability inside it: none is kept. */
-int sandbox_drop_caps(char *err, size_t errlen)
+int sandbox_drop_ns_caps(unsigned made, char *err, size_t errlen)
 {
+    if (!(made & POLICY_NS_USER))
+        return 0;
     for (int cap = 0; cap <= 63; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
             if (errno == EINVAL)
@@ -169,14 +172,13 @@ int sandbox_drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d, unsigned *made_out,
+int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d, unsigned *made,
                        char *err, size_t errlen)
 {
     unsigned optional;
     unsigned want = policy_namespaces(p, &optional);
     struct ns_ctx c = { .p = p, .uid = geteuid(), .gid = getegid() };
-    unsigned made = 0;
-    *made_out = 0;
+    *made = 0;
     if (!want) {
         sandbox_desc_add(d, "namespaces none");
         return 0;
@@ -202,8 +204,7 @@ int sandbox_namespaces(const struct policy *p, struct sandbox_desc *d, unsigned 
             if (rc < 0)
                 return rc;
         }
-        made |= s->bit;
-        *made_out = made;
+        *made |= s->bit;
         sandbox_desc_add(d, " %s", name);
     }
     return 0;

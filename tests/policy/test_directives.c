@@ -357,9 +357,11 @@ END_TEST
 START_TEST(shipped_namespaces)
 {
     static const struct { const char *name; unsigned ns; } want[] = {
-        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET | POLICY_NS_PID },
-        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID },
-        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID },
+        { "strict", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_NET |
+                    POLICY_NS_PID | POLICY_NS_MOUNT },
+        { "net", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID | POLICY_NS_MOUNT },
+        { "trusted", POLICY_NS_USER | POLICY_NS_IPC | POLICY_NS_UTS | POLICY_NS_PID |
+                     POLICY_NS_MOUNT },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char path[512], err[512];
@@ -370,8 +372,78 @@ START_TEST(shipped_namespaces)
         ck_assert_uint_eq(policy_namespaces(p, &opt), want[i].ns);
         ck_assert_uint_eq(opt, 0);
         ck_assert_str_eq(policy_hostname(p), "aiobox");
+        /* trusted keeps the host's files: only /proc is its own. */
+        ck_assert_int_eq(policy_mount_root(p), strcmp(want[i].name, "trusted") == 0
+                                                   ? POLICY_ROOT_HOST : POLICY_ROOT_MINIMAL);
         policy_free(p);
     }
+}
+END_TEST
+
+/* tmpfs, bind-ro, bind-rw: each in the model, each with its own fs rule
+ * (mount_only), the tmpfs's writable; shown by the dump. */
+START_TEST(mount_directives)
+{
+    struct policy *p = parse_ok(HEAD "namespaces user mount?\n"
+                                "allow-when-writable openat\n"
+                                "tmpfs /tmp 16M\nbind-ro /srv/data\nbind-rw? /srv/out\n"
+                                "fs ro /usr\n");
+    unsigned opt;
+    ck_assert_uint_eq(policy_namespaces(p, &opt), POLICY_NS_USER | POLICY_NS_MOUNT);
+    ck_assert_uint_eq(opt, POLICY_NS_MOUNT);
+    ck_assert_uint_eq(policy_mount_count(p), 3);
+    const struct policy_mount *m = policy_mount_at(p, 0);
+    ck_assert_int_eq(m->kind, POLICY_MOUNT_TMPFS);
+    ck_assert_str_eq(m->path, "/tmp");
+    ck_assert_uint_eq(m->size, 16u << 20);
+    m = policy_mount_at(p, 1);
+    ck_assert_int_eq(m->kind, POLICY_MOUNT_BIND_RO);
+    ck_assert_str_eq(m->path, "/srv/data");
+    ck_assert(!m->optional);
+    m = policy_mount_at(p, 2);
+    ck_assert_int_eq(m->kind, POLICY_MOUNT_BIND_RW);
+    ck_assert(m->optional);
+    ck_assert_ptr_null(policy_mount_at(p, 3));
+    /* fs /usr, then one rule per mount directive, marked mount_only. */
+    ck_assert_uint_eq(policy_path_count(p), 4);
+    ck_assert(!policy_path_at(p, 0)->mount_only);
+    const struct policy_path *pp = policy_path_at(p, 1);
+    ck_assert_str_eq(pp->path, "/tmp");
+    ck_assert_int_eq(pp->access, POLICY_FS_RW);
+    ck_assert(pp->mount_only && !pp->optional);
+    ck_assert_int_eq(policy_path_at(p, 2)->access, POLICY_FS_RO);
+    ck_assert(policy_path_at(p, 3)->optional && policy_path_at(p, 3)->mount_only);
+    char *d = dump(p);
+    ck_assert_has(d, "namespaces: user mount?  # t.policy:2\n");
+    ck_assert_has(d, "    tmpfs /tmp 16M  # t.policy:4\n    bind-ro /srv/data  # t.policy:5\n"
+                     "    bind-rw? /srv/out  # t.policy:6\n");
+    ck_assert_has(d, "  fs rw /tmp  # t.policy:4 tmpfs, inside the mount namespace only\n");
+    /* The tmpfs's rw rule makes a path writable. */
+    ck_assert_has(d, "[active: a path is writable]");
+    free(d);
+    policy_free(p);
+    /* landlock off: no fs rules are added (files are not restricted). */
+    p = parse_ok(HEAD "landlock off\nnamespaces user mount\ntmpfs /tmp 4K\n");
+    ck_assert_uint_eq(policy_path_count(p), 0);
+    ck_assert_uint_eq(policy_mount_count(p), 1);
+    policy_free(p);
+    /* An includer may give strict's /tmp a size of its own; a mount from
+     * an include is inert where the includer drops the namespace. */
+    char text[512];
+    snprintf(text, sizeof text, HEAD "include %s/strict\ntmpfs /tmp 4M\n", POLICY_DIR);
+    p = parse_ok(text);
+    ck_assert_uint_eq(policy_mount_count(p), 1);
+    ck_assert_uint_eq(policy_mount_at(p, 0)->size, 4u << 20);
+    ck_assert_int_eq(policy_mount_at(p, 0)->kind, POLICY_MOUNT_TMPFS);
+    policy_free(p);
+    snprintf(text, sizeof text, HEAD "include %s/strict\nnamespaces user ipc uts net\n", POLICY_DIR);
+    p = parse_ok(text);
+    for (size_t i = 0; i < policy_path_count(p); i++)
+        ck_assert_msg(!policy_path_at(p, i)->mount_only, "%s", policy_path_at(p, i)->path);
+    d = dump(p);
+    ck_assert_has(d, "  mounts: inert without a mount namespace\n");
+    free(d);
+    policy_free(p);
 }
 END_TEST
 
@@ -679,6 +751,7 @@ Suite *directives_suite(void)
     tcase_add_test(t, idle_cpu_directive);
     tcase_add_test(t, cgroup_directive);
     tcase_add_test(t, shipped_namespaces);
+    tcase_add_test(t, mount_directives);
     suite_add_tcase(s, t);
     return s;
 }

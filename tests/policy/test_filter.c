@@ -24,8 +24,23 @@ static struct policy *load_shipped(const char *name)
     return p;
 }
 
+/* strict without its mount namespace: the tmpfs is inert, no path is
+ * writable, and openat keeps its write-flag condition. */
+static struct policy *load_strict_without_tmp(void)
+{
+    char text[512], err[1024];
+    int n = snprintf(text, sizeof text, "aiobox-policy 1\ninclude %s/strict\n"
+                     "namespaces user ipc uts net\n", POLICY_DIR);
+    struct policy *p;
+    ck_assert_msg(policy_parse(text, (size_t)n, "strict-without-tmp", NULL, 0, &p, err,
+                               sizeof err) == 0, "%s", err);
+    return p;
+}
+
+/* strict's /tmp (a tmpfs, writable) turns allow-when-writable on: openat
+ * is allowed with any flags and landlock keeps writes in /tmp. */
 static const char *const conditional_in_strict[] = {
-    "openat", "mmap", "mprotect", "clone", "ioctl", "fcntl", "socketpair",
+    "mmap", "mprotect", "clone", "ioctl", "fcntl", "socketpair",
     "prlimit64", "kill", "tgkill",
 };
 
@@ -38,6 +53,13 @@ START_TEST(strict_conditions_survive)
         ck_assert_msg(pfc_allow_is_conditional(pfc, nr) == 0,
                       "%s is not conditional in the compiled filter", conditional_in_strict[i]);
     }
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
+    free(pfc);
+    policy_free(p);
+    p = load_strict_without_tmp();
+    pfc = export_pfc(p);
+    ck_assert_msg(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)) == 0,
+                  "openat is not conditional without a writable path");
     free(pfc);
     policy_free(p);
 }
@@ -48,7 +70,8 @@ START_TEST(net_socket_is_conditional)
     struct policy *p = load_shipped("net");
     char *pfc = export_pfc(p);
     ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(socket)), 0);
-    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), 0);
+    /* strict's writable /tmp stays. */
+    ck_assert_int_eq(pfc_allow_is_conditional(pfc, SCMP_SYS(openat)), -1);
     free(pfc);
     policy_free(p);
 }
@@ -56,7 +79,7 @@ END_TEST
 
 START_TEST(openat_mask_and_value_in_place)
 {
-    struct policy *p = load_shipped("strict");
+    struct policy *p = load_strict_without_tmp();
     char *pfc = export_pfc(p);
     char *b = pfc_block(pfc, SCMP_SYS(openat));
     ck_assert_ptr_nonnull(b);

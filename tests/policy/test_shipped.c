@@ -44,8 +44,16 @@ START_TEST(strict)
             found |= strcmp(policy_path_at(p, i)->path, python_dirs[d]) == 0;
         ck_assert_msg(found, "strict does not let %s be read", python_dirs[d]);
     }
-    for (size_t i = 0; i < policy_path_count(p); i++)
-        ck_assert_int_ne(policy_path_at(p, i)->access, POLICY_FS_RW);
+    /* Writable: only its own /tmp, a 64M tmpfs in its mount namespace. */
+    for (size_t i = 0; i < policy_path_count(p); i++) {
+        const struct policy_path *pp = policy_path_at(p, i);
+        if (pp->access == POLICY_FS_RW)
+            ck_assert(pp->mount_only && strcmp(pp->path, "/tmp") == 0);
+    }
+    ck_assert_uint_eq(policy_mount_count(p), 1);
+    ck_assert_int_eq(policy_mount_at(p, 0)->kind, POLICY_MOUNT_TMPFS);
+    ck_assert_str_eq(policy_mount_at(p, 0)->path, "/tmp");
+    ck_assert_uint_eq(policy_mount_at(p, 0)->size, 64u << 20);
     /* A spinning thread is stopped; an idle asyncio loop (well under 1%)
      * is far from the limit. No cgroup limit is required: it could not
      * run where cgroup v2 is not delegated. */

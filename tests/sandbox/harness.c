@@ -135,20 +135,27 @@ char *strict_variant(const char *const *drop, const char *extra)
     return text;
 }
 
+/* The layers here are tested each on its own, so every variant leaves
+ * the mount namespace out: its root hides host files before landlock is
+ * asked, and makes /tmp writable, which lifts seccomp's openat condition.
+ * tests/sandbox/test_python.py and test_sessions.py test it. */
 char *strict_without(const char *layer)
 {
     static const char *const seccomp[] = {
-        "default", "group", "allow", "errno", "kill", "trap", "allow-when-writable", NULL,
+        "default", "group", "allow", "errno", "kill", "trap", "allow-when-writable",
+        "namespaces", "tmpfs", NULL,
     };
-    static const char *const landlock[] = { "fs", "tcp", NULL };
-    static const char *const rlimits[] = { "rlimit", NULL };
+    static const char *const landlock[] = { "fs", "tcp", "namespaces", "tmpfs", NULL };
+    static const char *const rlimits[] = { "rlimit", "namespaces", "tmpfs", NULL };
+    static const char *const none[] = { "namespaces", "tmpfs", NULL };
+    static const char no_mount[] = "namespaces user ipc uts net\n";
     if (strcmp(layer, "seccomp") == 0)
-        return strict_variant(seccomp, "default allow\n");
+        return strict_variant(seccomp, "default allow\nnamespaces user ipc uts net\n");
     if (strcmp(layer, "landlock") == 0)
-        return strict_variant(landlock, "landlock off\n");
+        return strict_variant(landlock, "landlock off\nnamespaces user ipc uts net\n");
     if (strcmp(layer, "rlimits") == 0)
-        return strict_variant(rlimits, "");
-    return strict_variant(NULL, "");
+        return strict_variant(rlimits, no_mount);
+    return strict_variant(none, no_mount);
 }
 
 bool exited_with(const struct outcome *o, int code)

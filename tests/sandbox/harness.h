@@ -42,7 +42,9 @@ void run_policy(const struct policy *p, probe_fn probe, void *arg,
  * appended (malloc'd text). A drop entry without a blank matches a
  * directive's first word; with blanks, the start of the directive. */
 char *strict_variant(const char *const *drop, const char *extra);
-/* strict minus one layer: "seccomp", "landlock", "rlimits" or "" (none). */
+/* strict minus one layer: "seccomp", "landlock", "rlimits" or "" (none);
+ * always without its mount namespace (and /tmp), so that each layer is
+ * seen alone. */
 char *strict_without(const char *layer);
 
 bool exited_with(const struct outcome *o, int code);
@@ -63,5 +65,6 @@ Suite *landlock_suite(void);
 Suite *rlimit_suite(void);
 Suite *creds_suite(void);
 Suite *sigsys_suite(void);
+Suite *mount_suite(void);
 
 #endif

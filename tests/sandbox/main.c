@@ -11,5 +11,6 @@ int main(void)
     srunner_add_suite(sr, rlimit_suite());
     srunner_add_suite(sr, creds_suite());
     srunner_add_suite(sr, sigsys_suite());
+    srunner_add_suite(sr, mount_suite());
     return checkrun(sr, "sandbox");
 }

@@ -8,6 +8,7 @@ unless the host is declared to lack the layer that refused
 (AIOBOX_HOST_LACKS, tests/README.md): then it skips.
 Usage: test_python.py PYPROBE POLICY_DIR
 """
+import importlib.util
 import os
 import re
 import socket
@@ -25,14 +26,15 @@ TIMEOUT = 60
 results = {'passed': 0, 'failed': 0, 'skipped': 0}
 
 
-def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None):
+def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None, as_user=None):
     args = [PROBE]
     args += ['--policy', policy_file or os.path.join(POLICY_DIR, policy)]
     args += list(extra) + [code]
     # An empty environment, as the executor gets, but sanitizer settings pass.
     env = {k: v for k, v in os.environ.items() if k.endswith('SAN_OPTIONS')}
+    ids = {'user': as_user, 'group': as_user, 'extra_groups': []} if as_user is not None else {}
     r = subprocess.run(args, capture_output=True, timeout=TIMEOUT,
-                       pass_fds=pass_fds, env=env)
+                       pass_fds=pass_fds, env=env, **ids)
     return r.returncode, r.stdout.decode(errors='replace'), r.stderr.decode(errors='replace')
 
 
@@ -164,29 +166,49 @@ def logical_lines(text):
     return re.sub(r'\\\n', ' ', text).splitlines()
 
 
-def strict_without(layer):
+MOUNT_WORDS = ('tmpfs', 'bind-ro', 'bind-ro?', 'bind-rw', 'bind-rw?')
+
+
+def without_mount(line):
+    """A namespaces line without mount."""
+    words = line.split()
+    if words and words[0] == 'namespaces':
+        return ' '.join(w for w in words if w.rstrip('?') != 'mount')
+    return line
+
+
+def strict_without(*layers):
     drop = {'seccomp': ('default', 'group', 'allow', 'errno', 'kill', 'trap', 'allow-when-writable'),
-            'landlock': ('fs', 'tcp'), 'rlimits': ('rlimit',)}[layer]
-    add = {'seccomp': 'default allow\n', 'landlock': 'landlock off\n', 'rlimits': ''}[layer]
-    keep = [l for l in logical_lines(STRICT) if (l.split() or [''])[0] not in drop]
-    return '\n'.join(keep) + '\n' + add
+            'landlock': ('fs', 'tcp'), 'rlimits': ('rlimit',), 'mount': MOUNT_WORDS}
+    add = {'seccomp': 'default allow\n', 'landlock': 'landlock off\n', 'rlimits': '', 'mount': ''}
+    words = [w for layer in layers for w in drop[layer]]
+    keep = [l for l in logical_lines(STRICT) if (l.split() or [''])[0] not in words]
+    if 'mount' in layers:
+        keep = [without_mount(l) for l in keep]
+    return '\n'.join(keep) + '\n' + ''.join(add[layer] for layer in layers)
 
 
 tmp = tempfile.mkdtemp(prefix='aiobox-py-')
 os.chmod(tmp, 0o777)
 variants = {}
-for layer in ('seccomp', 'landlock', 'rlimits'):
+# 'files': landlock and the mount namespace, the two layers that each
+# keep the host's files from user code.
+for layer, drop in (('seccomp', ('seccomp',)), ('landlock', ('landlock',)),
+                    ('rlimits', ('rlimits',)), ('mount', ('mount',)),
+                    ('files', ('landlock', 'mount'))):
     path = os.path.join(tmp, 'strict-without-' + layer)
     with open(path, 'w') as f:
-        f.write(strict_without(layer))
+        f.write(strict_without(*drop))
     variants[layer] = path
 
 ABLATION = [
     # layer, case, code, error strict gives
     ('seccomp', 'chdir', "import os; os.chdir(os.path.dirname(os.__file__)); print(os.getcwd())", r'PermissionError: \[Errno 1\]'),
     ('seccomp', 'mmap-rwx', 'import mmap; mmap.mmap(-1, 4096, prot=7); print("mapped")', r'PermissionError'),
-    ('landlock', 'read-passwd', "print(open('/etc/passwd').read()[:5])", r'PermissionError: \[Errno 13\]'),
+    ('files', 'read-passwd', "print(open('/etc/passwd').read()[:5])", r'FileNotFoundError'),
     ('landlock', 'listdir-root', "import os; print(len(os.listdir('/')) > 0)", r'PermissionError: \[Errno 13\]'),
+    # landlock does not cover stat: only the mount namespace hides the file
+    ('mount', 'stat-passwd', "import os; print(os.stat('/etc/passwd').st_size)", r'FileNotFoundError'),
     ('rlimits', 'fd-exhaust', 'import os\nfds=[os.dup(0) for i in range(200)]\nprint(len(fds))', r'OSError: \[Errno 24\]'),
     # calloc'd and never touched: address space, not memory
     ('rlimits', 'memory-bomb', "x = bytearray(3 << 30)\nprint(len(x))", r'MemoryError'),
@@ -205,9 +227,11 @@ target = os.path.join(tmp, 'written')
 expect('--allow-write lets one tree be written',
        f"open({target!r}, 'w').write('x'); print(open({target!r}).read())", 0,
        want_out='^x\n', extra=['--allow-write', tmp])
+# Not below /tmp: that is the executor's own tmpfs, writable under strict.
+elsewhere = os.path.join(os.path.dirname(os.__file__), 'aiobox-elsewhere')
 expect('--allow-write does not open the rest',
-       f"open({tmp + '-elsewhere'!r}, 'w')", 1,
-       want_err=r'PermissionError: \[Errno 13\]', extra=['--allow-write', tmp])
+       f"open({elsewhere!r}, 'w')", 1,
+       want_err=r'PermissionError: \[Errno 13\]|OSError: \[Errno 30\]', extra=['--allow-write', tmp])
 expect('--allow-read lets a file be read', "print(open('/etc/passwd').read()[:5])", 0,
        want_out=r'^\S', extra=['--allow-read', '/etc/passwd'])
 
@@ -375,8 +399,16 @@ NS_PROBE = ("import os, socket\n"
             "for n in ('user', 'ipc', 'uts', 'net'):\n"
             "    print(n, os.readlink('/proc/self/ns/' + n))\n"
             "print('uid', os.getuid())\n")
+# Without the mount namespace: its root has no /proc to read them in.
+nomount = {}
+for pol in ('strict', 'net'):
+    nomount[pol] = os.path.join(tmp, pol + '-nomount')
+    with open(nomount[pol], 'w') as f:
+        f.write('aiobox-policy 1\ninclude %s\nname %s\n%s\n' % (
+            os.path.join(POLICY_DIR, pol), pol,
+            without_mount('namespaces user ipc uts net' if pol == 'strict' else 'namespaces user ipc uts')))
 for pol, own_net in (('strict', True), ('net', False), ('trusted', False)):
-    rc, out, err = probe(NS_PROBE, policy=pol)
+    rc, out, err = probe(NS_PROBE, policy=pol, policy_file=nomount.get(pol))
     if sandbox_refused(f'{pol}: namespaces of its own', rc, err):
         continue
     seen = dict(l.split(' ', 1) for l in out.splitlines() if ' ' in l)
@@ -410,8 +442,8 @@ expect('trusted: no capability left inside the user namespace',
                 r"CapPrm:\\t0000000000000000.*CapEff:\\t0000000000000000.*CapBnd:\\t0000000000000000",
        policy='trusted')
 expect('ready description names the namespaces', 'pass', 0,
-       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net pid\n')
-
+       want_err=r'pyprobe: sandbox: strict: .*, namespaces user ipc uts net pid '
+                r'mount\(\d+ binds, /tmp 64M, /proc\)\n')
 # --- the pid namespace (issue 14, item 7) -----------------------------------
 # The code runs as pid 1 of a namespace of its own; the process the caller
 # started stays outside as its reaper and ends as the code's process ends.
@@ -466,6 +498,108 @@ check('SIGTERM sent to the reaper ends the code and the reaper by SIGTERM',
       first == b'ready\n' and pr.returncode == -15,
       f'  rc={pr.returncode} out={first!r} {out!r} err={err[-500:]!r}')
 
+
+# --- the mount namespace (issue 14, item 7) ----------------------------------
+# Paths the host has and no policy binds: inside, they do not exist (stat
+# included, which landlock leaves alone).
+unbound = [p for p in ('/home', '/root', '/etc/passwd', '/var', '/boot', '/sys')
+           if os.path.exists(p)]
+check('the host has paths to hide', len(unbound) >= 3, f'  {unbound}')
+for pol in ('strict', 'net'):
+    expect(f'{pol}: host paths outside the policy do not exist inside',
+           f"import os; print([p for p in {unbound!r} if os.path.lexists(p)])", 0,
+           want_out=r'^\[\]\n', policy=pol)
+    expect(f'{pol}: /tmp is its own: empty, writable, and nothing else is',
+           "import os\nprint(os.listdir('/tmp'))\nopen('/tmp/x', 'w').write('hi')\n"
+           "print(open('/tmp/x').read())\n"
+           "for p in ('/x', os.path.join(os.path.dirname(os.__file__), 'x'), '/dev/x'):\n"
+           "    try:\n        open(p, 'w')\n        print('wrote', p)\n"
+           "    except OSError as e:\n        print('refused', e.errno)\n", 0,
+           want_out=r'^\[\]\nhi\nrefused (30|13)\nrefused (30|13)\nrefused (30|13)\n$', policy=pol)
+# Started by an ordinary user (not root, so no uid of its own): the same
+# new root, made without privilege inside its user namespace.
+if os.geteuid() == 0:
+    expect('strict, started as nobody: host paths hidden, /tmp its own and writable',
+           f"import os\nprint(os.getuid(), [p for p in {unbound!r} if os.path.lexists(p)], "
+           "os.listdir('/tmp'))\nopen('/tmp/x', 'w').write('hi')\nprint(open('/tmp/x').read())\n", 0,
+           want_out=r'^65534 \[\] \[\]\nhi\n', want_err=r'mount\(\d+ binds, /tmp 64M, /proc\)',
+           as_user=65534)
+else:
+    expect(f'strict, started as uid {os.geteuid()}: host paths hidden, /tmp its own and writable',
+           f"import os\nprint([p for p in {unbound!r} if os.path.lexists(p)], os.listdir('/tmp'))\n"
+           "open('/tmp/x', 'w').write('hi')\nprint(open('/tmp/x').read())\n", 0,
+           want_out=r'^\[\] \[\]\nhi\n')
+lazy = [m for m in ('json', 'decimal', 'sqlite3', 'zoneinfo', 'ssl', 'csv', 'ctypes.util')
+        if importlib.util.find_spec(m.split('.')[0]) is not None]
+expect('strict: the standard library still imports after the pivot (lazy imports, zoneinfo)',
+       f"import importlib\nfor m in {lazy!r}:\n    importlib.import_module(m)\n"
+       "import zoneinfo, decimal, time\nprint(zoneinfo.ZoneInfo('UTC'), decimal.Decimal(1) / 4, "
+       "time.localtime().tm_year > 2000)\n", 0,
+       want_out=r'^UTC 0\.25 True\n')
+expect('strict: /tmp stops at its size (64M; files under the 16M fsize limit)',
+       "import errno\nn = 0\ntry:\n    for i in range(8):\n"
+       "        with open(f'/tmp/f{i}', 'wb') as f:\n            f.write(b'x' * (15 << 20))\n"
+       "        n += 1\nexcept OSError as e:\n    print('stopped after', n, errno.errorcode[e.errno])\n", 0,
+       want_out=r'^stopped after 4 ENOSPC\n')
+small_tmp = os.path.join(tmp, 'strict-small-tmp')
+with open(small_tmp, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname small-tmp\ntmpfs /tmp 4M\n'
+            % os.path.join(POLICY_DIR, 'strict'))
+expect('an includer sizes /tmp itself (4M: at most four 1M files)',
+       "import errno\nn = 0\ntry:\n    for i in range(8):\n"
+       "        with open(f'/tmp/f{i}', 'wb') as f:\n            f.write(b'x' * (1 << 20))\n"
+       "        n += 1\nexcept OSError as e:\n    print('stopped after', n, errno.errorcode[e.errno])\n", 0,
+       want_out=r'^stopped after [34] ENOSPC\n', want_err=r'mount\(\d+ binds, /tmp 4M, /proc\)',
+       policy_file=small_tmp)
+
+# bind-ro and bind-rw: host directories shown inside (below the host's
+# /tmp, which the private tmpfs covers: the executor binds them from
+# descriptors opened before).
+bind_ro, bind_rw = os.path.join(tmp, 'shown-ro'), os.path.join(tmp, 'shown-rw')
+for d in (bind_ro, bind_rw):
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+with open(os.path.join(bind_ro, 'data'), 'w') as f:
+    f.write('from the host')
+os.chmod(os.path.join(bind_ro, 'data'), 0o644)
+binds = os.path.join(tmp, 'strict-binds')
+with open(binds, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname binds\nbind-ro %s\nbind-rw %s\nbind-ro? /nonexistent-aiobox\n'
+            % (os.path.join(POLICY_DIR, 'strict'), bind_ro, bind_rw))
+expect('bind-ro is readable and not writable, bind-rw is writable (and reaches the host)',
+       f"print(open({bind_ro + '/data'!r}).read())\n"
+       f"try:\n    open({bind_ro + '/new'!r}, 'w')\n    print('wrote ro')\n"
+       f"except OSError as e:\n    print('ro refused', e.errno)\n"
+       f"open({bind_rw + '/out'!r}, 'w').write('from inside')\nprint('rw written')\n", 0,
+       want_out=r'^from the host\nro refused (30|13)\nrw written\n', policy_file=binds)
+try:
+    with open(os.path.join(bind_rw, 'out')) as f:
+        seen = f.read()
+except OSError as e:
+    seen = repr(e)
+check('a bind-rw write is on the host', seen == 'from inside', f'  {seen!r}')
+check('a bind-ro directory stays unwritten', os.listdir(bind_ro) == ['data'], f'  {os.listdir(bind_ro)}')
+missing = os.path.join(tmp, 'strict-missing-bind')
+with open(missing, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname missing\nbind-ro /nonexistent-aiobox/x\n'
+            % os.path.join(POLICY_DIR, 'strict'))
+expect('a missing bind-ro path: the executor does not start, and names it',
+       "print('user code ran')", 2,
+       want_err=r'namespaces: mount: bind /nonexistent-aiobox/x: No such file or directory',
+       policy_file=missing)
+
+expect("trusted: the host's files are there as usual (mount-root host)",
+       "import os; print(os.path.exists('/etc/passwd'), os.path.isdir('/usr'))", 0,
+       want_out=r'^True True\n', policy='trusted')
+# The pid and mount namespaces together: a /proc of its own pid namespace,
+# where the executor finds only itself (trusted keeps the host's root,
+# with only /proc its own: mount-root host).
+for pol in ('strict', 'net', 'trusted'):
+    expect(f'{pol}: /proc lists only the executor itself (pid 1)',
+           "import os; print(sorted(p for p in os.listdir('/proc') if p.isdigit()), "
+           "os.readlink('/proc/self'))", 0,
+           want_out=r"^\['1'\] 1\n", policy=pol)
+
 # Where the kernel refuses a namespace, the executor refuses to start and
 # says which and why, unless the policy marks it optional. The probe runs
 # in a user namespace (every id mapped as it is) whose
@@ -514,24 +648,30 @@ if os.geteuid() == 0:
         f.write('aiobox-policy 1\ninclude %s\nname ns-required\n' % os.path.join(POLICY_DIR, 'strict'))
     optional_ns = os.path.join(tmp, 'ns-optional')
     with open(optional_ns, 'w') as f:
-        f.write('aiobox-policy 1\ninclude %s\nname ns-optional\nnamespaces user? ipc? uts? net?\n'
+        f.write('aiobox-policy 1\ninclude %s\nname ns-optional\nnamespaces user? ipc? uts? net? mount?\n'
                 % os.path.join(POLICY_DIR, 'strict'))
     rc, out = probe_without_userns("print('user code ran')", required)
     check('a namespace the kernel refuses: the executor does not start, and says which and why',
           rc == 2 and 'user code ran' not in out and
           "namespaces: user: cannot be created: No space left on device; policy ns-required requires it "
           "(write 'user?' to go without)" in out, f'  rc={rc}\n  output: {out}')
-    rc, out = probe_without_userns("print('user code ran')", optional_ns)
-    check('a namespace marked optional: gone without, and said',
-          rc == 0 and 'user code ran' in out and
+    # Without the mount namespace, the tmpfs's rw rule is not applied: the
+    # host's /tmp stays unwritable.
+    rc, out = probe_without_userns(
+        "print('user code ran')\ntry:\n    open('/tmp/aiobox-optional-mount', 'w')\n"
+        "    print('wrote the host /tmp')\nexcept OSError as e:\n    print('tmp refused', e.errno)\n",
+        optional_ns)
+    check('a namespace marked optional: gone without, and said; no mount, no writable /tmp',
+          rc == 0 and 'user code ran' in out and re.search(r'tmp refused (1|13)\n', out) and
           re.search(r'namespaces user\?\(No space left on device\) ipc\?\(Operation not permitted\) '
-                    r'uts\?\(Operation not permitted\) net\?\(Operation not permitted\)', out) is not None,
+                    r'uts\?\(Operation not permitted\) net\?\(Operation not permitted\) '
+                    r'mount\?\(Operation not permitted\)', out) is not None,
           f'  rc={rc}\n  output: {out}')
 else:
     host_lacks('a namespace the kernel refuses: the executor does not start', 'root',
                f'the tests run as uid {os.geteuid()}: cannot limit user namespaces')
 
-subprocess.run(['rm', '-rf', tmp, tmp + '-elsewhere'])
+subprocess.run(['rm', '-rf', tmp])
 print(f"sandbox-python: {results['passed']} passed, {results['failed']} failed, "
       f"{results['skipped']} skipped")
 if results['failed']:

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'supervisor'))
@@ -65,15 +66,17 @@ def sessions_apart(policy):
               f'  b: {b_out!r}\n  spares {spares}: {[alive(p) for p in spares]}')
 
 
-def forked_apart():
+def forked_apart(nomount):
     """The server's executors come from its fork server: each child makes
     its own namespaces and (as root) gets its own uid; in its own pid
-    namespace it is pid 1."""
+    namespace it is pid 1. Read in /proc, so under strict without its mount
+    namespace (whose /proc is that of its own pid namespace)."""
     code = ('import os, socket; print(os.getpid(), os.getuid(), socket.gethostname(), '
             '*(os.readlink("/proc/self/ns/" + n) for n in ("user", "ipc", "uts", "net", "pid")))')
     reqs = ''.join(json.dumps({'id': i, 'op': 'run', 'code': code, 'session': s}) + '\n'
                    for i, s in ((1, 'a'), (2, 'b')))
-    p = subprocess.run([AIOBOX, '--json'], input=reqs.encode(), capture_output=True, timeout=120)
+    p = subprocess.run([AIOBOX, '--json', '--policy', nomount], input=reqs.encode(),
+                       capture_output=True, timeout=120)
     done = [json.loads(l) for l in p.stdout.decode().splitlines() if l.startswith('{')]
     seen = [d.get('stdout', '').split() for d in done if d.get('event') == 'done']
     ok = p.returncode == 0 and len(seen) == 2 and all(len(v) == 8 for v in seen)
@@ -88,9 +91,78 @@ def forked_apart():
           f'  rc={p.returncode} seen={seen}\n  stdout: {p.stdout[-800:]!r}\n  stderr: {p.stderr[-800:]!r}')
 
 
+def tmp_apart(policy):
+    """Each executor's /tmp is its own tmpfs: what one session writes there
+    the other, running at the same time, does not see; after a restart the
+    session's next executor starts with an empty /tmp again."""
+    listing = "import os; print(sorted(os.listdir('/tmp')))"
+    with Live('-q', '--policy', policy, aiobox=AIOBOX) as a, \
+            Live('-q', '--policy', policy, aiobox=AIOBOX) as b:
+        a.prompt()
+        b.prompt()
+        wrote, werr = a.run("open('/tmp/secret-a', 'w').write('a'); print('wrote')")
+        a_sees, _ = a.run(listing)
+        b_sees, _ = b.run(listing)
+        b.run("open('/tmp/secret-b', 'w').write('b')")
+        a_again, _ = a.run(listing)
+        a_pid = a.executor_pid()
+        a.run(':restart')
+        a_new = a.executor_pid()
+        a_after, aerr = a.run(listing)
+        host = os.path.exists('/tmp/secret-a') or os.path.exists('/tmp/secret-b')
+        ok = (b'wrote' in wrote and b"['secret-a']" in a_sees and b'[]' in b_sees and
+              b"['secret-a']" in a_again and a_new != a_pid and b'[]' in a_after and not host)
+        check(f'{policy}: /tmp is each executor\'s own (not the other session\'s, not the '
+              f'host\'s, empty again after :restart)', ok,
+              f'  wrote: {wrote!r} {werr!r}\n  a sees {a_sees!r}, b sees {b_sees!r}, a again '
+              f'{a_again!r}\n  after restart ({a_pid} -> {a_new}): {a_after!r} {aerr!r}\n'
+              f'  on the host: {host}')
+
+
+def forked_tmp_apart():
+    """Fork-server children (strict): each makes its own mount namespace,
+    so each session's /tmp is its own. Requests go one at a time, the next
+    once the previous is done."""
+    srv = subprocess.Popen([AIOBOX, '--json'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    seen = {}
+    try:
+        for i, sess, code in ((1, 'a', "open('/tmp/mine', 'w').write('a'); import os; print(os.listdir('/tmp'))"),
+                              (2, 'b', "import os; print(os.listdir('/tmp'))"),
+                              (3, 'a', "import os; print(os.listdir('/tmp'))")):
+            srv.stdin.write((json.dumps({'id': i, 'op': 'run', 'code': code, 'session': sess}) +
+                             '\n').encode())
+            srv.stdin.flush()
+            while True:
+                line = srv.stdout.readline()
+                if not line:
+                    break
+                d = json.loads(line)
+                if d.get('id') == i and d.get('event') == 'done':
+                    seen[i] = d.get('stdout', '').strip()
+                    break
+    finally:
+        srv.stdin.close()
+        rc = srv.wait(timeout=120)
+        err = srv.stderr.read()
+    ok = rc == 0 and seen == {1: "['mine']", 2: '[]', 3: "['mine']"}
+    check('fork-server children: each session its own /tmp', ok,
+          f'  rc={rc} seen={seen}\n  stderr: {err[-800:]!r}')
+
+
 for pol in ('strict', 'net', 'trusted'):
     sessions_apart(pol)
-forked_apart()
+for pol in ('strict', 'net'):
+    tmp_apart(pol)
+tmpdir = tempfile.mkdtemp(prefix='aiobox-sessions-')
+os.chmod(tmpdir, 0o755)
+nomount = os.path.join(tmpdir, 'strict-nomount')
+with open(nomount, 'w') as f:
+    f.write('aiobox-policy 1\ninclude %s\nname strict-nomount\nnamespaces user ipc uts net pid\n'
+            % os.path.join(os.path.dirname(os.path.realpath(AIOBOX)), 'policies', 'strict'))
+forked_apart(nomount)
+forked_tmp_apart()
+subprocess.run(['rm', '-rf', tmpdir])
 print(f"sandbox-sessions: {results['passed']} passed, {results['failed']} failed, "
       f"{results['skipped']} skipped")
 sys.exit(1 if results['failed'] else 0)
