@@ -1,7 +1,8 @@
 /* aiobox-executor: embedded CPython serving one REPL session over the
  * channel. The start sequence is the order that matters for the sandbox:
  * everything that needs files, threads or privileges happens before
- * sandbox_apply, and nothing starts a thread before it. */
+ * sandbox_apply, and nothing starts a thread before it. The namespaces
+ * (and the fork into a pid namespace) come first, before Python. */
 #define _GNU_SOURCE
 #include "channel.h"
 #include "forkserver.h"
@@ -149,6 +150,11 @@ int main(int argc, char **argv)
         open_channel(channel);
         if (opts.policy_path)
             policy = load_policy(opts.policy_path, &opts);
+        /* The namespaces before Python: the fork into a pid namespace is
+         * then nearly free (see sandbox_enter_namespaces). A fork-server
+         * child has Python already; sandbox_apply enters them there. */
+        if (policy && sandbox_enter_namespaces(policy, err, sizeof err) < 0)
+            start_failed(err);
     }
     if (policy)
         describe_policy(policy, &hc);

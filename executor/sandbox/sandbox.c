@@ -96,54 +96,74 @@ static int load_seccomp(const struct policy *p, struct sandbox_desc *d,
     return 0;
 }
 
-int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
-                  char *err, size_t errlen)
+/* What sandbox_enter_namespaces did, for sandbox_apply to go on from. */
+static struct {
+    bool entered;
+    int rc;             /* its result, given again if called twice */
+    unsigned made;      /* POLICY_NS_* */
+    char ubuf[64], nbuf[256];
+    struct sandbox_desc du, dn;
+} ns_phase;
+
+int sandbox_enter_namespaces(const struct policy *p, char *err, size_t errlen)
 {
-    char ubuf[64] = "", rbuf[256] = "", lbuf[128] = "", sbuf[64] = "", nbuf[256] = "";
-    struct sandbox_desc du = { .buf = ubuf, .cap = sizeof ubuf };
-    struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
-    struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
-    struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
-    struct sandbox_desc dn = { .buf = nbuf, .cap = sizeof nbuf };
-    unsigned made = 0;
-    bool mounted = false;
+    if (ns_phase.entered)
+        return ns_phase.rc;
+    ns_phase.entered = true;
+    ns_phase.du = (struct sandbox_desc){ .buf = ns_phase.ubuf, .cap = sizeof ns_phase.ubuf };
+    ns_phase.dn = (struct sandbox_desc){ .buf = ns_phase.nbuf, .cap = sizeof ns_phase.nbuf };
     int rc = check_single_thread(err, errlen);
-    if (rc < 0)
-        return rc;
     pid_t parent = getppid();
     int deathsig = 0;
-    if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) < 0) {
+    if (rc == 0 && prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) < 0) {
         rc = -errno;
         snprintf(err, errlen, "PR_GET_PDEATHSIG: %s", strerror(-rc));
-        return rc;
     }
-    rc = sandbox_drop_root(&du, err, errlen);
     if (rc == 0)
-        rc = sandbox_namespaces(p, &dn, &made, err, errlen);
-    if (rc < 0)
-        return rc;
+        rc = sandbox_drop_root(&ns_phase.du, err, errlen);
+    if (rc == 0)
+        rc = sandbox_namespaces(p, &ns_phase.dn, &ns_phase.made, err, errlen);
     /* Changing credentials (and the user namespace) cleared the
      * parent-death signal. */
-    if (deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
+    if (rc == 0 && deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
         rc = -errno;
         snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(-rc));
-        return rc;
     }
-    if (getppid() != parent) {
+    if (rc == 0 && getppid() != parent) {
         snprintf(err, errlen, "the parent process exited while the sandbox went on");
-        return -ESRCH;
+        rc = -ESRCH;
     }
     /* From here on, in a pid namespace, this is its pid 1 (the reaper
      * stays outside, in sandbox_pidns_split). */
-    if (made & POLICY_NS_PID)
-        rc = sandbox_pidns_split(deathsig, &dn, err, errlen);
+    if (rc == 0 && (ns_phase.made & POLICY_NS_PID))
+        rc = sandbox_pidns_split(deathsig, &ns_phase.dn, err, errlen);
+    ns_phase.rc = rc;
+    return rc;
+}
+
+int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
+                  char *err, size_t errlen)
+{
+    char rbuf[256] = "", lbuf[128] = "", sbuf[64] = "";
+    struct sandbox_desc dr = { .buf = rbuf, .cap = sizeof rbuf };
+    struct sandbox_desc dl = { .buf = lbuf, .cap = sizeof lbuf };
+    struct sandbox_desc ds = { .buf = sbuf, .cap = sizeof sbuf };
+    bool mounted = false;
+    /* Where the caller did not enter them early (before Python), now. */
+    int rc = sandbox_enter_namespaces(p, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = check_single_thread(err, errlen);
+    unsigned made = ns_phase.made;
     /* In the process that runs Python, with the user namespace's
      * capabilities (mounting needs them), which go right after; a fresh
      * /proc needs the pid namespace to be this process's own. */
     if (rc == 0)
-        rc = sandbox_mounts(p, &dn, (made & POLICY_NS_PID) != 0, &mounted, err, errlen);
+        rc = sandbox_mounts(p, &ns_phase.dn, (made & POLICY_NS_PID) != 0, &mounted, err, errlen);
     if (rc == 0)
         rc = sandbox_drop_ns_caps(made, err, errlen);
+    if (rc == 0)
+        rc = sandbox_pidns_catch_signals(err, errlen);
     if (rc == 0)
         rc = no_new_privs(err, errlen);
     if (rc == 0)
@@ -154,7 +174,7 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
         rc = load_seccomp(p, &ds, err, errlen);
     if (rc < 0)
         return rc;
-    snprintf(desc, desclen, "%s: %s, %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf, ubuf,
-             nbuf);
+    snprintf(desc, desclen, "%s: %s, %s, %s, %s, %s", policy_name(p), sbuf, lbuf, rbuf,
+             ns_phase.ubuf, ns_phase.nbuf);
     return 0;
 }

@@ -22,13 +22,16 @@
 #define SANDBOX_UMASK 002
 
 /* Applies the policy to this process, which must be single-threaded (it
- * checks /proc/self/task and fails otherwise). Order: drop root (when
+ * checks /proc/self/task and fails otherwise). Order (the part up to the
+ * pid namespace done by sandbox_enter_namespaces unless the caller did
+ * it first): drop root (when
  * euid is 0: setgroups, setresgid, setresuid, verified), the policy's
  * namespaces (user, ipc, uts, net, pid), re-arm PR_SET_PDEATHSIG
  * (credential changes clear it) and re-check the parent, with a pid
  * namespace the fork into it (only the child returns), the mount
  * namespace (a new root holding only the policy's paths), every
- * capability dropped, no_new_privs, rlimits, landlock, seccomp. On success desc gets a
+ * capability dropped, as pid 1 the default-ending signals caught,
+ * no_new_privs, rlimits, landlock, seccomp. On success desc gets a
  * one-line summary of what was applied, e.g. "strict: seccomp 143 rules,
  * landlock ABI 7 (7 paths), rlimits as=1G nofile=64 fsize=16M, uid 1073761234,
  * namespaces user ipc uts net".
@@ -43,6 +46,16 @@ int sandbox_apply(const struct policy *p, char *desc, size_t desclen,
  * async-signal-safe calls only, then dies by SIGSYS. Call it before
  * sandbox_apply. Returns 0 or a negative errno. */
 int sandbox_arm_sigsys(int channel_fd);
+
+/* The first part of sandbox_apply, which may come earlier, before Python
+ * is initialised: drop root, the policy's namespaces (user, ipc, uts,
+ * net, pid), re-arm PR_SET_PDEATHSIG and re-check the parent, and with a
+ * pid namespace the fork into it (only the child returns). Forking a
+ * process that has not initialised Python yet copies almost nothing:
+ * forked after, the child pays a page fault for every page it writes
+ * that the reaper still shares. sandbox_apply does it where the caller
+ * did not; a second call returns the first one's result. */
+int sandbox_enter_namespaces(const struct policy *p, char *err, size_t errlen);
 
 /* Called around the fork into a pid namespace (sandbox_apply, when the
  * policy has one): an embedding of Python passes PyOS_BeforeFork and

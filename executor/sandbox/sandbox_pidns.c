@@ -11,8 +11,9 @@
  * Pid 1 is special: the kernel drops any signal sent to it from inside its
  * namespace (itself included) whose action is the default. So that
  * abort(), os.kill(os.getpid(), SIGTERM), an alarm or a fault still end
- * the executor, the child catches every signal whose default is to
- * terminate and was left at the default, tells the reaper which it was
+ * the executor, the child (once Python has set its own handlers, so that
+ * signal.getsignal() still reads SIG_DFL) catches every signal whose
+ * default is to terminate and was left at the default, tells the reaper which it was
  * over the socket and exits 128 + the signal; the reaper, seeing both,
  * dies of that signal. SIGKILL cannot be caught: one sent to pid 1 is
  * trapped by a small seccomp filter of its own (sandbox_pidns_self_kill)
@@ -53,9 +54,23 @@ void sandbox_set_fork_hooks(void (*before)(void), void (*after_child)(void))
     hook_after_fork_child = after_child;
 }
 
+/* The reaper writes it once, right after the fork; it is read when first
+ * asked for (for `ready`, long after), so the start never waits for the
+ * reaper to be scheduled. 0 where it cannot be read. */
 pid_t sandbox_outer_pid(void)
 {
-    return reaper_fd >= 0 ? outer_pid : getpid();
+    if (reaper_fd < 0)
+        return getpid();
+    if (outer_pid == 0) {
+        int32_t pid;
+        ssize_t r;
+        do
+            r = read(reaper_fd, &pid, sizeof pid);
+        while (r < 0 && errno == EINTR);
+        if (r == (ssize_t)sizeof pid && pid > 0)
+            outer_pid = pid;
+    }
+    return outer_pid;
 }
 
 /* --- the child (pid 1 inside) ------------------------------------------ */
@@ -102,9 +117,11 @@ static int catch_if_default(int sig)
     return 0;
 }
 
-static int catch_fatal_signals(char *err, size_t errlen)
+int sandbox_pidns_catch_signals(char *err, size_t errlen)
 {
     int rc = 0;
+    if (reaper_fd < 0)
+        return 0;
     for (size_t i = 0; rc == 0 && i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
         rc = catch_if_default(fatal_signals[i]);
     for (int sig = SIGRTMIN; rc == 0 && sig <= SIGRTMAX; sig++)
@@ -313,33 +330,22 @@ int sandbox_pidns_split(int deathsig, struct sandbox_desc *d, char *err, size_t 
         hook_after_fork_child();
     close(sv[0]);
     int rc = 0;
-    int32_t pid;
-    ssize_t r;
-    do
-        r = read(sv[1], &pid, sizeof pid);
-    while (r < 0 && errno == EINTR);
-    if (r != (ssize_t)sizeof pid) {
-        snprintf(err, errlen, "namespaces: pid: the reaper ended before the executor started");
-        rc = -ESRCH;
-    }
     /* The fork cleared the parent-death signal; once re-armed, a reaper
-     * still there is the parent whose death will be ours. */
-    if (rc == 0 && deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
+     * still there (its end of the pair not hung up) is the parent whose
+     * death will be ours. */
+    if (deathsig && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) < 0) {
         rc = -errno;
         snprintf(err, errlen, "namespaces: pid: PR_SET_PDEATHSIG: %s", strerror(-rc));
     }
     if (rc == 0) {
         struct pollfd pf = { .fd = sv[1], .events = POLLIN };
-        if (poll(&pf, 1, 0) != 0) {
+        if (poll(&pf, 1, 0) < 0 || (pf.revents & (POLLHUP | POLLERR))) {
             snprintf(err, errlen, "namespaces: pid: the reaper ended before the executor started");
             rc = -ESRCH;
         }
     }
-    if (rc == 0) {
-        outer_pid = pid;
+    if (rc == 0)
         reaper_fd = sv[1];
-        rc = catch_fatal_signals(err, errlen);
-    }
     if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 && rc == 0) {
         rc = -errno;
         snprintf(err, errlen, "namespaces: pid: unblocking signals: %s", strerror(-rc));

@@ -38,6 +38,10 @@ int sandbox_mounts(const struct policy *p, struct sandbox_desc *d, bool own_pid_
  * outside as the reaper and never returns, the child returns as pid 1 of
  * the new namespace, its parent-death signal set to deathsig. */
 int sandbox_pidns_split(int deathsig, struct sandbox_desc *d, char *err, size_t errlen);
+/* As pid 1: catches every signal left at a default that ends a process,
+ * to end through the reaper (after Python has set its handlers). Does
+ * nothing outside a pid namespace of our own. */
+int sandbox_pidns_catch_signals(char *err, size_t errlen);
 /* The filter that traps SIGKILL sent to oneself as pid 1; loaded before
  * the policy's. Does nothing outside a pid namespace of our own. */
 int sandbox_pidns_filter(char *err, size_t errlen);
