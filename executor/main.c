@@ -142,7 +142,18 @@ int main(int argc, char **argv)
         return exec_opts_usage(STDOUT_FILENO) < 0 ? EXEC_EXIT_USAGE : 0;
     if (opts.forkserver) {
         policy = become_forkserver(&opts, parent);
+        /* At once after the fork from the server: whatever this process
+         * writes before the fork into its pid namespace, the child pays a
+         * page fault for again. */
+        sandbox_set_fork_hooks(host_before_fork, host_after_fork_child);
+        int rc = sandbox_enter_namespaces(policy, err, sizeof err);
         channel = 3;
+        if (rc < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            open_channel(channel);      /* the supervisor reads why on it */
+            start_failed(why);
+        }
         open_channel(channel);
     } else {
         settle_process(opts.fd, parent);
