@@ -18,8 +18,8 @@
  * dies of that signal. SIGKILL cannot be caught: one sent to pid 1 is
  * trapped by a small seccomp filter of its own (sandbox_pidns_self_kill)
  * and ends the same way. What is not covered (a signal user code itself
- * set back to SIG_DFL, SIGSTOP sent to oneself, kill(0, SIGKILL)) is
- * ignored, as for any pid 1; docs/policies.md says so. */
+ * set back to SIG_DFL, SIGSTOP sent to oneself) is ignored, as for any
+ * pid 1; docs/policies.md says so. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -190,9 +190,9 @@ bool sandbox_pidns_self_kill(const siginfo_t *si, const void *uctx)
  * take the strictest answer, so the trap wins over the policy's allow
  * (shipped policies allow kill only to $pid, which is 1 here); it would
  * also win over a policy that refuses kill(1, SIGKILL), which then ends
- * the executor instead of failing with EPERM. kill(0, SIGKILL) (its
- * process group, which here holds only itself) is left to the policy:
- * where allowed, it is ignored as for any pid 1. */
+ * the executor instead of failing with EPERM. kill(0, SIGKILL) is left
+ * to the policy: where allowed, it reaches the process group, which
+ * holds the reaper too, and so ends the executor. */
 int sandbox_pidns_filter(char *err, size_t errlen)
 {
     if (reaper_fd < 0 || !KNOWS_TRAPPED_ARGS)

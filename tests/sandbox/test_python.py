@@ -9,10 +9,12 @@ unless the host is declared to lack the layer that refused
 Usage: test_python.py PYPROBE POLICY_DIR
 """
 import importlib.util
+import atexit
 import os
 import re
 import socket
 import struct
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +28,27 @@ TIMEOUT = 60
 results = {'passed': 0, 'failed': 0, 'skipped': 0}
 
 
+def readable_copies(*paths):
+    """Copies anyone may read and run, in a directory of their own (removed
+    at exit): the build tree may sit in a private directory (a clone in
+    `mktemp -d`), where another uid cannot reach it."""
+    d = tempfile.mkdtemp(prefix='aiobox-shared-')
+    atexit.register(shutil.rmtree, d, True)
+    os.chmod(d, 0o755)
+    copies = []
+    for p in paths:
+        dst = os.path.join(d, os.path.basename(p))
+        shutil.copy(p, dst)
+        os.chmod(dst, 0o755)
+        copies.append(dst)
+    return copies
+
+
 def probe(code, policy='strict', extra=(), pass_fds=(), policy_file=None, as_user=None):
-    args = [PROBE]
-    args += ['--policy', policy_file or os.path.join(POLICY_DIR, policy)]
+    prog, pol = PROBE, policy_file or os.path.join(POLICY_DIR, policy)
+    if as_user is not None:
+        prog, pol = readable_copies(prog, pol)
+    args = [prog, '--policy', pol]
     args += list(extra) + [code]
     # An empty environment, as the executor gets, but sanitizer settings pass.
     env = {k: v for k, v in os.environ.items() if k.endswith('SAN_OPTIONS')}
