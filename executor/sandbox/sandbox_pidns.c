@@ -94,6 +94,10 @@ static void on_fatal(int sig)
     sandbox_pidns_die(sig);
 }
 
+/* The child's first word to the reaper: its handlers are in place. Every
+ * other byte is a signal number (never 0). */
+#define ARMED_BYTE 0
+
 /* Signals whose default action ends the process (signal(7)); SIGKILL has
  * its own filter, the real-time ones are added in a loop. */
 static const int fatal_signals[] = {
@@ -126,8 +130,20 @@ int sandbox_pidns_catch_signals(char *err, size_t errlen)
         rc = catch_if_default(fatal_signals[i]);
     for (int sig = SIGRTMIN; rc == 0 && sig <= SIGRTMAX; sig++)
         rc = catch_if_default(sig);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(err, errlen, "namespaces: pid: catching signals as pid 1: %s", strerror(-rc));
+        return rc;
+    }
+    /* From now on the reaper passes every signal on. */
+    unsigned char armed = ARMED_BYTE;
+    ssize_t w;
+    do
+        w = write(reaper_fd, &armed, 1);
+    while (w < 0 && errno == EINTR);
+    if (w != 1) {
+        rc = w < 0 ? -errno : -EIO;
+        snprintf(err, errlen, "namespaces: pid: telling the reaper: %s", strerror(-rc));
+    }
     return rc;
 }
 
@@ -237,21 +253,56 @@ __attribute__((noreturn)) static void die_of(int sig)
     _exit(128 + sig);   /* a signal whose default does not end a process */
 }
 
-__attribute__((noreturn)) static void end_as(int status, int sock)
+/* What the child has said on the socket: ARMED_BYTE once its handlers
+ * are in place, then at most the signal it is dying of. */
+struct child_word {
+    bool armed;
+    int dying_of;
+};
+
+static void read_child(int sock, struct child_word *w)
+{
+    unsigned char buf[16];
+    ssize_t n;
+    while ((n = recv(sock, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == ARMED_BYTE)
+                w->armed = true;
+            else
+                w->dying_of = buf[i];
+        }
+}
+
+static bool ends_by_default(int sig)
+{
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        return true;
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        if (fatal_signals[i] == sig)
+            return true;
+    return false;
+}
+
+__attribute__((noreturn)) static void end_as(int status, int sock, struct child_word *w)
 {
     if (WIFSIGNALED(status))
         die_of(WTERMSIG(status));
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-    unsigned char b;
-    if (code > 128 && recv(sock, &b, 1, MSG_DONTWAIT) == 1 && b == code - 128)
-        die_of(b);
+    read_child(sock, w);
+    if (code > 128 && w->dying_of == code - 128)
+        die_of(w->dying_of);
     _exit(code);
 }
 
 /* Signals come in by sigwaitinfo (all are blocked): SIGCHLD means the
- * child may have ended; every other is passed on. */
+ * child may have ended; every other is passed on. Until the child has
+ * caught the signals that end a process (it does so once Python is
+ * initialised), it would drop them as pid 1: one of those then ends it
+ * here, as its default action would have. SIGINT is the exception: the
+ * executor has its own handler from the start. */
 __attribute__((noreturn)) static void reap(pid_t child, int sock, const sigset_t *all)
 {
+    struct child_word word = { .armed = false, .dying_of = 0 };
     for (;;) {
         siginfo_t si;
         int sig = sigwaitinfo(all, &si);
@@ -268,10 +319,16 @@ __attribute__((noreturn)) static void reap(pid_t child, int sock, const sigset_t
                 w = waitpid(child, &status, WNOHANG);
             while (w < 0 && errno == EINTR);
             if (w == child)
-                end_as(status, sock);
+                end_as(status, sock, &word);
             if (w < 0)
                 _exit(1);   /* ECHILD: nothing left to wait for */
             continue;
+        }
+        read_child(sock, &word);
+        if (!word.armed && sig != SIGINT && ends_by_default(sig)) {
+            (void)kill(child, SIGKILL);
+            (void)waitpid(child, NULL, 0);
+            die_of(sig);
         }
         if (si.si_code == SI_QUEUE)
             (void)sigqueue(child, sig, si.si_value);

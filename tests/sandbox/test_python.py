@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import hostlacks  # noqa: E402
@@ -520,6 +521,31 @@ with subprocess.Popen([PROBE, '--policy', os.path.join(POLICY_DIR, 'strict'),
     first = pr.stdout.readline()
     os.kill(pr.pid, signal.SIGTERM)
     out, err = pr.communicate(timeout=TIMEOUT)
+# Sent once the fork into the pid namespace has happened (the probe has a
+# child) but while Python still starts: the child, pid 1, has not caught
+# the signals it would drop yet, so the reaper ends it itself.
+def child_of(pid):
+    for d in os.listdir('/proc'):
+        try:
+            if d.isdigit() and int(open(f'/proc/{d}/stat').read().rsplit(')', 1)[1].split()[1]) == pid:
+                return int(d)
+        except (OSError, ValueError, IndexError):
+            pass
+    return None
+
+
+early = []
+for _ in range(10):
+    with subprocess.Popen([PROBE, '--policy', os.path.join(POLICY_DIR, 'strict'),
+                           "import time\ntime.sleep(5)"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={}) as ep:
+        deadline = time.monotonic() + TIMEOUT
+        while child_of(ep.pid) is None and ep.poll() is None and time.monotonic() < deadline:
+            pass
+        os.kill(ep.pid, signal.SIGTERM)
+        early.append(ep.wait(timeout=TIMEOUT))
+check('SIGTERM sent to the reaper while Python starts in the namespace ends it by SIGTERM, '
+      '10 times of 10', early == [-15] * 10, f'  {early}')
 check('SIGTERM sent to the reaper ends the code and the reaper by SIGTERM',
       first == b'ready\n' and pr.returncode == -15,
       f'  rc={pr.returncode} out={first!r} {out!r} err={err[-500:]!r}')
