@@ -64,7 +64,10 @@ def run_session(aiobox, stdin, timeout=CASE_LIMIT, statement_timeout=STATEMENT_T
     t0 = time.monotonic()
     # Output to a pipe has no cap unless one is asked for: ask for the
     # policy's 1 MiB, which the flood cases check.
-    p = subprocess.run([aiobox, '-q', '--policy', POLICY, '--timeout', statement_timeout,
+    # No spare executor: a case restarts at most once, and a spare per
+    # session would double the executors the corpus starts.
+    p = subprocess.run([aiobox, '-q', '--no-standby', '--policy', POLICY,
+                        '--timeout', statement_timeout,
                         '--output-cap', '1048576'],
                        input=stdin.encode(), capture_output=True, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace'), \
