@@ -12,8 +12,7 @@
 
 #include "policy_priv.h"
 
-__attribute__((format(printf, 5, 6)))
-static int fail_at(int rc, const struct policy_where *w, char *err, size_t errlen,
+int policy_fail_at(int rc, const struct policy_where *w, char *err, size_t errlen,
                    const char *fmt, ...)
 {
     int n = snprintf(err, errlen, "%s:%u: ", w->file, w->line);
@@ -46,11 +45,11 @@ static int finish(struct policy *p, char *err, size_t errlen)
         const struct policy_where *off = &p->landlock_slot.where;
         for (size_t i = 0; i < p->npaths; i++)
             if (p->paths[i].where.file)
-                return fail_at(-EINVAL, &p->paths[i].where, err, errlen,
+                return policy_fail_at(-EINVAL, &p->paths[i].where, err, errlen,
                                "conflicting rules: fs rule, but 'landlock off' at %s:%u",
                                off->file, off->line);
         if (p->ntcp)
-            return fail_at(-EINVAL, &p->tcp[0].where, err, errlen,
+            return policy_fail_at(-EINVAL, &p->tcp[0].where, err, errlen,
                            "conflicting rules: tcp rule, but 'landlock off' at %s:%u",
                            off->file, off->line);
     }
@@ -59,7 +58,7 @@ static int finish(struct policy *p, char *err, size_t errlen)
         if (r->action.kind == p->def.kind && r->action.errnum == p->def.errnum) {
             char a[64];
             policy_action_text(&r->action, a, sizeof a);
-            return fail_at(-EINVAL, &r->where, err, errlen,
+            return policy_fail_at(-EINVAL, &r->where, err, errlen,
                            "rule for %s has the default action (%s): it would do nothing",
                            r->sysname, a);
         }
@@ -68,11 +67,11 @@ static int finish(struct policy *p, char *err, size_t errlen)
      * chose namespaces without uts. */
     if (p->hostname_slot.set && !(p->ns & POLICY_NS_UTS) &&
         (!p->ns_slot.set || p->hostname_slot.depth <= p->ns_slot.depth))
-        return fail_at(-EINVAL, &p->hostname_slot.where, err, errlen,
+        return policy_fail_at(-EINVAL, &p->hostname_slot.where, err, errlen,
                        "hostname without a uts namespace ('namespaces ... uts')");
     for (size_t i = 0; (p->ns & POLICY_NS_NET) && i < p->ntcp; i++)
         if (p->tcp[i].pub.kind == POLICY_TCP_CONNECT)
-            return fail_at(-EINVAL, &p->tcp[i].where, err, errlen,
+            return policy_fail_at(-EINVAL, &p->tcp[i].where, err, errlen,
                            "tcp connect rule, but a network namespace ('namespaces' at %s:%u): "
                            "only a loopback would be there; give 'namespaces' without net",
                            p->ns_slot.where.file, p->ns_slot.where.line);

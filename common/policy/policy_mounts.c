@@ -5,7 +5,6 @@
  * that a private /tmp is writable without a second line saying so. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,20 +124,6 @@ int policy_d_mount_root(struct policy_parse_ctx *c, char **w, size_t n)
     return r < 0 ? r : 0;
 }
 
-__attribute__((format(printf, 5, 6)))
-static int fail_at(int rc, const struct policy_where *w, char *err, size_t errlen,
-                   const char *fmt, ...)
-{
-    int n = snprintf(err, errlen, "%s:%u: ", w->file, w->line);
-    if (n < 0 || (size_t)n >= errlen)
-        return rc;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->nmounts; i++) {
@@ -146,13 +131,13 @@ int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
         /* As with hostname: a directive from an included file is inert
          * where the includer chose namespaces without mount. */
         if (!(p->ns & POLICY_NS_MOUNT) && (!p->ns_slot.set || m->depth <= p->ns_slot.depth))
-            return fail_at(-EINVAL, &m->where, err, errlen,
+            return policy_fail_at(-EINVAL, &m->where, err, errlen,
                            "%s without a mount namespace ('namespaces ... mount')",
                            policy_mount_word(m->pub.kind));
     }
     if (p->mount_root_slot.set && !(p->ns & POLICY_NS_MOUNT) &&
         (!p->ns_slot.set || p->mount_root_slot.depth <= p->ns_slot.depth))
-        return fail_at(-EINVAL, &p->mount_root_slot.where, err, errlen,
+        return policy_fail_at(-EINVAL, &p->mount_root_slot.where, err, errlen,
                        "mount-root without a mount namespace ('namespaces ... mount')");
     if (!(p->ns & POLICY_NS_MOUNT))
         return 0;
@@ -160,7 +145,7 @@ int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
         /* Every host path is there already: only tmpfs mounts add to it. */
         for (size_t i = 0; i < p->nmounts; i++)
             if (p->mounts[i].pub.kind != POLICY_MOUNT_TMPFS)
-                return fail_at(-EINVAL, &p->mounts[i].where, err, errlen,
+                return policy_fail_at(-EINVAL, &p->mounts[i].where, err, errlen,
                                "%s with mount-root host: the host's files are all there; "
                                "bind-ro and bind-rw build a minimal root",
                                policy_mount_word(p->mounts[i].pub.kind));
@@ -172,7 +157,7 @@ int policy_finish_mounts(struct policy *p, char *err, size_t errlen)
         for (const char *s = strstr(path, ".."); s; s = strstr(s + 2, ".."))
             if (s > path && s[-1] == '/' && (s[2] == '/' || s[2] == '\0')) {
                 if (p->paths[i].where.file)
-                    return fail_at(-EINVAL, &p->paths[i].where, err, errlen,
+                    return policy_fail_at(-EINVAL, &p->paths[i].where, err, errlen,
                                    "fs path '%s' has a '..' component, which a mount "
                                    "namespace cannot place", path);
                 snprintf(err, errlen, "%s: a '..' component, which a mount namespace cannot place",

@@ -213,6 +213,11 @@ int policy_d_cgroup(struct policy_parse_ctx *c, char **w, size_t n);
 /* Settings given once; see struct policy_slot. Returns 1 to take the new
  * value, 0 to keep the includer's, or a negative errno on a conflict. */
 int policy_claim(struct policy_parse_ctx *c, struct policy_slot *s, const char *what);
+/* policy_load.c: "FILE:LINE: " (where w points) and the message in err;
+ * returns rc. For the checks that need the whole policy. */
+__attribute__((format(printf, 5, 6)))
+int policy_fail_at(int rc, const struct policy_where *w, char *err, size_t errlen,
+                   const char *fmt, ...);
 /* policy_mounts.c: tmpfs PATH SIZE; bind-ro[?] PATH; bind-rw[?] PATH. */
 int policy_d_tmpfs(struct policy_parse_ctx *c, char **w, size_t n);
 int policy_d_bind(struct policy_parse_ctx *c, char **w, size_t n);
